@@ -1,0 +1,20 @@
+//! byok's domain: validated newtypes, the catalog model, credentials and principals.
+//! Nothing here does I/O; every value is parsed once at the edge and trusted after.
+
+mod catalog;
+mod credential;
+mod error;
+mod ids;
+mod owner;
+mod principal;
+mod secret;
+mod timestamp;
+
+pub use catalog::{Catalog, Category, FieldSpec, ProviderSpec, SplitFields};
+pub use credential::{Credential, Status, secret_hint};
+pub use error::DomainError;
+pub use ids::{CredentialId, Label, ProviderId, TokenId};
+pub use owner::{OrgId, Owner, UserId};
+pub use principal::{Principal, Role, Token};
+pub use secret::{SecretFields, SecretValue};
+pub use timestamp::Timestamp;

@@ -1,0 +1,13 @@
+//! Sealing of secret fields under a versioned master keyring (AES-256-GCM with random
+//! nonces and associated data binding each envelope to its credential row), key-check
+//! values, and token generation and hashing.
+
+mod envelope;
+mod error;
+mod keyring;
+mod tokens;
+
+pub use envelope::Binding;
+pub use error::{CryptoError, KeyringError};
+pub use keyring::{KeyCheck, KeyId, Keyring, MasterKeyBytes};
+pub use tokens::{constant_time_eq, generate_master_key_hex, generate_token, hash_token};

@@ -1,0 +1,45 @@
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
+
+/// A new token: the typed prefix and 256 random bits in hex.
+pub fn generate_token(prefix: &str) -> String {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    SystemRandom::new().fill(bytes.as_mut()).expect("system random source");
+    format!("{prefix}{}", hex::encode(bytes.as_ref()))
+}
+
+/// A new random master key as 64 hex characters.
+pub fn generate_master_key_hex() -> String {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    SystemRandom::new().fill(bytes.as_mut()).expect("system random source");
+    hex::encode(bytes.as_ref())
+}
+
+/// The stored form of a token. Tokens carry 256 random bits, so a fast hash is enough:
+/// there is nothing to brute-force.
+pub fn hash_token(token: &str) -> Vec<u8> {
+    digest(&SHA256, token.as_bytes()).as_ref().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_prefixed_random_and_hashed() {
+        let a = generate_token("byok_svc_");
+        let b = generate_token("byok_svc_");
+        assert!(a.starts_with("byok_svc_") && a.len() == 9 + 64);
+        assert_ne!(a, b);
+        assert_eq!(hash_token(&a), hash_token(&a));
+        assert_ne!(hash_token(&a), hash_token(&b));
+        assert_eq!(generate_master_key_hex().len(), 64);
+    }
+}
+
+/// Compares two hashes without leaking where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    #[allow(deprecated)]
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}

@@ -1,0 +1,125 @@
+//! The one place where errors become HTTP answers: `application/problem+json` with a
+//! stable machine-readable `code`. Internal errors are logged with their context and
+//! answered without detail.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use byok_core::DomainError;
+use byok_crypto::CryptoError;
+use byok_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    MalformedJson(String),
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("the request body must be JSON with `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    #[error("the request body is larger than the limit")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    InvalidField(String),
+    #[error("{0}")]
+    UnknownProvider(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("the database is not answering")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The problem document (RFC 9457) every error answers with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable error code.
+    pub code: &'static str,
+}
+
+impl ApiError {
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        ApiError::Internal(format!("{context}: {err}"))
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON"),
+            ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query", "Invalid query"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+            }
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+            ApiError::InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "Invalid field"),
+            ApiError::UnknownProvider(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_provider", "Unknown provider"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = self.parts();
+        let detail = match &self {
+            ApiError::Internal(context) => {
+                tracing::error!(error = %context, "internal error");
+                "the request could not be completed; the server log has details".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let problem = Problem { kind: format!("urn:byok:problem:{code}"), title, status: status.as_u16(), detail, code };
+        let mut response = (status, axum::Json(problem)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::UnknownProvider(_) => ApiError::UnknownProvider(e.to_string()),
+            DomainError::InvalidField { .. } => ApiError::InvalidField(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(reason) => ApiError::Conflict(reason.to_owned()),
+            other => ApiError::internal("store", other),
+        }
+    }
+}
+
+impl From<CryptoError> for ApiError {
+    fn from(e: CryptoError) -> Self {
+        ApiError::internal("sealed secret", e)
+    }
+}

@@ -1,0 +1,33 @@
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+/// The OpenAPI document, generated from the handlers and types themselves.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "byok", description = "Self-hosted credential broker for bring-your-own-key products."),
+    paths(
+        routes::healthz,
+        routes::readyz,
+        routes::list_providers,
+        routes::create_token,
+        routes::revoke_token,
+        routes::create_credential,
+        routes::list_credentials,
+        routes::get_credential,
+        routes::patch_credential,
+        routes::delete_credential,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}

@@ -1,0 +1,326 @@
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use byok_core::{
+    Credential, CredentialId, Label, Owner, Principal, Role, SecretFields, SecretValue, Status, Timestamp,
+    secret_hint,
+};
+use byok_crypto::Binding;
+use byok_store::CredentialFilter;
+use serde::{Deserialize, Deserializer};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Auth;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::views::{CredentialView, Page};
+use crate::{ApiError, AppState};
+
+const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = -1000..=1000;
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 500;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCredential {
+    /// `user:<id>`, `org:<id>` or `platform`; a user token may omit it (its own user).
+    #[schema(example = "user:alice")]
+    pub owner: Option<String>,
+    #[schema(example = "openai")]
+    pub provider: String,
+    pub label: Option<String>,
+    /// The provider's credential fields by name; secret ones are sealed.
+    #[schema(example = json!({"api_key": "sk-proj-…", "organization": "org-123"}))]
+    pub fields: BTreeMap<String, String>,
+    pub monthly_limit: Option<i64>,
+    pub priority: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchCredential {
+    pub label: Option<String>,
+    /// Fields to set; `null` removes an optional field. A changed secret makes a new version.
+    pub fields: Option<BTreeMap<String, Option<String>>>,
+    pub enabled: Option<bool>,
+    pub priority: Option<i64>,
+    /// `null` removes the limit.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub monthly_limit: Option<Option<i64>>,
+}
+
+/// Distinguishes an absent key (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this owner's credentials.
+    pub owner: Option<String>,
+    pub provider: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    pub limit: Option<u32>,
+    /// The `next` value of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Stores a credential: checks its fields against the provider, seals the secret ones.
+#[utoipa::path(post, path = "/v1/credentials", tag = "credentials", security(("bearer" = [])), request_body = CreateCredential,
+    responses(
+        (status = 201, body = CredentialView),
+        (status = 409, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_credential(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiJson(body): ApiJson<CreateCredential>,
+) -> Result<Response, ApiError> {
+    let owner = owner_for_write(&principal, body.owner.as_deref())?;
+    let provider = state.catalog.get(&body.provider)?.id.clone();
+    let label = body.label.as_deref().map(Label::parse).transpose()?.unwrap_or_default();
+    let fields = body.fields.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect();
+    let split = state.catalog.split_fields(provider.as_str(), fields)?;
+    let now = Timestamp::now();
+    let mut credential = Credential {
+        id: CredentialId::new(),
+        owner,
+        provider,
+        label,
+        config: split.config,
+        secret_hints: hints(&split.secrets),
+        key_id: String::new(),
+        sealed: Vec::new(),
+        status: Status::Unverified,
+        status_message: None,
+        last_tested_at: None,
+        last_used_at: None,
+        enabled: true,
+        priority: check_priority(body.priority.unwrap_or(0))?,
+        monthly_limit: body.monthly_limit.map(check_limit).transpose()?,
+        usage_total: 0,
+        usage_period: 0,
+        period_start: now.month_start(),
+        version: 1,
+        revision: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    seal_into(&state, &mut credential, &split.secrets);
+    state.store.insert_credential(&credential).await?;
+    tracing::info!(credential_id = %credential.id, owner = %credential.owner, provider = %credential.provider, "credential created");
+    let location = format!("/v1/credentials/{}", credential.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(CredentialView::from(&credential))).into_response())
+}
+
+/// Lists credentials the caller may see, oldest first.
+#[utoipa::path(get, path = "/v1/credentials", tag = "credentials", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<CredentialView>)))]
+pub async fn list_credentials(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<CredentialView>>, ApiError> {
+    let owners = match query.owner.as_deref() {
+        Some(owner) => {
+            let owner: Owner = owner.parse()?;
+            if !principal.can_manage(&owner) {
+                return Err(forbidden_owner(&owner));
+            }
+            Some(vec![owner])
+        }
+        None => visible_owners(&principal),
+    };
+    let provider = query.provider.as_deref().map(|p| state.catalog.get(p).map(|s| s.id.clone())).transpose()?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::InvalidQuery(format!("invalid query string: limit must be 1 to {MAX_PAGE}")));
+    }
+    let after = query
+        .cursor
+        .as_deref()
+        .map(str::parse::<CredentialId>)
+        .transpose()
+        .map_err(|_| ApiError::InvalidQuery("invalid query string: cursor is not a value from `next`".into()))?;
+    let filter = CredentialFilter {
+        owners,
+        provider,
+        exclude_platform: principal.role == Role::Service,
+        after,
+        limit,
+    };
+    let items = state.store.list_credentials(&filter).await?;
+    let next = (items.len() == limit as usize).then(|| items.last().map(|c| c.id.to_string())).flatten();
+    Ok(Json(Page { items: items.iter().map(CredentialView::from).collect(), next }))
+}
+
+/// One credential.
+#[utoipa::path(get, path = "/v1/credentials/{id}", tag = "credentials", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = CredentialView), (status = 404, body = crate::Problem, content_type = "application/problem+json")))]
+pub async fn get_credential(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<CredentialView>, ApiError> {
+    let credential = load_visible(&state, &principal, &id).await?;
+    Ok(Json(CredentialView::from(&credential)))
+}
+
+/// Changes a credential's label, fields, enabled flag, priority or limit.
+#[utoipa::path(patch, path = "/v1/credentials/{id}", tag = "credentials", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = PatchCredential,
+    responses((status = 200, body = CredentialView), (status = 404, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::Problem, content_type = "application/problem+json")))]
+pub async fn patch_credential(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PatchCredential>,
+) -> Result<Json<CredentialView>, ApiError> {
+    let mut c = load_visible(&state, &principal, &id).await?;
+    if let Some(label) = body.label.as_deref() {
+        c.label = Label::parse(label)?;
+    }
+    if let Some(priority) = body.priority {
+        c.priority = check_priority(priority)?;
+    }
+    if let Some(limit) = body.monthly_limit {
+        c.monthly_limit = limit.map(check_limit).transpose()?;
+    }
+    if let Some(enabled) = body.enabled {
+        c.enabled = enabled;
+    }
+    if let Some(changes) = body.fields {
+        apply_field_changes(&state, &mut c, changes)?;
+    }
+    c.updated_at = Timestamp::now();
+    if !state.store.update_credential(&c).await? {
+        return Err(ApiError::Conflict("the credential was changed by another request; fetch it and retry".into()));
+    }
+    c.revision += 1;
+    tracing::info!(credential_id = %c.id, version = c.version, "credential updated");
+    Ok(Json(CredentialView::from(&c)))
+}
+
+/// Deletes a credential and its sealed secret.
+#[utoipa::path(delete, path = "/v1/credentials/{id}", tag = "credentials", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::Problem, content_type = "application/problem+json")))]
+pub async fn delete_credential(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let credential = load_visible(&state, &principal, &id).await?;
+    if !state.store.delete_credential(&credential.id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(credential_id = %credential.id, "credential deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Merges field changes into the credential's current fields and re-checks the whole
+/// set; a changed secret is sealed as a new version.
+fn apply_field_changes(
+    state: &AppState,
+    c: &mut Credential,
+    changes: BTreeMap<String, Option<String>>,
+) -> Result<(), ApiError> {
+    let old_secrets = state.keyring.open(&binding(c), &c.sealed)?;
+    let mut fields: BTreeMap<String, SecretValue> = old_secrets.clone();
+    fields.extend(c.config.iter().map(|(k, v)| (k.clone(), SecretValue::new(v.clone()))));
+    for (name, value) in changes {
+        match value {
+            Some(v) => fields.insert(name, SecretValue::new(v)),
+            None => fields.remove(&name),
+        };
+    }
+    let split = state.catalog.split_fields(c.provider.as_str(), fields)?;
+    c.config = split.config;
+    if split.secrets != old_secrets {
+        c.version += 1;
+        c.status = Status::Unverified;
+        c.status_message = None;
+        c.last_tested_at = None;
+        c.secret_hints = hints(&split.secrets);
+        seal_into(state, c, &split.secrets);
+    }
+    Ok(())
+}
+
+fn binding(c: &Credential) -> Binding<'_> {
+    Binding { credential_id: &c.id, owner: &c.owner, provider: &c.provider, version: c.version }
+}
+
+fn seal_into(state: &AppState, c: &mut Credential, secrets: &SecretFields) {
+    let (key_id, sealed) = state.keyring.seal(&binding(c), secrets);
+    c.key_id = key_id;
+    c.sealed = sealed;
+}
+
+fn hints(secrets: &SecretFields) -> BTreeMap<String, String> {
+    secrets.iter().map(|(k, v)| (k.clone(), secret_hint(v.expose()))).collect()
+}
+
+fn check_priority(p: i64) -> Result<i64, ApiError> {
+    if PRIORITY_RANGE.contains(&p) {
+        Ok(p)
+    } else {
+        Err(ApiError::InvalidField(format!(
+            "invalid priority: must be {} to {}",
+            PRIORITY_RANGE.start(),
+            PRIORITY_RANGE.end()
+        )))
+    }
+}
+
+fn check_limit(limit: i64) -> Result<i64, ApiError> {
+    if limit >= 0 { Ok(limit) } else { Err(ApiError::InvalidField("invalid monthly_limit: must not be negative".into())) }
+}
+
+fn forbidden_owner(owner: &Owner) -> ApiError {
+    ApiError::Forbidden(format!("this token may not manage credentials of `{owner}`"))
+}
+
+/// The owner a write acts for: the given one if the caller may manage it, or the
+/// caller's own user when a user token gives none.
+fn owner_for_write(principal: &Principal, given: Option<&str>) -> Result<Owner, ApiError> {
+    let owner = match (given, &principal.owner) {
+        (Some(owner), _) => owner.parse()?,
+        (None, Some(own)) if principal.role == Role::User => own.clone(),
+        _ => return Err(ApiError::InvalidField("invalid owner: service and admin tokens must give `owner`".into())),
+    };
+    if !principal.can_manage(&owner) {
+        return Err(forbidden_owner(&owner));
+    }
+    Ok(owner)
+}
+
+/// Owners a listing without `?owner=` covers: all for admins and services (which
+/// never see platform credentials), the user and its managed orgs for a user.
+fn visible_owners(principal: &Principal) -> Option<Vec<Owner>> {
+    match principal.role {
+        Role::Admin | Role::Service => None,
+        Role::User => {
+            let mut owners: Vec<Owner> = principal.owner.iter().cloned().collect();
+            owners.extend(principal.manage_orgs.iter().cloned().map(Owner::Org));
+            Some(owners)
+        }
+    }
+}
+
+/// Loads a credential the caller may see. A foreign id answers exactly like a
+/// missing one, so ids cannot be probed.
+async fn load_visible(state: &AppState, principal: &Principal, id: &str) -> Result<Credential, ApiError> {
+    let id: CredentialId = id.parse().map_err(|_| ApiError::NotFound)?;
+    match state.store.get_credential(&id).await? {
+        Some(c) if principal.can_manage(&c.owner) => Ok(c),
+        _ => Err(ApiError::NotFound),
+    }
+}

@@ -1,0 +1,145 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use byok_core::{OrgId, Owner, Principal, Role, Timestamp, Token, TokenId};
+use byok_crypto::{generate_token, hash_token};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::auth::Auth;
+use crate::extract::ApiJson;
+use crate::views::TokenCreated;
+use crate::{ApiError, AppState};
+
+const MAX_EXPIRES_IN: i64 = 10 * 366 * 86_400;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// `admin`, `service` or `user`.
+    #[schema(example = "user")]
+    pub role: String,
+    /// For `user` tokens: `user:<id>`.
+    #[schema(example = "user:alice")]
+    pub owner: Option<String>,
+    /// For `user` tokens: bare ids of the orgs whose credentials this user may manage.
+    #[schema(example = json!(["acme"]))]
+    pub manage_orgs: Option<Vec<String>>,
+    pub name: Option<String>,
+    /// Lifetime in seconds.
+    pub expires_in: Option<i64>,
+}
+
+/// Mints a token. Admins mint any role; services mint user tokens.
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken, responses(
+    (status = 201, body = TokenCreated),
+    (status = 403, body = crate::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::Problem, content_type = "application/problem+json"),
+))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiJson(body): ApiJson<CreateToken>,
+) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
+    let role: Role = body.role.parse()?;
+    let allowed = match principal.role {
+        Role::Admin => true,
+        Role::Service => role == Role::User,
+        Role::User => false,
+    };
+    if !allowed {
+        return Err(ApiError::Forbidden(format!("a {} token may not mint {} tokens", principal.role, role)));
+    }
+    let (owner, manage_orgs) = token_scope(role, body.owner.as_deref(), body.manage_orgs.unwrap_or_default())?;
+    let name = body.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if name.as_ref().is_some_and(|n| n.chars().count() > 100 || n.chars().any(char::is_control)) {
+        return Err(ApiError::InvalidField("invalid name: must be at most 100 printable characters".into()));
+    }
+    let now = Timestamp::now();
+    let expires_at = match body.expires_in {
+        None => None,
+        Some(secs) if (1..=MAX_EXPIRES_IN).contains(&secs) => Some(now.plus_seconds(secs)),
+        Some(_) => return Err(ApiError::InvalidField(format!("invalid expires_in: must be 1 to {MAX_EXPIRES_IN} seconds"))),
+    };
+    let secret = generate_token(role.token_prefix());
+    let token = Token {
+        id: TokenId::new(),
+        hash: hash_token(&secret),
+        role,
+        owner,
+        manage_orgs,
+        name,
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    state.store.insert_token(&token).await?;
+    tracing::info!(token_id = %token.id, role = %role, "token created");
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenCreated {
+            id: token.id.to_string(),
+            token: secret,
+            role: role.to_string(),
+            owner: token.owner.as_ref().map(Owner::to_string),
+            manage_orgs: token.manage_orgs.iter().map(|o| o.to_string()).collect(),
+            name: token.name,
+            expires_at: expires_at.map(Timestamp::to_rfc3339),
+        }),
+    ))
+}
+
+fn token_scope(role: Role, owner: Option<&str>, orgs: Vec<String>) -> Result<(Option<Owner>, Vec<OrgId>), ApiError> {
+    match role {
+        Role::User => {
+            let owner: Owner = owner
+                .ok_or_else(|| ApiError::InvalidField("invalid owner: a user token needs `owner`: `user:<id>`".into()))?
+                .parse()?;
+            if !matches!(owner, Owner::User(_)) {
+                return Err(ApiError::InvalidField("invalid owner: a user token's owner must be `user:<id>`".into()));
+            }
+            let mut manage_orgs = Vec::with_capacity(orgs.len());
+            for org in &orgs {
+                let org = OrgId::parse(org.strip_prefix("org:").unwrap_or(org))?;
+                if !manage_orgs.contains(&org) {
+                    manage_orgs.push(org);
+                }
+            }
+            Ok((Some(owner), manage_orgs))
+        }
+        Role::Admin | Role::Service => {
+            if owner.is_some() || !orgs.is_empty() {
+                return Err(ApiError::InvalidField(format!("invalid owner: {role} tokens have no owner or manage_orgs")));
+            }
+            Ok((None, Vec::new()))
+        }
+    }
+}
+
+/// Revokes a token. Services may revoke only user tokens.
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "token id")),
+    responses((status = 204), (status = 404, body = crate::Problem, content_type = "application/problem+json")))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: TokenId = id.parse().map_err(|_| ApiError::NotFound)?;
+    let token = state.store.get_token(&id).await?.ok_or(ApiError::NotFound)?;
+    if !may_revoke(&principal, &token) {
+        return Err(ApiError::NotFound);
+    }
+    if state.store.revoke_token(&id, Timestamp::now()).await? {
+        tracing::info!(token_id = %id, "token revoked");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn may_revoke(principal: &Principal, token: &Token) -> bool {
+    match principal.role {
+        Role::Admin => true,
+        Role::Service => token.role == Role::User,
+        Role::User => false,
+    }
+}

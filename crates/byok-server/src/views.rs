@@ -1,0 +1,132 @@
+//! What the API answers. None of these types can hold a secret value.
+
+use std::collections::BTreeMap;
+
+use byok_core::{Credential, FieldSpec, ProviderSpec, Timestamp};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageView {
+    pub total: i64,
+    pub period: i64,
+    pub period_start: String,
+    pub monthly_limit: Option<i64>,
+}
+
+/// A credential as answered: public configuration and hints, never a secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CredentialView {
+    pub id: String,
+    #[schema(example = "user:alice")]
+    pub owner: String,
+    #[schema(example = "openai")]
+    pub provider: String,
+    pub label: String,
+    pub config: BTreeMap<String, String>,
+    #[schema(example = json!({"api_key": "sk-…a1b2"}))]
+    pub secret_hints: BTreeMap<String, String>,
+    #[schema(example = "unverified")]
+    pub status: String,
+    pub status_message: Option<String>,
+    pub last_tested_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub enabled: bool,
+    pub priority: i64,
+    pub usage: UsageView,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn ts(t: Option<Timestamp>) -> Option<String> {
+    t.map(Timestamp::to_rfc3339)
+}
+
+impl From<&Credential> for CredentialView {
+    fn from(c: &Credential) -> Self {
+        Self {
+            id: c.id.to_string(),
+            owner: c.owner.to_string(),
+            provider: c.provider.to_string(),
+            label: c.label.as_str().to_owned(),
+            config: c.config.clone(),
+            secret_hints: c.secret_hints.clone(),
+            status: c.effective_status().to_string(),
+            status_message: c.status_message.clone(),
+            last_tested_at: ts(c.last_tested_at),
+            last_used_at: ts(c.last_used_at),
+            enabled: c.enabled,
+            priority: c.priority,
+            usage: UsageView {
+                total: c.usage_total,
+                period: c.usage_period,
+                period_start: c.period_start.to_rfc3339(),
+                monthly_limit: c.monthly_limit,
+            },
+            version: c.version,
+            created_at: c.created_at.to_rfc3339(),
+            updated_at: c.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A page of a listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Cursor for the next page, or null on the last one.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldView {
+    pub name: String,
+    pub label: String,
+    pub secret: bool,
+    pub required: bool,
+    pub pattern: Option<String>,
+    pub example: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderView {
+    pub id: String,
+    pub name: String,
+    #[schema(example = "llm")]
+    pub category: String,
+    pub fields: Vec<FieldView>,
+}
+
+impl From<&FieldSpec> for FieldView {
+    fn from(f: &FieldSpec) -> Self {
+        Self {
+            name: f.name.clone(),
+            label: f.label.clone(),
+            secret: f.secret,
+            required: f.required,
+            pattern: f.pattern.clone(),
+            example: f.example.clone(),
+        }
+    }
+}
+
+impl From<&ProviderSpec> for ProviderView {
+    fn from(p: &ProviderSpec) -> Self {
+        let category = serde_json::to_value(p.category).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        Self { id: p.id.to_string(), name: p.name.clone(), category, fields: p.fields.iter().map(FieldView::from).collect() }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenCreated {
+    pub id: String,
+    /// The token itself: shown only in this answer.
+    #[schema(example = "byok_usr_…")]
+    pub token: String,
+    pub role: String,
+    pub owner: Option<String>,
+    pub manage_orgs: Vec<String>,
+    pub name: Option<String>,
+    pub expires_at: Option<String>,
+}

@@ -1,0 +1,35 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A unique constraint refused the change; nothing was written.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// A row could not be turned back into domain values.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL scheme `{0}`: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(conflict_reason(db.message())),
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// Names the constraint in words a caller understands, without echoing values.
+fn conflict_reason(message: &str) -> &'static str {
+    if message.contains("label") {
+        "this owner already has a credential with that provider and label"
+    } else {
+        "a record with the same unique key already exists"
+    }
+}

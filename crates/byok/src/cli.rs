@@ -1,0 +1,193 @@
+//! The command line: `serve`, `keygen`, `token create`, `providers`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use byok_core::{Role, Timestamp, Token, TokenId};
+use byok_crypto::{generate_master_key_hex, generate_token, hash_token};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use thiserror::Error;
+
+use crate::config::{Config, ConfigError, Layer};
+use crate::startup::{self, StartupError};
+use crate::{dev, logging};
+
+#[derive(Debug, Parser)]
+#[command(name = "byok", version, about = "A self-hosted credential broker for bring-your-own-key products")]
+pub struct Cli {
+    /// TOML config file (also BYOK_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL, overriding DATABASE_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Development mode: a local key and database in ./.byok/, created when absent.
+    #[arg(long, global = true)]
+    pub dev: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service.
+    Serve {
+        /// Address to listen on (also BYOK_LISTEN).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Print a new random master key (64 hex characters).
+    Keygen,
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// List the provider catalog.
+    Providers,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint an admin or service token and print it once.
+    Create(TokenCreate),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreate {
+    #[arg(long, value_enum)]
+    pub role: CliRole,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Lifetime in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub expires_in: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CliRole {
+    Admin,
+    Service,
+}
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Startup(#[from] StartupError),
+    #[error("--dev could not prepare ./.byok: {0}")]
+    Dev(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("cannot create the token: {0}")]
+    Token(byok_store::StoreError),
+}
+
+impl Cli {
+    pub async fn run(self) -> Result<(), CliError> {
+        let flags = Layer { database_url: self.database_url.clone(), ..Layer::default() };
+        match self.command {
+            Command::Keygen => {
+                println!("{}", generate_master_key_hex());
+                Ok(())
+            }
+            Command::Providers => providers(),
+            Command::Serve { ref listen } => {
+                let flags = Layer { listen: listen.clone(), ..flags };
+                let config = self.load(flags)?;
+                serve(config).await
+            }
+            Command::Token(TokenCommand::Create(ref args)) => {
+                let config = self.load(flags)?;
+                create_token(&config, args).await
+            }
+        }
+    }
+
+    fn load(&self, flags: Layer) -> Result<Config, CliError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let mut config = Config::load(self.config.as_deref(), &env, flags)?;
+        if self.dev {
+            eprintln!("{}", dev::WARNING);
+            let cwd = std::env::current_dir().map_err(CliError::Dev)?;
+            for note in dev::apply(&mut config, &cwd).map_err(CliError::Dev)? {
+                eprintln!("byok: {note}");
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn providers() -> Result<(), CliError> {
+    let catalog = byok_providers::builtin_catalog().map_err(StartupError::from)?;
+    for p in catalog.providers() {
+        let fields: Vec<String> = p
+            .fields
+            .iter()
+            .map(|f| format!("{}{}{}", f.name, if f.secret { "*" } else { "" }, if f.required { "" } else { "?" }))
+            .collect();
+        let category = format!("{:?}", p.category).to_lowercase();
+        println!("{:<12} {:<30} {:<10} {}", p.id, p.name, category, fields.join(" "));
+    }
+    println!("\n* secret (sealed, shown only as a hint)   ? optional");
+    Ok(())
+}
+
+async fn serve(config: Config) -> Result<(), CliError> {
+    logging::init(config.log_format);
+    let state = startup::open(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| CliError::Listen { addr: config.listen.to_string(), source })?;
+    let addr = listener.local_addr().map_err(CliError::Serve)?;
+    tracing::info!(%addr, "byok listening on http://{addr}");
+    let app = byok_server::router(state);
+    byok_server::serve(listener, app, shutdown_signal(), Duration::from_secs(20)).await.map_err(CliError::Serve)?;
+    tracing::info!("byok stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}
+
+async fn create_token(config: &Config, args: &TokenCreate) -> Result<(), CliError> {
+    let state = startup::open(config).await?;
+    let role = match args.role {
+        CliRole::Admin => Role::Admin,
+        CliRole::Service => Role::Service,
+    };
+    let secret = generate_token(role.token_prefix());
+    let now = Timestamp::now();
+    let token = Token {
+        id: TokenId::new(),
+        hash: hash_token(&secret),
+        role,
+        owner: None,
+        manage_orgs: Vec::new(),
+        name: args.name.clone(),
+        created_at: now,
+        expires_at: args.expires_in.map(|s| now.plus_seconds(i64::from(s))),
+        revoked_at: None,
+    };
+    state.store.insert_token(&token).await.map_err(CliError::Token)?;
+    eprintln!("byok: created {role} token {} (shown only now)", token.id);
+    println!("{secret}");
+    Ok(())
+}

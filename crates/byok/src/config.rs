@@ -1,0 +1,164 @@
+//! Settings from, in rising precedence: a TOML file, the environment, flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://byok.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid listen address `{0}`: expected HOST:PORT such as 127.0.0.1:8080")]
+    Listen(String),
+    #[error("invalid BYOK_LOG_FORMAT `{0}`: expected `text` or `json`")]
+    LogFormat(String),
+    #[error("BYOK_ADMIN_TOKEN is not a byok admin token: it must start with `byok_adm_` and carry at least 32 more characters (mint one with `byok token create --role admin`)")]
+    AdminToken,
+}
+
+/// One layer of settings; every field optional so layers can be merged.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub master_key: Option<String>,
+    pub master_keys: Option<String>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub admin_token: Option<String>,
+    pub log_format: Option<String>,
+}
+
+impl Layer {
+    /// Values from `over` win over `self`'s.
+    fn overlay(self, over: Layer) -> Layer {
+        Layer {
+            master_key: over.master_key.or(self.master_key),
+            master_keys: over.master_keys.or(self.master_keys),
+            database_url: over.database_url.or(self.database_url),
+            listen: over.listen.or(self.listen),
+            admin_token: over.admin_token.or(self.admin_token),
+            log_format: over.log_format.or(self.log_format),
+        }
+    }
+
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Layer {
+        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        Layer {
+            master_key: get("BYOK_MASTER_KEY"),
+            master_keys: get("BYOK_MASTER_KEYS"),
+            database_url: get("DATABASE_URL"),
+            listen: get("BYOK_LISTEN"),
+            admin_token: get("BYOK_ADMIN_TOKEN"),
+            log_format: get("BYOK_LOG_FORMAT"),
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.message().to_owned() })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The merged, checked settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub master_key: Option<String>,
+    pub master_keys: Option<String>,
+    pub database_url: String,
+    /// Whether the database URL came from the settings rather than the default.
+    pub database_url_given: bool,
+    pub listen: SocketAddr,
+    pub admin_token: Option<String>,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Merges file < environment < flags and checks the result.
+    pub fn load(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>, flags: Layer) -> Result<Config, ConfigError> {
+        let file_path = file.map(Path::to_owned).or_else(|| env("BYOK_CONFIG").filter(|p| !p.is_empty()).map(PathBuf::from));
+        let base = match file_path {
+            Some(path) => Layer::from_file(&path)?,
+            None => Layer::default(),
+        };
+        Config::from_layer(base.overlay(Layer::from_env(env)).overlay(flags))
+    }
+
+    pub fn from_layer(layer: Layer) -> Result<Config, ConfigError> {
+        let listen_text = layer.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_text.parse().map_err(|_| ConfigError::Listen(listen_text.clone()))?;
+        let log_format = match layer.log_format.as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(ConfigError::LogFormat(other.to_owned())),
+        };
+        if let Some(token) = &layer.admin_token
+            && !(token.starts_with("byok_adm_") && token.len() >= "byok_adm_".len() + 32)
+        {
+            return Err(ConfigError::AdminToken);
+        }
+        Ok(Config {
+            master_key: layer.master_key,
+            master_keys: layer.master_keys,
+            database_url_given: layer.database_url.is_some(),
+            database_url: layer.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            listen,
+            admin_token: layer.admin_token,
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn flags_override_env_which_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("byok.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1\"\ndatabase_url = \"sqlite://file.db\"\nlog_format = \"json\"\n").unwrap();
+        let env = env(&[("BYOK_LISTEN", "127.0.0.1:2"), ("DATABASE_URL", "sqlite://env.db")]);
+        let flags = Layer { listen: Some("127.0.0.1:3".into()), ..Layer::default() };
+        let config = Config::load(Some(&file), &env, flags).unwrap();
+        assert_eq!(config.listen.port(), 3);
+        assert_eq!(config.database_url, "sqlite://env.db");
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn defaults_and_errors() {
+        let config = Config::load(None, &env(&[]), Layer::default()).unwrap();
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert!(!config.database_url_given);
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert!(matches!(Config::load(None, &env(&[("BYOK_LISTEN", "nope")]), Layer::default()), Err(ConfigError::Listen(_))));
+        assert!(matches!(
+            Config::load(None, &env(&[("BYOK_ADMIN_TOKEN", "hunter2")]), Layer::default()),
+            Err(ConfigError::AdminToken)
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "colour = 1\n").unwrap();
+        assert!(matches!(Config::load(Some(&file), &env(&[]), Layer::default()), Err(ConfigError::Parse { .. })));
+    }
+}

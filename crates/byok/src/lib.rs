@@ -1,0 +1,8 @@
+//! The `byok` program: configuration, start-up checks and wiring of the library
+//! crates. `main.rs` is only the command line on top of this.
+
+pub mod cli;
+pub mod config;
+pub mod dev;
+pub mod logging;
+pub mod startup;
