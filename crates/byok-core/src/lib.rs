@@ -10,7 +10,7 @@ mod principal;
 mod secret;
 mod timestamp;
 
-pub use catalog::{Catalog, Category, FieldSpec, ProviderSpec, SplitFields};
+pub use catalog::{Catalog, Category, FieldSpec, ProviderSpec, SplitFields, echo_name};
 pub use credential::{Credential, Status, secret_hint};
 pub use error::DomainError;
 pub use ids::{CredentialId, Label, ProviderId, TokenId};

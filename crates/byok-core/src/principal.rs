@@ -46,7 +46,10 @@ impl FromStr for Role {
             "admin" => Ok(Role::Admin),
             "service" => Ok(Role::Service),
             "user" => Ok(Role::User),
-            _ => Err(DomainError::invalid("role", "must be `admin`, `service` or `user`")),
+            _ => Err(DomainError::invalid(
+                "role",
+                "must be `admin`, `service` or `user`",
+            )),
         }
     }
 }
@@ -83,11 +86,21 @@ pub struct Principal {
 
 impl Principal {
     pub fn from_token(token: &Token) -> Self {
-        Self { token_id: Some(token.id), role: token.role, owner: token.owner.clone(), manage_orgs: token.manage_orgs.clone() }
+        Self {
+            token_id: Some(token.id),
+            role: token.role,
+            owner: token.owner.clone(),
+            manage_orgs: token.manage_orgs.clone(),
+        }
     }
 
     pub fn bootstrap_admin() -> Self {
-        Self { token_id: None, role: Role::Admin, owner: None, manage_orgs: Vec::new() }
+        Self {
+            token_id: None,
+            role: Role::Admin,
+            owner: None,
+            manage_orgs: Vec::new(),
+        }
     }
 
     /// May this principal see and change `owner`'s credentials? Platform credentials
@@ -131,7 +144,12 @@ mod tests {
 
     #[test]
     fn service_acts_for_users_and_orgs_but_not_platform() {
-        let svc = Principal { token_id: None, role: Role::Service, owner: None, manage_orgs: vec![] };
+        let svc = Principal {
+            token_id: None,
+            role: Role::Service,
+            owner: None,
+            manage_orgs: vec![],
+        };
         assert!(svc.can_manage(&"user:bob".parse().unwrap()));
         assert!(svc.can_manage(&"org:acme".parse().unwrap()));
         assert!(!svc.can_manage(&Owner::Platform));

@@ -5,14 +5,18 @@ use zeroize::Zeroizing;
 /// A new token: the typed prefix and 256 random bits in hex.
 pub fn generate_token(prefix: &str) -> String {
     let mut bytes = Zeroizing::new([0u8; 32]);
-    SystemRandom::new().fill(bytes.as_mut()).expect("system random source");
+    SystemRandom::new()
+        .fill(bytes.as_mut())
+        .expect("system random source");
     format!("{prefix}{}", hex::encode(bytes.as_ref()))
 }
 
 /// A new random master key as 64 hex characters.
 pub fn generate_master_key_hex() -> String {
     let mut bytes = Zeroizing::new([0u8; 32]);
-    SystemRandom::new().fill(bytes.as_mut()).expect("system random source");
+    SystemRandom::new()
+        .fill(bytes.as_mut())
+        .expect("system random source");
     hex::encode(bytes.as_ref())
 }
 
@@ -20,6 +24,11 @@ pub fn generate_master_key_hex() -> String {
 /// there is nothing to brute-force.
 pub fn hash_token(token: &str) -> Vec<u8> {
     digest(&SHA256, token.as_bytes()).as_ref().to_vec()
+}
+
+/// Compares two hashes without leaking where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
 #[cfg(test)]
@@ -36,10 +45,4 @@ mod tests {
         assert_ne!(hash_token(&a), hash_token(&b));
         assert_eq!(generate_master_key_hex().len(), 64);
     }
-}
-
-/// Compares two hashes without leaking where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    #[allow(deprecated)]
-    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }

@@ -43,4 +43,3 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
         _ => Err(ApiError::Unauthorized),
     }
 }
-

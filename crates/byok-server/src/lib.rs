@@ -35,10 +35,15 @@ pub fn router(state: AppState) -> Router {
         .route("/providers", get(routes::list_providers))
         .route("/tokens", post(routes::create_token))
         .route("/tokens/{id}", delete(routes::revoke_token))
-        .route("/credentials", post(routes::create_credential).get(routes::list_credentials))
+        .route(
+            "/credentials",
+            post(routes::create_credential).get(routes::list_credentials),
+        )
         .route(
             "/credentials/{id}",
-            get(routes::get_credential).patch(routes::patch_credential).delete(routes::delete_credential),
+            get(routes::get_credential)
+                .patch(routes::patch_credential)
+                .delete(routes::delete_credential),
         );
     Router::new()
         .route("/healthz", get(routes::healthz))

@@ -17,7 +17,10 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { admin_token_hash: None, max_body_bytes: 64 * 1024 }
+        Self {
+            admin_token_hash: None,
+            max_body_bytes: 64 * 1024,
+        }
     }
 }
 
@@ -34,8 +37,19 @@ pub struct Inner {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, catalog: Arc<Catalog>, settings: ServerSettings) -> Self {
-        Self(Arc::new(Inner { store, keyring, catalog, settings, metrics: Metrics::new() }))
+    pub fn new(
+        store: Arc<dyn Store>,
+        keyring: Arc<Keyring>,
+        catalog: Arc<Catalog>,
+        settings: ServerSettings,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            keyring,
+            catalog,
+            settings,
+            metrics: Metrics::new(),
+        }))
     }
 }
 

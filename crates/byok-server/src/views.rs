@@ -113,8 +113,16 @@ impl From<&FieldSpec> for FieldView {
 
 impl From<&ProviderSpec> for ProviderView {
     fn from(p: &ProviderSpec) -> Self {
-        let category = serde_json::to_value(p.category).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        Self { id: p.id.to_string(), name: p.name.clone(), category, fields: p.fields.iter().map(FieldView::from).collect() }
+        let category = serde_json::to_value(p.category)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Self {
+            id: p.id.to_string(),
+            name: p.name.clone(),
+            category,
+            fields: p.fields.iter().map(FieldView::from).collect(),
+        }
     }
 }
 

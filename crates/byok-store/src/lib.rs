@@ -21,7 +21,12 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PgStore::connect(url).await?))
     } else {
-        let scheme = url.split_once(':').map_or("", |(s, _)| s).chars().take(20).collect();
+        let scheme = url
+            .split_once(':')
+            .map_or("", |(s, _)| s)
+            .chars()
+            .take(20)
+            .collect();
         Err(StoreError::UnsupportedUrl(scheme))
     }
 }

@@ -30,7 +30,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn key_checks(&self) -> Result<Vec<KeyCheckRecord>, StoreError>;
     /// Records a key check unless one exists for that id already.
-    async fn insert_key_check(&self, check: &KeyCheckRecord, now: Timestamp) -> Result<(), StoreError>;
+    async fn insert_key_check(
+        &self,
+        check: &KeyCheckRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
     /// Key ids that some sealed row uses.
     async fn sealed_key_ids(&self) -> Result<Vec<String>, StoreError>;
 
@@ -42,7 +46,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError>;
     async fn get_credential(&self, id: &CredentialId) -> Result<Option<Credential>, StoreError>;
-    async fn list_credentials(&self, filter: &CredentialFilter) -> Result<Vec<Credential>, StoreError>;
+    async fn list_credentials(
+        &self,
+        filter: &CredentialFilter,
+    ) -> Result<Vec<Credential>, StoreError>;
     /// Writes the changeable columns of `credential` if its `revision` is still the
     /// stored one, and bumps the revision. False when someone else changed it first.
     async fn update_credential(&self, credential: &Credential) -> Result<bool, StoreError>;

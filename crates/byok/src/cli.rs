@@ -13,7 +13,11 @@ use crate::startup::{self, StartupError};
 use crate::{dev, logging};
 
 #[derive(Debug, Parser)]
-#[command(name = "byok", version, about = "A self-hosted credential broker for bring-your-own-key products")]
+#[command(
+    name = "byok",
+    version,
+    about = "A self-hosted credential broker for bring-your-own-key products"
+)]
 pub struct Cli {
     /// TOML config file (also BYOK_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]
@@ -77,7 +81,10 @@ pub enum CliError {
     #[error("--dev could not prepare ./.byok: {0}")]
     Dev(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
     #[error("cannot create the token: {0}")]
@@ -86,7 +93,10 @@ pub enum CliError {
 
 impl Cli {
     pub async fn run(self) -> Result<(), CliError> {
-        let flags = Layer { database_url: self.database_url.clone(), ..Layer::default() };
+        let flags = Layer {
+            database_url: self.database_url.clone(),
+            ..Layer::default()
+        };
         match self.command {
             Command::Keygen => {
                 println!("{}", generate_master_key_hex());
@@ -94,7 +104,10 @@ impl Cli {
             }
             Command::Providers => providers(),
             Command::Serve { ref listen } => {
-                let flags = Layer { listen: listen.clone(), ..flags };
+                let flags = Layer {
+                    listen: listen.clone(),
+                    ..flags
+                };
                 let config = self.load(flags)?;
                 serve(config).await
             }
@@ -125,10 +138,23 @@ fn providers() -> Result<(), CliError> {
         let fields: Vec<String> = p
             .fields
             .iter()
-            .map(|f| format!("{}{}{}", f.name, if f.secret { "*" } else { "" }, if f.required { "" } else { "?" }))
+            .map(|f| {
+                format!(
+                    "{}{}{}",
+                    f.name,
+                    if f.secret { "*" } else { "" },
+                    if f.required { "" } else { "?" }
+                )
+            })
             .collect();
         let category = format!("{:?}", p.category).to_lowercase();
-        println!("{:<12} {:<30} {:<10} {}", p.id, p.name, category, fields.join(" "));
+        println!(
+            "{:<12} {:<30} {:<10} {}",
+            p.id,
+            p.name,
+            category,
+            fields.join(" ")
+        );
     }
     println!("\n* secret (sealed, shown only as a hint)   ? optional");
     Ok(())
@@ -139,11 +165,16 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let state = startup::open(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| CliError::Listen { addr: config.listen.to_string(), source })?;
+        .map_err(|source| CliError::Listen {
+            addr: config.listen.to_string(),
+            source,
+        })?;
     let addr = listener.local_addr().map_err(CliError::Serve)?;
     tracing::info!(%addr, "byok listening on http://{addr}");
     let app = byok_server::router(state);
-    byok_server::serve(listener, app, shutdown_signal(), Duration::from_secs(20)).await.map_err(CliError::Serve)?;
+    byok_server::serve(listener, app, shutdown_signal(), Duration::from_secs(20))
+        .await
+        .map_err(CliError::Serve)?;
     tracing::info!("byok stopped");
     Ok(())
 }
@@ -186,7 +217,11 @@ async fn create_token(config: &Config, args: &TokenCreate) -> Result<(), CliErro
         expires_at: args.expires_in.map(|s| now.plus_seconds(i64::from(s))),
         revoked_at: None,
     };
-    state.store.insert_token(&token).await.map_err(CliError::Token)?;
+    state
+        .store
+        .insert_token(&token)
+        .await
+        .map_err(CliError::Token)?;
     eprintln!("byok: created {role} token {} (shown only now)", token.id);
     println!("{secret}");
     Ok(())

@@ -12,14 +12,19 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is invalid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid listen address `{0}`: expected HOST:PORT such as 127.0.0.1:8080")]
     Listen(String),
     #[error("invalid BYOK_LOG_FORMAT `{0}`: expected `text` or `json`")]
     LogFormat(String),
-    #[error("BYOK_ADMIN_TOKEN is not a byok admin token: it must start with `byok_adm_` and carry at least 32 more characters (mint one with `byok token create --role admin`)")]
+    #[error(
+        "BYOK_ADMIN_TOKEN is not a byok admin token: it must start with `byok_adm_` and carry at least 32 more characters (mint one with `byok token create --role admin`)"
+    )]
     AdminToken,
 }
 
@@ -61,8 +66,14 @@ impl Layer {
     }
 
     pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.message().to_owned() })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })
     }
 }
 
@@ -87,8 +98,16 @@ pub struct Config {
 
 impl Config {
     /// Merges file < environment < flags and checks the result.
-    pub fn load(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>, flags: Layer) -> Result<Config, ConfigError> {
-        let file_path = file.map(Path::to_owned).or_else(|| env("BYOK_CONFIG").filter(|p| !p.is_empty()).map(PathBuf::from));
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: Layer,
+    ) -> Result<Config, ConfigError> {
+        let file_path = file.map(Path::to_owned).or_else(|| {
+            env("BYOK_CONFIG")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        });
         let base = match file_path {
             Some(path) => Layer::from_file(&path)?,
             None => Layer::default(),
@@ -98,7 +117,9 @@ impl Config {
 
     pub fn from_layer(layer: Layer) -> Result<Config, ConfigError> {
         let listen_text = layer.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let listen = listen_text.parse().map_err(|_| ConfigError::Listen(listen_text.clone()))?;
+        let listen = listen_text
+            .parse()
+            .map_err(|_| ConfigError::Listen(listen_text.clone()))?;
         let log_format = match layer.log_format.as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -113,7 +134,9 @@ impl Config {
             master_key: layer.master_key,
             master_keys: layer.master_keys,
             database_url_given: layer.database_url.is_some(),
-            database_url: layer.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database_url: layer
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             listen,
             admin_token: layer.admin_token,
             log_format,
@@ -128,7 +151,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -137,8 +163,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("byok.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:1\"\ndatabase_url = \"sqlite://file.db\"\nlog_format = \"json\"\n").unwrap();
-        let env = env(&[("BYOK_LISTEN", "127.0.0.1:2"), ("DATABASE_URL", "sqlite://env.db")]);
-        let flags = Layer { listen: Some("127.0.0.1:3".into()), ..Layer::default() };
+        let env = env(&[
+            ("BYOK_LISTEN", "127.0.0.1:2"),
+            ("DATABASE_URL", "sqlite://env.db"),
+        ]);
+        let flags = Layer {
+            listen: Some("127.0.0.1:3".into()),
+            ..Layer::default()
+        };
         let config = Config::load(Some(&file), &env, flags).unwrap();
         assert_eq!(config.listen.port(), 3);
         assert_eq!(config.database_url, "sqlite://env.db");
@@ -151,14 +183,24 @@ mod tests {
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert!(!config.database_url_given);
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
-        assert!(matches!(Config::load(None, &env(&[("BYOK_LISTEN", "nope")]), Layer::default()), Err(ConfigError::Listen(_))));
         assert!(matches!(
-            Config::load(None, &env(&[("BYOK_ADMIN_TOKEN", "hunter2")]), Layer::default()),
+            Config::load(None, &env(&[("BYOK_LISTEN", "nope")]), Layer::default()),
+            Err(ConfigError::Listen(_))
+        ));
+        assert!(matches!(
+            Config::load(
+                None,
+                &env(&[("BYOK_ADMIN_TOKEN", "hunter2")]),
+                Layer::default()
+            ),
             Err(ConfigError::AdminToken)
         ));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, "colour = 1\n").unwrap();
-        assert!(matches!(Config::load(Some(&file), &env(&[]), Layer::default()), Err(ConfigError::Parse { .. })));
+        assert!(matches!(
+            Config::load(Some(&file), &env(&[]), Layer::default()),
+            Err(ConfigError::Parse { .. })
+        ));
     }
 }

@@ -18,7 +18,9 @@ pub enum StartupError {
     Keyring(#[from] KeyringError),
     #[error("master key `{0}` is not the key this database was sealed with; refusing to start")]
     WrongKey(String),
-    #[error("the database holds secrets sealed under master key `{0}`, which the configured keyring lacks; add it to BYOK_MASTER_KEYS")]
+    #[error(
+        "the database holds secrets sealed under master key `{0}`, which the configured keyring lacks; add it to BYOK_MASTER_KEYS"
+    )]
     MissingKey(String),
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
@@ -29,23 +31,42 @@ pub enum StartupError {
 /// Builds the keyring from the settings: fails on a missing or malformed key before
 /// any database is opened or created.
 pub fn keyring(config: &Config) -> Result<Keyring, StartupError> {
-    Ok(Keyring::from_settings(config.master_key.as_deref(), config.master_keys.as_deref())?)
+    Ok(Keyring::from_settings(
+        config.master_key.as_deref(),
+        config.master_keys.as_deref(),
+    )?)
 }
 
 /// Compares every stored key-check value with the keyring, and checks that every key
 /// id in use is present, before recording checks for keys new to this database.
 pub async fn verify_keyring(store: &dyn Store, keyring: &Keyring) -> Result<(), StartupError> {
     for stored in store.key_checks().await? {
-        let check = KeyCheck { key_id: stored.key_id.clone(), check: stored.check };
+        let check = KeyCheck {
+            key_id: stored.key_id.clone(),
+            check: stored.check,
+        };
         if keyring.matches(&check) == Some(false) {
             return Err(StartupError::WrongKey(stored.key_id));
         }
     }
-    if let Some(missing) = store.sealed_key_ids().await?.into_iter().find(|id| !keyring.contains(id)) {
+    if let Some(missing) = store
+        .sealed_key_ids()
+        .await?
+        .into_iter()
+        .find(|id| !keyring.contains(id))
+    {
         return Err(StartupError::MissingKey(missing));
     }
     for check in keyring.key_checks() {
-        store.insert_key_check(&KeyCheckRecord { key_id: check.key_id, check: check.check }, Timestamp::now()).await?;
+        store
+            .insert_key_check(
+                &KeyCheckRecord {
+                    key_id: check.key_id,
+                    check: check.check,
+                },
+                Timestamp::now(),
+            )
+            .await?;
     }
     Ok(())
 }
@@ -60,7 +81,12 @@ pub async fn open(config: &Config) -> Result<AppState, StartupError> {
         admin_token_hash: config.admin_token.as_deref().map(hash_token),
         ..ServerSettings::default()
     };
-    Ok(AppState::new(store, Arc::new(keyring), Arc::new(catalog), settings))
+    Ok(AppState::new(
+        store,
+        Arc::new(keyring),
+        Arc::new(catalog),
+        settings,
+    ))
 }
 
 /// Opens only the store (for commands that need no keyring).

@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use byok_core::{
-    Credential, CredentialId, Label, Owner, Principal, Role, SecretFields, SecretValue, Status, Timestamp,
-    secret_hint,
+    Credential, CredentialId, Label, Owner, Principal, Role, SecretFields, SecretValue, Status,
+    Timestamp, secret_hint,
 };
 use byok_crypto::Binding;
 use byok_store::CredentialFilter;
@@ -53,7 +53,9 @@ pub struct PatchCredential {
 }
 
 /// Distinguishes an absent key (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -83,8 +85,17 @@ pub async fn create_credential(
 ) -> Result<Response, ApiError> {
     let owner = owner_for_write(&principal, body.owner.as_deref())?;
     let provider = state.catalog.get(&body.provider)?.id.clone();
-    let label = body.label.as_deref().map(Label::parse).transpose()?.unwrap_or_default();
-    let fields = body.fields.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect();
+    let label = body
+        .label
+        .as_deref()
+        .map(Label::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let fields = body
+        .fields
+        .into_iter()
+        .map(|(k, v)| (k, SecretValue::new(v)))
+        .collect();
     let split = state.catalog.split_fields(provider.as_str(), fields)?;
     let now = Timestamp::now();
     let mut credential = Credential {
@@ -115,7 +126,12 @@ pub async fn create_credential(
     state.store.insert_credential(&credential).await?;
     tracing::info!(credential_id = %credential.id, owner = %credential.owner, provider = %credential.provider, "credential created");
     let location = format!("/v1/credentials/{}", credential.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(CredentialView::from(&credential))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(CredentialView::from(&credential)),
+    )
+        .into_response())
 }
 
 /// Lists credentials the caller may see, oldest first.
@@ -136,17 +152,25 @@ pub async fn list_credentials(
         }
         None => visible_owners(&principal),
     };
-    let provider = query.provider.as_deref().map(|p| state.catalog.get(p).map(|s| s.id.clone())).transpose()?;
+    let provider = query
+        .provider
+        .as_deref()
+        .map(|p| state.catalog.get(p).map(|s| s.id.clone()))
+        .transpose()?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::InvalidQuery(format!("invalid query string: limit must be 1 to {MAX_PAGE}")));
+        return Err(ApiError::InvalidQuery(format!(
+            "invalid query string: limit must be 1 to {MAX_PAGE}"
+        )));
     }
     let after = query
         .cursor
         .as_deref()
         .map(str::parse::<CredentialId>)
         .transpose()
-        .map_err(|_| ApiError::InvalidQuery("invalid query string: cursor is not a value from `next`".into()))?;
+        .map_err(|_| {
+            ApiError::InvalidQuery("invalid query string: cursor is not a value from `next`".into())
+        })?;
     let filter = CredentialFilter {
         owners,
         provider,
@@ -155,8 +179,13 @@ pub async fn list_credentials(
         limit,
     };
     let items = state.store.list_credentials(&filter).await?;
-    let next = (items.len() == limit as usize).then(|| items.last().map(|c| c.id.to_string())).flatten();
-    Ok(Json(Page { items: items.iter().map(CredentialView::from).collect(), next }))
+    let next = (items.len() == limit as usize)
+        .then(|| items.last().map(|c| c.id.to_string()))
+        .flatten();
+    Ok(Json(Page {
+        items: items.iter().map(CredentialView::from).collect(),
+        next,
+    }))
 }
 
 /// One credential.
@@ -201,7 +230,9 @@ pub async fn patch_credential(
     }
     c.updated_at = Timestamp::now();
     if !state.store.update_credential(&c).await? {
-        return Err(ApiError::Conflict("the credential was changed by another request; fetch it and retry".into()));
+        return Err(ApiError::Conflict(
+            "the credential was changed by another request; fetch it and retry".into(),
+        ));
     }
     c.revision += 1;
     tracing::info!(credential_id = %c.id, version = c.version, "credential updated");
@@ -234,7 +265,11 @@ fn apply_field_changes(
 ) -> Result<(), ApiError> {
     let old_secrets = state.keyring.open(&binding(c), &c.sealed)?;
     let mut fields: BTreeMap<String, SecretValue> = old_secrets.clone();
-    fields.extend(c.config.iter().map(|(k, v)| (k.clone(), SecretValue::new(v.clone()))));
+    fields.extend(
+        c.config
+            .iter()
+            .map(|(k, v)| (k.clone(), SecretValue::new(v.clone()))),
+    );
     for (name, value) in changes {
         match value {
             Some(v) => fields.insert(name, SecretValue::new(v)),
@@ -255,7 +290,12 @@ fn apply_field_changes(
 }
 
 fn binding(c: &Credential) -> Binding<'_> {
-    Binding { credential_id: &c.id, owner: &c.owner, provider: &c.provider, version: c.version }
+    Binding {
+        credential_id: &c.id,
+        owner: &c.owner,
+        provider: &c.provider,
+        version: c.version,
+    }
 }
 
 fn seal_into(state: &AppState, c: &mut Credential, secrets: &SecretFields) {
@@ -265,7 +305,10 @@ fn seal_into(state: &AppState, c: &mut Credential, secrets: &SecretFields) {
 }
 
 fn hints(secrets: &SecretFields) -> BTreeMap<String, String> {
-    secrets.iter().map(|(k, v)| (k.clone(), secret_hint(v.expose()))).collect()
+    secrets
+        .iter()
+        .map(|(k, v)| (k.clone(), secret_hint(v.expose())))
+        .collect()
 }
 
 fn check_priority(p: i64) -> Result<i64, ApiError> {
@@ -281,11 +324,19 @@ fn check_priority(p: i64) -> Result<i64, ApiError> {
 }
 
 fn check_limit(limit: i64) -> Result<i64, ApiError> {
-    if limit >= 0 { Ok(limit) } else { Err(ApiError::InvalidField("invalid monthly_limit: must not be negative".into())) }
+    if limit >= 0 {
+        Ok(limit)
+    } else {
+        Err(ApiError::InvalidField(
+            "invalid monthly_limit: must not be negative".into(),
+        ))
+    }
 }
 
 fn forbidden_owner(owner: &Owner) -> ApiError {
-    ApiError::Forbidden(format!("this token may not manage credentials of `{owner}`"))
+    ApiError::Forbidden(format!(
+        "this token may not manage credentials of `{owner}`"
+    ))
 }
 
 /// The owner a write acts for: the given one if the caller may manage it, or the
@@ -294,7 +345,11 @@ fn owner_for_write(principal: &Principal, given: Option<&str>) -> Result<Owner, 
     let owner = match (given, &principal.owner) {
         (Some(owner), _) => owner.parse()?,
         (None, Some(own)) if principal.role == Role::User => own.clone(),
-        _ => return Err(ApiError::InvalidField("invalid owner: service and admin tokens must give `owner`".into())),
+        _ => {
+            return Err(ApiError::InvalidField(
+                "invalid owner: service and admin tokens must give `owner`".into(),
+            ));
+        }
     };
     if !principal.can_manage(&owner) {
         return Err(forbidden_owner(&owner));
@@ -317,7 +372,11 @@ fn visible_owners(principal: &Principal) -> Option<Vec<Owner>> {
 
 /// Loads a credential the caller may see. A foreign id answers exactly like a
 /// missing one, so ids cannot be probed.
-async fn load_visible(state: &AppState, principal: &Principal, id: &str) -> Result<Credential, ApiError> {
+async fn load_visible(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<Credential, ApiError> {
     let id: CredentialId = id.parse().map_err(|_| ApiError::NotFound)?;
     match state.store.get_credential(&id).await? {
         Some(c) if principal.can_manage(&c.owner) => Ok(c),

@@ -1,0 +1,13 @@
+//! byok's integration tests: one binary, one `spawn_app()`. Tests that touch storage
+//! run once per engine (`…::sqlite` and `…::postgres`).
+
+mod support;
+
+mod bad_input;
+mod canary;
+mod cli;
+mod credentials;
+mod isolation;
+mod operations;
+mod startup_keys;
+mod tokens;

@@ -1,0 +1,480 @@
+//! Test support: fresh databases per test on either engine, the app in-process on a
+//! random port, captured logs, and small HTTP helpers.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use byok::config::{Config, Layer};
+use byok::startup;
+use byok_crypto::generate_token;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tokio::sync::oneshot;
+
+pub const TEST_KEY: &str = "5f4dcc3b5aa765d61d8327deb882cf992b95990a9151374abd8ff8c5a7a0fe08";
+pub const OTHER_KEY: &str = "9e107d9d372bb6826bd81d3542a419d6e4d4ea8a52bd1e1a3bf0ef5a7bd3d0c1";
+
+/// Generates `mod name { fn sqlite(); fn postgres(); }` for async test bodies taking
+/// an [`Engine`].
+#[macro_export]
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Engine::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::Engine::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of its own for one test, removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    pub engine: Engine,
+    pub sqlite_path: Option<PathBuf>,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn fresh(engine: Engine) -> TestDb {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("byok.db");
+                TestDb {
+                    url: format!("sqlite://{}", path.display()),
+                    engine,
+                    sqlite_path: Some(path),
+                    _dir: Some(dir),
+                    pg: None,
+                }
+            }
+            Engine::Postgres => {
+                let base = std::env::var("BYOK_TEST_DATABASE_URL").expect(
+                    "BYOK_TEST_DATABASE_URL is not set: the PostgreSQL tests need it (see README; `bash .ci/run` sets it)",
+                );
+                let name = format!("byok_t_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&base)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("BYOK_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+                    });
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let url = with_database(&base, &name);
+                TestDb {
+                    url,
+                    engine,
+                    sqlite_path: None,
+                    _dir: None,
+                    pg: Some((base, name)),
+                }
+            }
+        }
+    }
+
+    /// Every byte the database holds for byok, as text: the SQLite file and its WAL,
+    /// or every row of every table in PostgreSQL.
+    pub async fn all_bytes(&self) -> Vec<u8> {
+        match self.engine {
+            Engine::Sqlite => {
+                let path = self.sqlite_path.as_ref().unwrap();
+                let mut bytes = std::fs::read(path).unwrap();
+                for suffix in ["-wal", "-shm"] {
+                    if let Ok(more) = std::fs::read(format!("{}{suffix}", path.display())) {
+                        bytes.extend(more);
+                    }
+                }
+                bytes
+            }
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                let tables: Vec<(String,)> =
+                    sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'")
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap();
+                assert!(
+                    tables.len() >= 3,
+                    "expected byok's tables, found {tables:?}"
+                );
+                let mut out = Vec::new();
+                for (table,) in tables {
+                    let sql = format!(
+                        "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t"
+                    );
+                    let (text,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap();
+                    out.extend(text.into_bytes());
+                }
+                out
+            }
+        }
+    }
+}
+
+impl TestDb {
+    /// Runs one statement with text parameters, outside byok (to play the attacker
+    /// who holds the database).
+    pub async fn execute(&self, sql: &str, binds: &[&str]) -> u64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self.engine {
+            Engine::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.execute(&mut conn).await.unwrap().rows_affected()
+            }
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.execute(&mut conn).await.unwrap().rows_affected()
+            }
+        }
+    }
+
+    /// One integer from a query such as `SELECT count(*) …`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self.engine {
+            Engine::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap()
+            }
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = self.pg.take() {
+            // Drop runs outside async; a short-lived runtime on its own thread cleans up.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn with_database(base: &str, name: &str) -> String {
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (base, None),
+    };
+    let scheme_end = head.find("://").map_or(0, |i| i + 3);
+    let root = match head[scheme_end..].find('/') {
+        Some(i) => &head[..scheme_end + i],
+        None => head,
+    };
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+/// Everything the app logged, as JSON lines, shared by all tests of this binary.
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_env_filter("debug")
+            .with_writer(|| Capture)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+    });
+}
+
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// byok running in-process on a random loopback port against a fresh database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// The bootstrap admin token (BYOK_ADMIN_TOKEN).
+    pub admin: String,
+    db: Option<TestDb>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn spawn_app(engine: Engine) -> TestApp {
+    spawn_on(
+        TestDb::fresh(engine).await,
+        Layer {
+            master_key: Some(TEST_KEY.to_owned()),
+            ..Layer::default()
+        },
+    )
+    .await
+}
+
+/// Starts byok on `db` with the key settings of `keys` (and a fresh bootstrap admin).
+pub async fn spawn_on(db: TestDb, keys: Layer) -> TestApp {
+    init_logs();
+    let admin = generate_token("byok_adm_");
+    let config = Config::from_layer(Layer {
+        database_url: Some(db.url.clone()),
+        admin_token: Some(admin.clone()),
+        ..keys
+    })
+    .expect("valid test config");
+    let state = startup::open(&config).await.expect("app starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        byok_server::serve(
+            listener,
+            byok_server::router(state),
+            shutdown,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    });
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        admin,
+        db: Some(db),
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+/// Settings with one master key and the given database.
+pub fn test_config(url: &str, key: &str) -> Config {
+    Config::from_layer(Layer {
+        master_key: Some(key.to_owned()),
+        database_url: Some(url.to_owned()),
+        ..Layer::default()
+    })
+    .unwrap()
+}
+
+/// An answer, kept whole so tests can search every byte of it.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    /// Status line, headers and body as one string.
+    pub fn everything(&self) -> String {
+        let headers: String = self
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("")))
+            .collect();
+        format!("{}\n{headers}\n{}", self.status, self.text)
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.text);
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "not problem+json: {}",
+            self.text
+        );
+        assert_eq!(self.code(), code, "unexpected code: {}", self.text);
+        assert_eq!(self.body["status"], json!(status));
+        for key in ["type", "title", "detail"] {
+            assert!(
+                self.body[key].is_string(),
+                "problem lacks `{key}`: {}",
+                self.text
+            );
+        }
+    }
+}
+
+impl TestApp {
+    pub fn db(&self) -> &TestDb {
+        self.db
+            .as_ref()
+            .expect("database present while the app runs")
+    }
+
+    /// Stops the server and hands back its database, for a restart with other settings.
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.db.take().expect("database present")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let res = req.send().await.expect("request reaches the app");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.send(self.client.get(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.send(self.client.delete(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.send(
+            self.client
+                .patch(self.url(path))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// Mints a token through the API with the bootstrap admin.
+    pub async fn mint(&self, body: Value) -> String {
+        let r = self.post("/v1/tokens", &self.admin, body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn service_token(&self) -> String {
+        self.mint(json!({"role": "service"})).await
+    }
+
+    pub async fn user_token(&self, user: &str, orgs: &[&str]) -> String {
+        self.mint(json!({"role": "user", "owner": format!("user:{user}"), "manage_orgs": orgs}))
+            .await
+    }
+
+    /// Stores an OpenAI credential and returns its id.
+    pub async fn create_openai(&self, token: &str, owner: Option<&str>, api_key: &str) -> String {
+        let mut body = json!({"provider": "openai", "fields": {"api_key": api_key}});
+        if let Some(owner) = owner {
+            body["owner"] = json!(owner);
+        }
+        let r = self.post("/v1/credentials", token, body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// A secret that must never be seen outside a sealed envelope; unique per call so
+/// concurrently running tests cannot confuse each other's.
+pub fn canary(prefix: &str) -> String {
+    format!("{prefix}CANARY{}", uuid::Uuid::new_v4().simple())
+}
