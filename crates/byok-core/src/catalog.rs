@@ -45,6 +45,9 @@ pub struct ProviderSpec {
     pub name: String,
     pub category: Category,
     pub fields: Vec<FieldSpec>,
+    /// Environment variables that hold a platform credential, by field name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 /// A credential's submitted fields, checked against its provider and split into the
@@ -80,6 +83,9 @@ impl Catalog {
                     "catalog",
                     format!("provider `{}` has no secret field", spec.id),
                 ));
+            }
+            if let Some(field) = spec.env.keys().find(|f| !spec.fields.iter().any(|s| &&s.name == f)) {
+                return Err(DomainError::invalid("catalog", format!("provider `{}` maps unknown field `{field}` to an env var", spec.id)));
             }
             let patterns = spec
                 .fields
