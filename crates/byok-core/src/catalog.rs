@@ -73,29 +73,21 @@ impl Catalog {
         let mut entries: Vec<Entry> = Vec::with_capacity(specs.len());
         for spec in specs {
             if entries.iter().any(|e| e.spec.id == spec.id) {
-                return Err(DomainError::invalid(
-                    "catalog",
-                    format!("provider `{}` is defined twice", spec.id),
-                ));
+                return Err(DomainError::invalid("catalog", format!("provider `{}` is defined twice", spec.id)));
             }
             if !spec.fields.iter().any(|f| f.secret) {
-                return Err(DomainError::invalid(
-                    "catalog",
-                    format!("provider `{}` has no secret field", spec.id),
-                ));
+                return Err(DomainError::invalid("catalog", format!("provider `{}` has no secret field", spec.id)));
             }
             if let Some(field) = spec.env.keys().find(|f| !spec.fields.iter().any(|s| &&s.name == f)) {
-                return Err(DomainError::invalid("catalog", format!("provider `{}` maps unknown field `{field}` to an env var", spec.id)));
+                return Err(DomainError::invalid(
+                    "catalog",
+                    format!("provider `{}` maps unknown field `{field}` to an env var", spec.id),
+                ));
             }
             let patterns = spec
                 .fields
                 .iter()
-                .map(|f| {
-                    f.pattern
-                        .as_deref()
-                        .map(|p| compile(&spec.id, &f.name, p))
-                        .transpose()
-                })
+                .map(|f| f.pattern.as_deref().map(|p| compile(&spec.id, &f.name, p)).transpose())
                 .collect::<Result<_, _>>()?;
             entries.push(Entry { spec, patterns });
         }
@@ -125,10 +117,7 @@ impl Catalog {
         mut fields: BTreeMap<String, SecretValue>,
     ) -> Result<SplitFields, DomainError> {
         let entry = self.entry(provider)?;
-        if let Some(unknown) = fields
-            .keys()
-            .find(|k| !entry.spec.fields.iter().any(|f| &f.name == *k))
-        {
+        if let Some(unknown) = fields.keys().find(|k| !entry.spec.fields.iter().any(|f| &f.name == *k)) {
             return Err(DomainError::invalid(
                 format!("fields.{}", echo_name(unknown)),
                 format!("is not a field of provider `{}`", entry.spec.id),
@@ -138,10 +127,7 @@ impl Catalog {
         for (spec, pattern) in entry.spec.fields.iter().zip(&entry.patterns) {
             let Some(value) = fields.remove(&spec.name) else {
                 if spec.required {
-                    return Err(DomainError::invalid(
-                        format!("fields.{}", spec.name),
-                        "is required",
-                    ));
+                    return Err(DomainError::invalid(format!("fields.{}", spec.name), "is required"));
                 }
                 continue;
             };
@@ -149,9 +135,7 @@ impl Catalog {
             if spec.secret {
                 split.secrets.insert(spec.name.clone(), value);
             } else {
-                split
-                    .config
-                    .insert(spec.name.clone(), value.expose().to_owned());
+                split.config.insert(spec.name.clone(), value.expose().to_owned());
             }
         }
         Ok(split)
@@ -160,10 +144,7 @@ impl Catalog {
 
 fn compile(provider: &ProviderId, field: &str, pattern: &str) -> Result<Regex, DomainError> {
     Regex::new(&format!("^(?:{pattern})$")).map_err(|_| {
-        DomainError::invalid(
-            "catalog",
-            format!("provider `{provider}` field `{field}` has an invalid pattern"),
-        )
+        DomainError::invalid("catalog", format!("provider `{provider}` field `{field}` has an invalid pattern"))
     })
 }
 
@@ -173,23 +154,13 @@ fn check_value(spec: &FieldSpec, pattern: Option<&Regex>, value: &str) -> Result
         return Err(DomainError::invalid(field, "must not be empty"));
     }
     if value.len() > MAX_FIELD_LEN {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be at most {MAX_FIELD_LEN} bytes"),
-        ));
+        return Err(DomainError::invalid(field, format!("must be at most {MAX_FIELD_LEN} bytes")));
     }
     if let Some(re) = pattern
         && !re.is_match(value)
     {
-        let hint = spec
-            .example
-            .as_deref()
-            .map(|e| format!(" (like `{e}`)"))
-            .unwrap_or_default();
-        return Err(DomainError::invalid(
-            field,
-            format!("does not have the expected format{hint}"),
-        ));
+        let hint = spec.example.as_deref().map(|e| format!(" (like `{e}`)")).unwrap_or_default();
+        return Err(DomainError::invalid(field, format!("does not have the expected format{hint}")));
     }
     Ok(())
 }
@@ -198,13 +169,8 @@ fn check_value(spec: &FieldSpec, pattern: Option<&Regex>, value: &str) -> Result
 /// names (lowercase letters and `_`): a secret pasted where a name belongs must not
 /// come back in the error, and secrets carry digits or mixed case.
 pub fn echo_name(s: &str) -> String {
-    let looks_like_name =
-        (1..=32).contains(&s.len()) && s.chars().all(|c| c.is_ascii_lowercase() || c == '_');
-    if looks_like_name {
-        s.to_owned()
-    } else {
-        "(unrecognised name)".to_owned()
-    }
+    let looks_like_name = (1..=32).contains(&s.len()) && s.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    if looks_like_name { s.to_owned() } else { "(unrecognised name)".to_owned() }
 }
 
 #[cfg(test)]
@@ -224,24 +190,15 @@ mod tests {
     }
 
     fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, SecretValue> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), SecretValue::new(v.to_string())))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), SecretValue::new(v.to_string()))).collect()
     }
 
     #[test]
     fn splits_public_and_secret_fields() {
         let split = catalog()
-            .split_fields(
-                "openai",
-                fields(&[("api_key", "sk-abcdefgh1234"), ("organization", "org-1")]),
-            )
+            .split_fields("openai", fields(&[("api_key", "sk-abcdefgh1234"), ("organization", "org-1")]))
             .unwrap();
-        assert_eq!(
-            split.config.get("organization").map(String::as_str),
-            Some("org-1")
-        );
+        assert_eq!(split.config.get("organization").map(String::as_str), Some("org-1"));
         assert_eq!(split.secrets["api_key"].expose(), "sk-abcdefgh1234");
         assert!(!split.config.contains_key("api_key"));
     }
@@ -252,37 +209,15 @@ mod tests {
         assert!(
             matches!(c.split_fields("openai", fields(&[])), Err(DomainError::InvalidField { field, .. }) if field == "fields.api_key")
         );
-        assert!(
-            c.split_fields(
-                "openai",
-                fields(&[("api_key", "sk-abcdefgh1234"), ("x", "1")])
-            )
-            .is_err()
-        );
-        let err = c
-            .split_fields("openai", fields(&[("api_key", "nope-canary-value")]))
-            .unwrap_err();
+        assert!(c.split_fields("openai", fields(&[("api_key", "sk-abcdefgh1234"), ("x", "1")])).is_err());
+        let err = c.split_fields("openai", fields(&[("api_key", "nope-canary-value")])).unwrap_err();
         assert!(!err.to_string().contains("canary"));
-        assert!(matches!(
-            c.split_fields("nope", fields(&[])),
-            Err(DomainError::UnknownProvider(_))
-        ));
+        assert!(matches!(c.split_fields("nope", fields(&[])), Err(DomainError::UnknownProvider(_))));
         let err = c
-            .split_fields(
-                "openai",
-                fields(&[
-                    ("api_key", "sk-abcdefgh1234"),
-                    ("sk-canary-0123456789", "1"),
-                ]),
-            )
+            .split_fields("openai", fields(&[("api_key", "sk-abcdefgh1234"), ("sk-canary-0123456789", "1")]))
             .unwrap_err();
         assert!(!err.to_string().contains("canary"), "{err}");
-        let err = c
-            .split_fields(
-                "sk-canary-0123456789abcdefghijklmnopqrstuvwxyz",
-                fields(&[]),
-            )
-            .unwrap_err();
+        let err = c.split_fields("sk-canary-0123456789abcdefghijklmnopqrstuvwxyz", fields(&[])).unwrap_err();
         assert!(!err.to_string().contains("canary"), "{err}");
     }
 }

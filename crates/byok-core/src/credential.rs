@@ -87,11 +87,7 @@ pub struct Credential {
 impl Credential {
     /// The status people see: a disabled credential is `disabled` whatever it was.
     pub fn effective_status(&self) -> Status {
-        if self.enabled {
-            self.status
-        } else {
-            Status::Disabled
-        }
+        if self.enabled { self.status } else { Status::Disabled }
     }
 }
 
@@ -105,11 +101,7 @@ pub fn secret_hint(value: &str) -> String {
     if chars.len() < 16 {
         return "…".to_owned();
     }
-    let prefix_end = chars
-        .iter()
-        .take(8)
-        .rposition(|c| *c == '-' || *c == '_')
-        .map_or(0, |i| i + 1);
+    let prefix_end = chars.iter().take(8).rposition(|c| *c == '-' || *c == '_').map_or(0, |i| i + 1);
     let prefix: String = chars[..prefix_end].iter().collect();
     let tail: String = chars[chars.len() - 4..].iter().collect();
     format!("{prefix}…{tail}")
@@ -125,9 +117,6 @@ mod tests {
         assert_eq!(secret_hint("re_123456789abcdefgh"), "re_…efgh");
         assert_eq!(secret_hint("0123456789abcdef0123"), "…0123");
         assert_eq!(secret_hint("short"), "…");
-        assert_eq!(
-            secret_hint("{\"type\":\"service_account\"}"),
-            "JSON key file (26 bytes)"
-        );
+        assert_eq!(secret_hint("{\"type\":\"service_account\"}"), "JSON key file (26 bytes)");
     }
 }

@@ -12,9 +12,6 @@ pub enum DomainError {
 
 impl DomainError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        DomainError::InvalidField {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        DomainError::InvalidField { field: field.into(), reason: reason.into() }
     }
 }

@@ -14,13 +14,9 @@ impl ProviderId {
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         let ok = (1..=32).contains(&s.len())
             && s.starts_with(|c: char| c.is_ascii_lowercase())
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if !ok {
-            return Err(DomainError::invalid(
-                "provider",
-                "must be 1 to 32 lowercase letters, digits, _ or -",
-            ));
+            return Err(DomainError::invalid("provider", "must be 1 to 32 lowercase letters, digits, _ or -"));
         }
         Ok(Self(s.to_owned()))
     }
@@ -61,10 +57,7 @@ impl Label {
             return Err(DomainError::invalid("label", "must be 1 to 100 characters"));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err(DomainError::invalid(
-                "label",
-                "must not contain control characters",
-            ));
+            return Err(DomainError::invalid("label", "must not contain control characters"));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -100,9 +93,7 @@ macro_rules! uuid_id {
         impl FromStr for $name {
             type Err = DomainError;
             fn from_str(s: &str) -> Result<Self, DomainError> {
-                Uuid::parse_str(s)
-                    .map(Self)
-                    .map_err(|_| DomainError::invalid("id", "is not a valid id"))
+                Uuid::parse_str(s).map(Self).map_err(|_| DomainError::invalid("id", "is not a valid id"))
             }
         }
 

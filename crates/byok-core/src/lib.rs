@@ -2,19 +2,27 @@
 //! Nothing here does I/O; every value is parsed once at the edge and trusted after.
 
 mod catalog;
+mod clock;
 mod credential;
 mod error;
 mod ids;
 mod owner;
+mod period;
+mod platform_env;
 mod principal;
+mod resolution;
 mod secret;
 mod timestamp;
 
 pub use catalog::{Catalog, Category, FieldSpec, ProviderSpec, SplitFields, echo_name};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::{Credential, Status, secret_hint};
 pub use error::DomainError;
 pub use ids::{CredentialId, Label, ProviderId, TokenId};
 pub use owner::{OrgId, Owner, UserId};
+pub use period::PeriodAnchor;
+pub use platform_env::{EnvCredential, PlatformEnv};
 pub use principal::{Principal, Role, Token};
+pub use resolution::{Tier, resolution_chain};
 pub use secret::{SecretFields, SecretValue};
 pub use timestamp::Timestamp;

@@ -11,18 +11,11 @@ const MAX_ID_LEN: usize = 128;
 /// id can never smuggle a separator (`:`), whitespace or markup into keys, logs or URLs.
 fn check_external_id(what: &str, id: &str) -> Result<(), DomainError> {
     if id.is_empty() || id.len() > MAX_ID_LEN {
-        return Err(DomainError::invalid(
-            what,
-            format!("must be 1 to {MAX_ID_LEN} characters"),
-        ));
+        return Err(DomainError::invalid(what, format!("must be 1 to {MAX_ID_LEN} characters")));
     }
-    let allowed =
-        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+' | '~');
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+' | '~');
     if !id.chars().all(allowed) {
-        return Err(DomainError::invalid(
-            what,
-            "may contain only letters, digits and . _ - @ + ~",
-        ));
+        return Err(DomainError::invalid(what, "may contain only letters, digits and . _ - @ + ~"));
     }
     Ok(())
 }
@@ -78,10 +71,7 @@ impl FromStr for Owner {
         match s.split_once(':') {
             Some(("user", id)) => Ok(Owner::User(UserId::parse(id)?)),
             Some(("org", id)) => Ok(Owner::Org(OrgId::parse(id)?)),
-            _ => Err(DomainError::invalid(
-                "owner",
-                "must be `user:<id>`, `org:<id>` or `platform`",
-            )),
+            _ => Err(DomainError::invalid("owner", "must be `user:<id>`, `org:<id>` or `platform`")),
         }
     }
 }
@@ -123,17 +113,7 @@ mod tests {
     #[test]
     fn rejects_malformed_owners() {
         let long = format!("user:{}", "a".repeat(129));
-        for s in [
-            "",
-            "user:",
-            "alice",
-            "team:x",
-            "user:a b",
-            "user:a:b",
-            "Platform",
-            "org:<x>",
-            long.as_str(),
-        ] {
+        for s in ["", "user:", "alice", "team:x", "user:a b", "user:a:b", "Platform", "org:<x>", long.as_str()] {
             assert!(s.parse::<Owner>().is_err(), "{s:?} should be rejected");
         }
     }

@@ -46,10 +46,7 @@ impl FromStr for Role {
             "admin" => Ok(Role::Admin),
             "service" => Ok(Role::Service),
             "user" => Ok(Role::User),
-            _ => Err(DomainError::invalid(
-                "role",
-                "must be `admin`, `service` or `user`",
-            )),
+            _ => Err(DomainError::invalid("role", "must be `admin`, `service` or `user`")),
         }
     }
 }
@@ -95,12 +92,7 @@ impl Principal {
     }
 
     pub fn bootstrap_admin() -> Self {
-        Self {
-            token_id: None,
-            role: Role::Admin,
-            owner: None,
-            manage_orgs: Vec::new(),
-        }
+        Self { token_id: None, role: Role::Admin, owner: None, manage_orgs: Vec::new() }
     }
 
     /// May this principal see and change `owner`'s credentials? Platform credentials
@@ -144,12 +136,7 @@ mod tests {
 
     #[test]
     fn service_acts_for_users_and_orgs_but_not_platform() {
-        let svc = Principal {
-            token_id: None,
-            role: Role::Service,
-            owner: None,
-            manage_orgs: vec![],
-        };
+        let svc = Principal { token_id: None, role: Role::Service, owner: None, manage_orgs: vec![] };
         assert!(svc.can_manage(&"user:bob".parse().unwrap()));
         assert!(svc.can_manage(&"org:acme".parse().unwrap()));
         assert!(!svc.can_manage(&Owner::Platform));

@@ -23,20 +23,8 @@ impl Timestamp {
     pub fn plus_seconds(self, secs: i64) -> Self {
         Self(self.0.saturating_add(secs.saturating_mul(1000)))
     }
-    /// Midnight UTC on the first day of this instant's month: where a monthly usage
-    /// period starts.
-    pub fn month_start(self) -> Self {
-        let dt = self.datetime();
-        let first = dt
-            .date()
-            .replace_day(1)
-            .expect("day 1 exists in every month");
-        Self(first.midnight().assume_utc().unix_timestamp() * 1000)
-    }
-
     fn datetime(self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     pub fn to_rfc3339(self) -> String {
@@ -62,18 +50,6 @@ mod tests {
 
     #[test]
     fn formats_as_rfc3339_utc() {
-        assert_eq!(
-            Timestamp::from_millis(1_793_491_200_123).to_rfc3339(),
-            "2026-11-01T00:00:00.123Z"
-        );
-    }
-
-    #[test]
-    fn month_start_is_first_of_month_midnight_utc() {
-        let mid_november = Timestamp::from_millis(1_793_491_200_000 + 21 * 86_400_000 + 3_600_123);
-        assert_eq!(
-            mid_november.month_start().to_rfc3339(),
-            "2026-11-01T00:00:00Z"
-        );
+        assert_eq!(Timestamp::from_millis(1_793_491_200_123).to_rfc3339(), "2026-11-01T00:00:00.123Z");
     }
 }

@@ -32,11 +32,7 @@ impl Binding<'_> {
     fn aad(&self, header: &[u8]) -> Vec<u8> {
         let mut aad = header.to_vec();
         aad.extend_from_slice(b"byok-credential-v1");
-        for part in [
-            self.credential_id.to_string(),
-            self.owner.to_string(),
-            self.provider.to_string(),
-        ] {
+        for part in [self.credential_id.to_string(), self.owner.to_string(), self.provider.to_string()] {
             aad.push(0);
             aad.extend_from_slice(part.as_bytes());
         }
@@ -49,25 +45,14 @@ impl Binding<'_> {
 impl Keyring {
     /// Seals `secrets` under the primary key. Returns the key id used and the envelope.
     pub fn seal(&self, binding: &Binding<'_>, secrets: &SecretFields) -> (String, Vec<u8>) {
-        let exposed: BTreeMap<&str, &str> = secrets
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.expose()))
-            .collect();
-        let size: usize = exposed
-            .iter()
-            .map(|(k, v)| k.len() + v.len() * 2 + 8)
-            .sum::<usize>()
-            + 2;
+        let exposed: BTreeMap<&str, &str> = secrets.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+        let size: usize = exposed.iter().map(|(k, v)| k.len() + v.len() * 2 + 8).sum::<usize>() + 2;
         let mut plaintext = Zeroizing::new(Vec::with_capacity(size + TAG_LEN));
         serde_json::to_writer(&mut *plaintext, &exposed).expect("a map of strings serialises");
         self.seal_bytes(binding, plaintext)
     }
 
-    fn seal_bytes(
-        &self,
-        binding: &Binding<'_>,
-        mut in_out: Zeroizing<Vec<u8>>,
-    ) -> (String, Vec<u8>) {
+    fn seal_bytes(&self, binding: &Binding<'_>, mut in_out: Zeroizing<Vec<u8>>) -> (String, Vec<u8>) {
         let key = self.primary();
         let id = key.id.as_str().as_bytes();
         let mut header = vec![FORMAT_V1, id.len() as u8];
@@ -83,23 +68,16 @@ impl Keyring {
     }
 
     /// Opens an envelope sealed for exactly this binding.
-    pub fn open(
-        &self,
-        binding: &Binding<'_>,
-        envelope: &[u8],
-    ) -> Result<SecretFields, CryptoError> {
+    pub fn open(&self, binding: &Binding<'_>, envelope: &[u8]) -> Result<SecretFields, CryptoError> {
         let (&format, rest) = envelope.split_first().ok_or(CryptoError::Malformed)?;
         let (&id_len, rest) = rest.split_first().ok_or(CryptoError::Malformed)?;
-        if format != FORMAT_V1 || id_len == 0 || rest.len() < id_len as usize + NONCE_LEN + TAG_LEN
-        {
+        if format != FORMAT_V1 || id_len == 0 || rest.len() < id_len as usize + NONCE_LEN + TAG_LEN {
             return Err(CryptoError::Malformed);
         }
         let (id, rest) = rest.split_at(id_len as usize);
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         let id = std::str::from_utf8(id).map_err(|_| CryptoError::Malformed)?;
-        let key = self
-            .get(id)
-            .ok_or_else(|| CryptoError::UnknownKey(id.chars().take(32).collect()))?;
+        let key = self.get(id).ok_or_else(|| CryptoError::UnknownKey(id.chars().take(32).collect()))?;
         let header = &envelope[..2 + id_len as usize];
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Malformed)?;
         let mut buf = Zeroizing::new(ciphertext.to_vec());
@@ -107,12 +85,8 @@ impl Keyring {
             .seal
             .open_in_place(nonce, Aad::from(binding.aad(header)), &mut buf)
             .map_err(|_| CryptoError::Authentication)?;
-        let map: BTreeMap<String, String> =
-            serde_json::from_slice(plaintext).map_err(|_| CryptoError::Malformed)?;
-        Ok(map
-            .into_iter()
-            .map(|(k, v)| (k, SecretValue::new(v)))
-            .collect())
+        let map: BTreeMap<String, String> = serde_json::from_slice(plaintext).map_err(|_| CryptoError::Malformed)?;
+        Ok(map.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect())
     }
 
     /// The key id an envelope names, without opening it.
@@ -149,12 +123,7 @@ mod tests {
             }
         }
         fn binding(&self) -> Binding<'_> {
-            Binding {
-                credential_id: &self.id,
-                owner: &self.owner,
-                provider: &self.provider,
-                version: self.version,
-            }
+            Binding { credential_id: &self.id, owner: &self.owner, provider: &self.provider, version: self.version }
         }
     }
 
@@ -175,10 +144,7 @@ mod tests {
         assert_eq!(key_id, "k1");
         assert_eq!(Keyring::envelope_key_id(&env), Some("k1"));
         assert!(!env.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()));
-        assert_eq!(
-            ring.open(&row.binding(), &env).unwrap()["api_key"].expose(),
-            CANARY
-        );
+        assert_eq!(ring.open(&row.binding(), &env).unwrap()["api_key"].expose(), CANARY);
     }
 
     #[test]
@@ -190,21 +156,11 @@ mod tests {
             for bit in 0..8 {
                 let mut bad = env.clone();
                 bad[i] ^= 1 << bit;
-                assert!(
-                    ring.open(&row.binding(), &bad).is_err(),
-                    "flip of byte {i} bit {bit} opened"
-                );
+                assert!(ring.open(&row.binding(), &bad).is_err(), "flip of byte {i} bit {bit} opened");
             }
         }
-        assert_eq!(
-            ring.open(&row.binding(), &env[..env.len() - 1])
-                .unwrap_err(),
-            CryptoError::Authentication
-        );
-        assert_eq!(
-            ring.open(&row.binding(), &[]).unwrap_err(),
-            CryptoError::Malformed
-        );
+        assert_eq!(ring.open(&row.binding(), &env[..env.len() - 1]).unwrap_err(), CryptoError::Authentication);
+        assert_eq!(ring.open(&row.binding(), &[]).unwrap_err(), CryptoError::Malformed);
     }
 
     #[test]
@@ -212,30 +168,12 @@ mod tests {
         let ring = ring();
         let row = Row::new();
         let (_, env) = ring.seal(&row.binding(), &secrets());
-        let other_id = Row {
-            id: CredentialId::new(),
-            ..Row::new()
-        };
-        let other_owner = Row {
-            id: row.id,
-            owner: "user:bob".parse().unwrap(),
-            ..Row::new()
-        };
-        let other_provider = Row {
-            id: row.id,
-            provider: ProviderId::parse("anthropic").unwrap(),
-            ..Row::new()
-        };
-        let other_version = Row {
-            id: row.id,
-            version: 2,
-            ..Row::new()
-        };
+        let other_id = Row { id: CredentialId::new(), ..Row::new() };
+        let other_owner = Row { id: row.id, owner: "user:bob".parse().unwrap(), ..Row::new() };
+        let other_provider = Row { id: row.id, provider: ProviderId::parse("anthropic").unwrap(), ..Row::new() };
+        let other_version = Row { id: row.id, version: 2, ..Row::new() };
         for moved in [other_id, other_owner, other_provider, other_version] {
-            assert_eq!(
-                ring.open(&moved.binding(), &env).unwrap_err(),
-                CryptoError::Authentication
-            );
+            assert_eq!(ring.open(&moved.binding(), &env).unwrap_err(), CryptoError::Authentication);
         }
     }
 
@@ -257,20 +195,11 @@ mod tests {
         let old = ring();
         let (_, env) = old.seal(&row.binding(), &secrets());
         let rotated = Keyring::from_settings(None, Some(&format!("k2:{B},k1:{A}"))).unwrap();
-        assert_eq!(
-            rotated.open(&row.binding(), &env).unwrap()["api_key"].expose(),
-            CANARY
-        );
+        assert_eq!(rotated.open(&row.binding(), &env).unwrap()["api_key"].expose(), CANARY);
         assert_eq!(rotated.seal(&row.binding(), &secrets()).0, "k2");
         let only_new = Keyring::from_settings(None, Some(&format!("k2:{B}"))).unwrap();
-        assert_eq!(
-            only_new.open(&row.binding(), &env).unwrap_err(),
-            CryptoError::UnknownKey("k1".into())
-        );
+        assert_eq!(only_new.open(&row.binding(), &env).unwrap_err(), CryptoError::UnknownKey("k1".into()));
         let wrong = Keyring::from_settings(Some(B), None).unwrap();
-        assert_eq!(
-            wrong.open(&row.binding(), &env).unwrap_err(),
-            CryptoError::Authentication
-        );
+        assert_eq!(wrong.open(&row.binding(), &env).unwrap_err(), CryptoError::Authentication);
     }
 }

@@ -12,9 +12,7 @@ pub enum KeyringError {
     Ambiguous,
     #[error("malformed master key{0}: expected 64 hex characters (32 bytes)")]
     MalformedKey(String),
-    #[error(
-        "malformed BYOK_MASTER_KEYS entry {0}: expected `id:hex`, id of 1-32 letters, digits, _ or -"
-    )]
+    #[error("malformed BYOK_MASTER_KEYS entry {0}: expected `id:hex`, id of 1-32 letters, digits, _ or -")]
     MalformedEntry(usize),
     #[error("master key id `{0}` appears twice in BYOK_MASTER_KEYS")]
     DuplicateId(String),
@@ -28,8 +26,6 @@ pub enum CryptoError {
     Malformed,
     #[error("sealed secret names master key `{0}`, which the keyring does not hold")]
     UnknownKey(String),
-    #[error(
-        "sealed secret failed authentication (wrong key, altered, or moved from another credential)"
-    )]
+    #[error("sealed secret failed authentication (wrong key, altered, or moved from another credential)")]
     Authentication,
 }

@@ -17,9 +17,7 @@ pub struct KeyId(String);
 
 impl KeyId {
     pub fn parse(s: &str) -> Option<Self> {
-        let ok = (1..=32).contains(&s.len())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let ok = (1..=32).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         ok.then(|| Self(s.to_owned()))
     }
     pub fn as_str(&self) -> &str {
@@ -61,15 +59,12 @@ pub(crate) struct MasterKey {
 impl MasterKey {
     fn new(id: KeyId, key: &MasterKeyBytes) -> Self {
         let seal_key = derive(key, b"byok/seal/v1");
-        let seal = RandomizedNonceKey::new(&AES_256_GCM, seal_key.as_ref())
-            .expect("32-byte key is valid for AES-256-GCM");
+        let seal =
+            RandomizedNonceKey::new(&AES_256_GCM, seal_key.as_ref()).expect("32-byte key is valid for AES-256-GCM");
         let check_key = derive(key, b"byok/key-check/v1");
-        let check = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, check_key.as_ref()),
-            b"byok key check value",
-        )
-        .as_ref()
-        .to_vec();
+        let check = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, check_key.as_ref()), b"byok key check value")
+            .as_ref()
+            .to_vec();
         Self { id, seal, check }
     }
 }
@@ -97,9 +92,7 @@ pub struct Keyring {
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Keyring")
-            .field("key_ids", &self.key_ids())
-            .finish()
+        f.debug_struct("Keyring").field("key_ids", &self.key_ids()).finish()
     }
 }
 
@@ -110,12 +103,8 @@ impl Keyring {
             (None, None) => Err(KeyringError::Missing),
             (Some(_), Some(_)) => Err(KeyringError::Ambiguous),
             (Some(hex_key), None) => {
-                let key = MasterKeyBytes::from_hex(hex_key)
-                    .ok_or_else(|| KeyringError::MalformedKey(String::new()))?;
-                Ok(Self::from_keys(vec![(
-                    KeyId(DEFAULT_KEY_ID.to_owned()),
-                    key,
-                )]))
+                let key = MasterKeyBytes::from_hex(hex_key).ok_or_else(|| KeyringError::MalformedKey(String::new()))?;
+                Ok(Self::from_keys(vec![(KeyId(DEFAULT_KEY_ID.to_owned()), key)]))
             }
             (None, Some(list)) => Self::parse_list(list),
         }
@@ -124,28 +113,20 @@ impl Keyring {
     fn parse_list(list: &str) -> Result<Self, KeyringError> {
         let mut keys: Vec<(KeyId, MasterKeyBytes)> = Vec::new();
         for (i, entry) in list.split(',').enumerate() {
-            let (id, hex_key) = entry
-                .trim()
-                .split_once(':')
-                .ok_or(KeyringError::MalformedEntry(i + 1))?;
+            let (id, hex_key) = entry.trim().split_once(':').ok_or(KeyringError::MalformedEntry(i + 1))?;
             let id = KeyId::parse(id.trim()).ok_or(KeyringError::MalformedEntry(i + 1))?;
             if keys.iter().any(|(k, _)| *k == id) {
                 return Err(KeyringError::DuplicateId(id.0));
             }
-            let key = MasterKeyBytes::from_hex(hex_key)
-                .ok_or_else(|| KeyringError::MalformedKey(format!(" `{id}`")))?;
+            let key =
+                MasterKeyBytes::from_hex(hex_key).ok_or_else(|| KeyringError::MalformedKey(format!(" `{id}`")))?;
             keys.push((id, key));
         }
         Ok(Self::from_keys(keys))
     }
 
     fn from_keys(keys: Vec<(KeyId, MasterKeyBytes)>) -> Self {
-        Self {
-            keys: keys
-                .iter()
-                .map(|(id, key)| MasterKey::new(id.clone(), key))
-                .collect(),
-        }
+        Self { keys: keys.iter().map(|(id, key)| MasterKey::new(id.clone(), key)).collect() }
     }
 
     pub fn primary_id(&self) -> &KeyId {
@@ -170,13 +151,7 @@ impl Keyring {
 
     /// One key-check value per key id.
     pub fn key_checks(&self) -> Vec<KeyCheck> {
-        self.keys
-            .iter()
-            .map(|k| KeyCheck {
-                key_id: k.id.0.clone(),
-                check: k.check.clone(),
-            })
-            .collect()
+        self.keys.iter().map(|k| KeyCheck { key_id: k.id.0.clone(), check: k.check.clone() }).collect()
     }
 
     /// Does `stored` (read from the database) match the key this keyring holds under
@@ -196,30 +171,12 @@ mod tests {
 
     #[test]
     fn missing_ambiguous_and_malformed_keys_are_refused() {
-        assert_eq!(
-            Keyring::from_settings(None, None).unwrap_err(),
-            KeyringError::Missing
-        );
-        assert_eq!(
-            Keyring::from_settings(Some("  "), None).unwrap_err(),
-            KeyringError::Missing
-        );
-        assert_eq!(
-            Keyring::from_settings(Some(A), Some(&format!("k1:{A}"))).unwrap_err(),
-            KeyringError::Ambiguous
-        );
-        assert!(matches!(
-            Keyring::from_settings(Some("abc"), None),
-            Err(KeyringError::MalformedKey(_))
-        ));
-        assert!(matches!(
-            Keyring::from_settings(Some(&A.replace('0', "g")), None),
-            Err(KeyringError::MalformedKey(_))
-        ));
-        assert!(matches!(
-            Keyring::from_settings(None, Some(A)),
-            Err(KeyringError::MalformedEntry(1))
-        ));
+        assert_eq!(Keyring::from_settings(None, None).unwrap_err(), KeyringError::Missing);
+        assert_eq!(Keyring::from_settings(Some("  "), None).unwrap_err(), KeyringError::Missing);
+        assert_eq!(Keyring::from_settings(Some(A), Some(&format!("k1:{A}"))).unwrap_err(), KeyringError::Ambiguous);
+        assert!(matches!(Keyring::from_settings(Some("abc"), None), Err(KeyringError::MalformedKey(_))));
+        assert!(matches!(Keyring::from_settings(Some(&A.replace('0', "g")), None), Err(KeyringError::MalformedKey(_))));
+        assert!(matches!(Keyring::from_settings(None, Some(A)), Err(KeyringError::MalformedEntry(1))));
         assert!(matches!(
             Keyring::from_settings(None, Some(&format!("k2:{B},k2:{A}"))),
             Err(KeyringError::DuplicateId(_))
@@ -243,13 +200,7 @@ mod tests {
         assert_eq!(a.matches(check_a), Some(true));
         assert_eq!(b.matches(check_a), Some(false));
         assert_ne!(hex::encode(&check_a.check), A);
-        assert_eq!(
-            a.matches(&KeyCheck {
-                key_id: "other".into(),
-                check: vec![]
-            }),
-            None
-        );
+        assert_eq!(a.matches(&KeyCheck { key_id: "other".into(), check: vec![] }), None);
     }
 
     #[test]

@@ -5,18 +5,14 @@ use zeroize::Zeroizing;
 /// A new token: the typed prefix and 256 random bits in hex.
 pub fn generate_token(prefix: &str) -> String {
     let mut bytes = Zeroizing::new([0u8; 32]);
-    SystemRandom::new()
-        .fill(bytes.as_mut())
-        .expect("system random source");
+    SystemRandom::new().fill(bytes.as_mut()).expect("system random source");
     format!("{prefix}{}", hex::encode(bytes.as_ref()))
 }
 
 /// A new random master key as 64 hex characters.
 pub fn generate_master_key_hex() -> String {
     let mut bytes = Zeroizing::new([0u8; 32]);
-    SystemRandom::new()
-        .fill(bytes.as_mut())
-        .expect("system random source");
+    SystemRandom::new().fill(bytes.as_mut()).expect("system random source");
     hex::encode(bytes.as_ref())
 }
 

@@ -57,52 +57,17 @@ mod tests {
     fn field_names_match_the_api_contract() {
         let catalog = builtin_catalog().unwrap();
         let names = |id: &str| -> Vec<(String, bool)> {
-            catalog
-                .get(id)
-                .unwrap()
-                .fields
-                .iter()
-                .map(|f| (f.name.clone(), f.secret))
-                .collect()
+            catalog.get(id).unwrap().fields.iter().map(|f| (f.name.clone(), f.secret)).collect()
         };
         let s = |n: &str, secret: bool| (n.to_owned(), secret);
-        assert_eq!(
-            names("openai"),
-            vec![
-                s("api_key", true),
-                s("organization", false),
-                s("project", false)
-            ]
-        );
-        assert_eq!(
-            names("twilio"),
-            vec![
-                s("account_sid", false),
-                s("auth_token", true),
-                s("phone_number", false)
-            ]
-        );
-        assert_eq!(
-            names("resend"),
-            vec![s("api_key", true), s("from_email", false)]
-        );
+        assert_eq!(names("openai"), vec![s("api_key", true), s("organization", false), s("project", false)]);
+        assert_eq!(names("twilio"), vec![s("account_sid", false), s("auth_token", true), s("phone_number", false)]);
+        assert_eq!(names("resend"), vec![s("api_key", true), s("from_email", false)]);
         assert_eq!(
             names("aws"),
-            vec![
-                s("access_key_id", false),
-                s("secret_access_key", true),
-                s("session_token", true),
-                s("region", false)
-            ]
+            vec![s("access_key_id", false), s("secret_access_key", true), s("session_token", true), s("region", false)]
         );
-        assert_eq!(
-            names("azure"),
-            vec![
-                s("tenant_id", false),
-                s("client_id", false),
-                s("client_secret", true)
-            ]
-        );
+        assert_eq!(names("azure"), vec![s("tenant_id", false), s("client_id", false), s("client_secret", true)]);
         assert_eq!(names("gcp"), vec![s("service_account_json", true)]);
     }
 }

@@ -36,6 +36,12 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the database is not answering")]
     Unavailable,
+    #[error("{detail}")]
+    NoCredential { detail: String, tiers: Vec<String> },
+    #[error("{0}")]
+    QuotaExhausted(String),
+    #[error("{0}")]
+    CredentialUnreadable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -50,6 +56,9 @@ pub struct Problem {
     pub detail: String,
     /// Stable machine-readable error code.
     pub code: &'static str,
+    /// For `no_credential`: the tiers that were tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<Vec<String>>,
 }
 
 impl ApiError {
@@ -62,48 +71,23 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            ApiError::MalformedJson(_) => {
-                (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON")
+            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON"),
+            ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query", "Invalid query"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
             }
-            ApiError::InvalidQuery(_) => {
-                (StatusCode::BAD_REQUEST, "invalid_query", "Invalid query")
-            }
-            ApiError::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Unsupported media type",
-            ),
-            ApiError::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "Payload too large",
-            ),
-            ApiError::InvalidField(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                "Invalid field",
-            ),
-            ApiError::UnknownProvider(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_provider",
-                "Unknown provider",
-            ),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+            ApiError::InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "Invalid field"),
+            ApiError::UnknownProvider(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_provider", "Unknown provider"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            ApiError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "Method not allowed",
-            ),
-            ApiError::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service unavailable",
-            ),
-            ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-            ),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            ApiError::NoCredential { .. } => (StatusCode::NOT_FOUND, "no_credential", "No credential"),
+            ApiError::QuotaExhausted(_) => (StatusCode::TOO_MANY_REQUESTS, "quota_exhausted", "Quota exhausted"),
+            ApiError::CredentialUnreadable(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "credential_unreadable", "Credential unreadable")
+            }
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
 }
@@ -118,22 +102,16 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let problem = Problem {
-            kind: format!("urn:byok:problem:{code}"),
-            title,
-            status: status.as_u16(),
-            detail,
-            code,
+        let tiers = match &self {
+            ApiError::NoCredential { tiers, .. } => Some(tiers.clone()),
+            _ => None,
         };
+        let problem =
+            Problem { kind: format!("urn:byok:problem:{code}"), title, status: status.as_u16(), detail, code, tiers };
         let mut response = (status, axum::Json(problem)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

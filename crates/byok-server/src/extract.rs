@@ -19,38 +19,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
-            Err(JsonRejection::JsonSyntaxError(_)) => Err(ApiError::MalformedJson(
-                "the request body is not valid JSON".into(),
-            )),
-            Err(JsonRejection::JsonDataError(e)) => {
-                Err(ApiError::InvalidField(describe_data_error(&e.body_text())))
+            Err(JsonRejection::JsonSyntaxError(_)) => {
+                Err(ApiError::MalformedJson("the request body is not valid JSON".into()))
             }
-            Err(JsonRejection::BytesRejection(e))
-                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-            {
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::InvalidField(describe_data_error(&e.body_text()))),
+            Err(JsonRejection::BytesRejection(e)) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::PayloadTooLarge)
             }
-            Err(other) => Err(ApiError::MalformedJson(format!(
-                "the request body could not be read ({})",
-                other.status()
-            ))),
+            Err(other) => {
+                Err(ApiError::MalformedJson(format!("the request body could not be read ({})", other.status())))
+            }
         }
     }
 }
 
 /// Keeps the path and the kind of mismatch from serde's message, drops any quoted value.
 fn describe_data_error(text: &str) -> String {
-    let message = text
-        .strip_prefix("Failed to deserialize the JSON body into the target type: ")
-        .unwrap_or(text);
+    let message = text.strip_prefix("Failed to deserialize the JSON body into the target type: ").unwrap_or(text);
     let (path, reason) = match message.split_once(": ") {
         Some((path, reason)) if !path.contains(' ') => (Some(path), reason),
         _ => (None, message),
     };
-    let reason = if let Some(kind) = ["unknown field", "missing field"]
-        .into_iter()
-        .find(|k| reason.starts_with(k))
-    {
+    let reason = if let Some(kind) = ["unknown field", "missing field"].into_iter().find(|k| reason.starts_with(k)) {
         let name = reason.split('`').nth(1).unwrap_or("");
         format!("{kind} `{}`", byok_core::echo_name(name))
     } else if reason.starts_with("invalid type") {
@@ -74,11 +64,7 @@ fn safe_path(path: &str) -> String {
                 .strip_prefix('[')
                 .and_then(|s| s.strip_suffix(']'))
                 .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()));
-            if index {
-                seg.to_owned()
-            } else {
-                byok_core::echo_name(seg)
-            }
+            if index { seg.to_owned() } else { byok_core::echo_name(seg) }
         })
         .collect::<Vec<_>>()
         .join(".")
@@ -91,15 +77,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e: QueryRejection| {
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(
+            |e: QueryRejection| {
                 let text = e.body_text();
                 let reason = text.split(": ").nth(1).unwrap_or("unexpected parameter");
                 let reason = reason.split(", expected").next().unwrap_or(reason);
                 ApiError::InvalidQuery(format!("invalid query string: {reason}"))
-            })
+            },
+        )
     }
 }
 
@@ -110,23 +95,17 @@ mod tests {
     #[test]
     fn data_errors_never_quote_values() {
         let msg = "Failed to deserialize the JSON body into the target type: fields.api_key: invalid type: integer `123`, expected a string at line 1 column 20";
-        assert_eq!(
-            describe_data_error(msg),
-            "`fields.api_key` has the wrong type"
-        );
+        assert_eq!(describe_data_error(msg), "`fields.api_key` has the wrong type");
         let msg = "Failed to deserialize the JSON body into the target type: priority: invalid value: string \"sk-secret\", expected i64";
         assert!(!describe_data_error(msg).contains("sk-secret"));
         let msg = "Failed to deserialize the JSON body into the target type: unknown field `colour`, expected one of `a`, `b` at line 1 column 9";
         assert_eq!(describe_data_error(msg), "unknown field `colour`");
-        let msg = "Failed to deserialize the JSON body into the target type: missing field `provider` at line 1 column 2";
+        let msg =
+            "Failed to deserialize the JSON body into the target type: missing field `provider` at line 1 column 2";
         assert_eq!(describe_data_error(msg), "missing field `provider`");
         let msg = "Failed to deserialize the JSON body into the target type: unknown field `sk-canary-123`, expected one of `a` at line 1 column 9";
         assert!(!describe_data_error(msg).contains("canary"));
         let msg = "Failed to deserialize the JSON body into the target type: sk-canary-123: unknown field `sk-canary-123` at line 1 column 9";
-        assert!(
-            !describe_data_error(msg).contains("canary"),
-            "{}",
-            describe_data_error(msg)
-        );
+        assert!(!describe_data_error(msg).contains("canary"), "{}", describe_data_error(msg));
     }
 }

@@ -6,6 +6,7 @@ mod extract;
 mod metrics;
 mod openapi;
 mod routes;
+mod sealing;
 mod state;
 mod views;
 
@@ -25,7 +26,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, Problem};
 pub use openapi::ApiDoc;
-pub use state::{AppState, ServerSettings};
+pub use sealing::{NewCredential, new_credential};
+pub use state::{AppParts, AppState, ServerSettings};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -35,15 +37,13 @@ pub fn router(state: AppState) -> Router {
         .route("/providers", get(routes::list_providers))
         .route("/tokens", post(routes::create_token))
         .route("/tokens/{id}", delete(routes::revoke_token))
-        .route(
-            "/credentials",
-            post(routes::create_credential).get(routes::list_credentials),
-        )
+        .route("/resolve", post(routes::resolve))
+        .route("/usage", get(routes::usage))
+        .route("/orgs/{org}/policy", get(routes::get_org_policy).put(routes::put_org_policy))
+        .route("/credentials", post(routes::create_credential).get(routes::list_credentials))
         .route(
             "/credentials/{id}",
-            get(routes::get_credential)
-                .patch(routes::patch_credential)
-                .delete(routes::delete_credential),
+            get(routes::get_credential).patch(routes::patch_credential).delete(routes::delete_credential),
         );
     Router::new()
         .route("/healthz", get(routes::healthz))

@@ -36,20 +36,10 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("byok");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram,
-        );
+        let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         registry.register("http_requests", "HTTP requests answered", requests.clone());
-        registry.register(
-            "http_request_duration_seconds",
-            "Time to answer an HTTP request",
-            latency.clone(),
-        );
-        Self {
-            registry,
-            requests,
-            latency,
-        }
+        registry.register("http_request_duration_seconds", "Time to answer an HTTP request", latency.clone());
+        Self { registry, requests, latency }
     }
 
     fn render(&self) -> Result<String, std::fmt::Error> {
@@ -68,38 +58,17 @@ impl Default for Metrics {
 /// Middleware counting every answered request.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().as_str().to_owned();
     let response = next.run(req).await;
-    let labels = RequestLabels {
-        method,
-        route,
-        status: response.status().as_u16(),
-    };
+    let labels = RequestLabels { method, route, status: response.status().as_u16() };
     state.metrics.requests.get_or_create(&labels).inc();
-    state
-        .metrics
-        .latency
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
+    state.metrics.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     response
 }
 
 /// `GET /metrics`
 pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let body = state
-        .metrics
-        .render()
-        .map_err(|e| ApiError::internal("metrics", e))?;
-    Ok((
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response())
+    let body = state.metrics.render().map_err(|e| ApiError::internal("metrics", e))?;
+    Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response())
 }

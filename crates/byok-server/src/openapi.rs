@@ -18,6 +18,10 @@ use crate::routes;
         routes::get_credential,
         routes::patch_credential,
         routes::delete_credential,
+        routes::resolve,
+        routes::usage,
+        routes::get_org_policy,
+        routes::put_org_policy,
     ),
     modifiers(&BearerAuth)
 )]

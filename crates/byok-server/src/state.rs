@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use byok_core::Catalog;
+use byok_core::{Catalog, Clock, PeriodAnchor, PlatformEnv, SystemClock};
 use byok_crypto::Keyring;
 use byok_store::Store;
 
@@ -13,14 +13,29 @@ pub struct ServerSettings {
     pub admin_token_hash: Option<Vec<u8>>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Day of the month on which usage periods start.
+    pub period_anchor: PeriodAnchor,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self {
-            admin_token_hash: None,
-            max_body_bytes: 64 * 1024,
-        }
+        Self { admin_token_hash: None, max_body_bytes: 64 * 1024, period_anchor: PeriodAnchor::default() }
+    }
+}
+
+/// What the application is built from.
+pub struct AppParts {
+    pub store: Arc<dyn Store>,
+    pub keyring: Arc<Keyring>,
+    pub catalog: Arc<Catalog>,
+    /// Platform credentials read from the environment at start-up.
+    pub platform_env: PlatformEnv,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppParts {
+    pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, catalog: Arc<Catalog>) -> Self {
+        Self { store, keyring, catalog, platform_env: PlatformEnv::default(), clock: Arc::new(SystemClock) }
     }
 }
 
@@ -32,24 +47,20 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     pub keyring: Arc<Keyring>,
     pub catalog: Arc<Catalog>,
+    pub platform_env: PlatformEnv,
+    pub clock: Arc<dyn Clock>,
     pub settings: ServerSettings,
     pub metrics: Metrics,
 }
 
 impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        keyring: Arc<Keyring>,
-        catalog: Arc<Catalog>,
-        settings: ServerSettings,
-    ) -> Self {
-        Self(Arc::new(Inner {
-            store,
-            keyring,
-            catalog,
-            settings,
-            metrics: Metrics::new(),
-        }))
+    pub fn new(parts: AppParts, settings: ServerSettings) -> Self {
+        let AppParts { store, keyring, catalog, platform_env, clock } = parts;
+        Self(Arc::new(Inner { store, keyring, catalog, platform_env, clock, settings, metrics: Metrics::new() }))
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.0.store
     }
 }
 

@@ -43,8 +43,12 @@ fn ts(t: Option<Timestamp>) -> Option<String> {
     t.map(Timestamp::to_rfc3339)
 }
 
-impl From<&Credential> for CredentialView {
-    fn from(c: &Credential) -> Self {
+impl CredentialView {
+    /// The view of `c` when the current usage period starts at `period`: counters
+    /// still in an earlier period read as zero for this one.
+    pub fn new(c: &Credential, period: Timestamp) -> Self {
+        let (usage_period, period_start) =
+            if c.period_start < period { (0, period) } else { (c.usage_period, c.period_start) };
         Self {
             id: c.id.to_string(),
             owner: c.owner.to_string(),
@@ -60,8 +64,8 @@ impl From<&Credential> for CredentialView {
             priority: c.priority,
             usage: UsageView {
                 total: c.usage_total,
-                period: c.usage_period,
-                period_start: c.period_start.to_rfc3339(),
+                period: usage_period,
+                period_start: period_start.to_rfc3339(),
                 monthly_limit: c.monthly_limit,
             },
             version: c.version,
@@ -113,10 +117,8 @@ impl From<&FieldSpec> for FieldView {
 
 impl From<&ProviderSpec> for ProviderView {
     fn from(p: &ProviderSpec) -> Self {
-        let category = serde_json::to_value(p.category)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let category =
+            serde_json::to_value(p.category).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         Self {
             id: p.id.to_string(),
             name: p.name.clone(),

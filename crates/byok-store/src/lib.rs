@@ -11,7 +11,7 @@ mod store;
 use std::sync::Arc;
 
 pub use error::StoreError;
-pub use store::{CredentialFilter, KeyCheckRecord, Store};
+pub use store::{CredentialFilter, KeyCheckRecord, Store, TierState, UsagePeriod};
 
 /// Opens the database `url` names (`sqlite://PATH` or `postgres://…`) and applies
 /// the migrations embedded for its engine.
@@ -21,12 +21,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PgStore::connect(url).await?))
     } else {
-        let scheme = url
-            .split_once(':')
-            .map_or("", |(s, _)| s)
-            .chars()
-            .take(20)
-            .collect();
+        let scheme = url.split_once(':').map_or("", |(s, _)| s).chars().take(20).collect();
         Err(StoreError::UnsupportedUrl(scheme))
     }
 }

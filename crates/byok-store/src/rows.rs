@@ -63,25 +63,15 @@ impl TryFrom<CredentialRow> for Credential {
 
     fn try_from(r: CredentialRow) -> Result<Self, StoreError> {
         Ok(Credential {
-            id: r
-                .id
-                .parse()
-                .map_err(|e: byok_core::DomainError| corrupt("credential id")(e.to_string()))?,
-            owner: r
-                .owner
-                .parse()
-                .map_err(|e: byok_core::DomainError| corrupt("owner")(e.to_string()))?,
-            provider: ProviderId::parse(&r.provider)
-                .map_err(|e| corrupt("provider")(e.to_string()))?,
+            id: r.id.parse().map_err(|e: byok_core::DomainError| corrupt("credential id")(e.to_string()))?,
+            owner: r.owner.parse().map_err(|e: byok_core::DomainError| corrupt("owner")(e.to_string()))?,
+            provider: ProviderId::parse(&r.provider).map_err(|e| corrupt("provider")(e.to_string()))?,
             label: Label::parse(&r.label).map_err(|e| corrupt("label")(e.to_string()))?,
             config: json_map(&r.config)?,
             secret_hints: json_map(&r.secret_hints)?,
             key_id: r.key_id,
             sealed: r.sealed,
-            status: r
-                .status
-                .parse()
-                .map_err(|e: byok_core::DomainError| corrupt("status")(e.to_string()))?,
+            status: r.status.parse().map_err(|e: byok_core::DomainError| corrupt("status")(e.to_string()))?,
             status_message: r.status_message,
             last_tested_at: r.last_tested_at.map(Timestamp::from_millis),
             last_used_at: r.last_used_at.map(Timestamp::from_millis),
@@ -103,18 +93,12 @@ impl TryFrom<TokenRow> for Token {
     type Error = StoreError;
 
     fn try_from(r: TokenRow) -> Result<Self, StoreError> {
-        let orgs: Vec<String> = serde_json::from_str(&r.manage_orgs)
-            .map_err(|e| corrupt("manage_orgs")(e.to_string()))?;
+        let orgs: Vec<String> =
+            serde_json::from_str(&r.manage_orgs).map_err(|e| corrupt("manage_orgs")(e.to_string()))?;
         Ok(Token {
-            id: r
-                .id
-                .parse()
-                .map_err(|e: byok_core::DomainError| corrupt("token id")(e.to_string()))?,
+            id: r.id.parse().map_err(|e: byok_core::DomainError| corrupt("token id")(e.to_string()))?,
             hash: r.hash,
-            role: r
-                .role
-                .parse()
-                .map_err(|e: byok_core::DomainError| corrupt("role")(e.to_string()))?,
+            role: r.role.parse().map_err(|e: byok_core::DomainError| corrupt("role")(e.to_string()))?,
             owner: r
                 .owner
                 .map(|o| o.parse::<Owner>())

@@ -203,8 +203,160 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_credential(&self, id: &byok_core::CredentialId) -> Result<bool, $crate::StoreError> {
-                let done = sqlx::query("DELETE FROM credentials WHERE id = $1").bind(id.to_string()).execute(&self.pool).await?;
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("DELETE FROM credentials WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM usage_history WHERE credential_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn take_unit(
+                &self,
+                owner: &byok_core::Owner,
+                provider: &byok_core::ProviderId,
+                period: byok_core::Timestamp,
+                now: byok_core::Timestamp,
+            ) -> Result<Option<byok_core::Credential>, $crate::StoreError> {
+                // The WHERE is repeated outside the sub-select so that a row another
+                // request exhausted in the meantime is re-checked under its row lock.
+                let sql = concat!(
+                    "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 ",
+                    "WHERE id = (SELECT id FROM credentials WHERE owner = $2 AND provider = $3 AND enabled = TRUE ",
+                    "AND status <> 'error' AND period_start >= $4 AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
+                    "ORDER BY priority, id LIMIT 1) ",
+                    "AND enabled = TRUE AND status <> 'error' AND period_start >= $4 ",
+                    "AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
+                    "RETURNING ",
+                    credential_columns!()
+                );
+                let row: Option<$crate::rows::CredentialRow> = sqlx::query_as(sql)
+                    .bind(now.millis())
+                    .bind(owner.to_string())
+                    .bind(provider.as_str())
+                    .bind(period.millis())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn tier_state(
+                &self,
+                owner: &byok_core::Owner,
+                provider: &byok_core::ProviderId,
+                period: byok_core::Timestamp,
+            ) -> Result<$crate::TierState, $crate::StoreError> {
+                let sql = concat!(
+                    "SELECT count(*), ",
+                    "coalesce(sum(CASE WHEN enabled = TRUE AND status <> 'error' THEN 1 ELSE 0 END), 0), ",
+                    "coalesce(sum(CASE WHEN enabled = TRUE AND status <> 'error' AND period_start >= $3 ",
+                    "AND monthly_limit IS NOT NULL AND usage_period >= monthly_limit THEN 1 ELSE 0 END), 0), ",
+                    "coalesce(sum(CASE WHEN enabled = TRUE AND status <> 'error' AND period_start < $3 THEN 1 ELSE 0 END), 0) ",
+                    "FROM credentials WHERE owner = $1 AND provider = $2"
+                );
+                let (total, usable, exhausted, stale): (i64, i64, i64, i64) = sqlx::query_as(sql)
+                    .bind(owner.to_string())
+                    .bind(provider.as_str())
+                    .bind(period.millis())
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok($crate::TierState { total, usable, exhausted, stale })
+            }
+
+            async fn roll_over(
+                &self,
+                owner: &byok_core::Owner,
+                provider: &byok_core::ProviderId,
+                period: byok_core::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(concat!(
+                    "INSERT INTO usage_history (credential_id, period_start, requests) ",
+                    "SELECT id, period_start, usage_period FROM credentials ",
+                    "WHERE owner = $1 AND provider = $2 AND period_start < $3 ",
+                    "ON CONFLICT (credential_id, period_start) DO NOTHING"
+                ))
+                .bind(owner.to_string())
+                .bind(provider.as_str())
+                .bind(period.millis())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE credentials SET period_start = $3, usage_period = 0 WHERE owner = $1 AND provider = $2 AND period_start < $3",
+                )
+                .bind(owner.to_string())
+                .bind(provider.as_str())
+                .bind(period.millis())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn usage_history(
+                &self,
+                ids: &[byok_core::CredentialId],
+            ) -> Result<Vec<$crate::UsagePeriod>, $crate::StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT credential_id, period_start, requests FROM usage_history WHERE credential_id IN (",
+                );
+                let mut sep = q.separated(", ");
+                for id in ids {
+                    sep.push_bind(id.to_string());
+                }
+                q.push(") ORDER BY credential_id, period_start DESC");
+                let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map(|(id, start, requests)| {
+                        let credential_id = id.parse().map_err(|_| $crate::StoreError::Corrupt("usage history id".into()))?;
+                        Ok($crate::UsagePeriod { credential_id, period_start: byok_core::Timestamp::from_millis(start), requests })
+                    })
+                    .collect()
+            }
+
+            async fn mark_failing(
+                &self,
+                id: &byok_core::CredentialId,
+                message: &str,
+                now: byok_core::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "UPDATE credentials SET status = 'error', status_message = $1, updated_at = $2, revision = revision + 1 WHERE id = $3",
+                )
+                .bind(message)
+                .bind(now.millis())
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn org_allows_platform(&self, org: &byok_core::OrgId) -> Result<bool, $crate::StoreError> {
+                let row: Option<(bool,)> = sqlx::query_as("SELECT allow_platform_fallback FROM org_policies WHERE org = $1")
+                    .bind(org.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.is_none_or(|(allow,)| allow))
+            }
+
+            async fn set_org_policy(
+                &self,
+                org: &byok_core::OrgId,
+                allow_platform: bool,
+                now: byok_core::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(concat!(
+                    "INSERT INTO org_policies (org, allow_platform_fallback, updated_at) VALUES ($1, $2, $3) ",
+                    "ON CONFLICT (org) DO UPDATE SET allow_platform_fallback = $2, updated_at = $3"
+                ))
+                .bind(org.as_str())
+                .bind(allow_platform)
+                .bind(now.millis())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
         }
     };

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use byok_core::{Credential, CredentialId, Owner, ProviderId, Timestamp, Token, TokenId};
+use byok_core::{Credential, CredentialId, OrgId, Owner, ProviderId, Timestamp, Token, TokenId};
 
 use crate::StoreError;
 
@@ -8,6 +8,27 @@ use crate::StoreError;
 pub struct KeyCheckRecord {
     pub key_id: String,
     pub check: Vec<u8>,
+}
+
+/// What a tier holds for one provider, when no unit could be taken from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TierState {
+    /// Credentials of this owner for the provider.
+    pub total: i64,
+    /// Enabled and not failing.
+    pub usable: i64,
+    /// Usable, but at their monthly limit in the current period.
+    pub exhausted: i64,
+    /// Usable, with counters still in a past period.
+    pub stale: i64,
+}
+
+/// One closed usage period of a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsagePeriod {
+    pub credential_id: CredentialId,
+    pub period_start: Timestamp,
+    pub requests: i64,
 }
 
 /// Which credentials a listing returns, oldest first, a page at a time.
@@ -30,11 +51,7 @@ pub trait Store: Send + Sync + 'static {
 
     async fn key_checks(&self) -> Result<Vec<KeyCheckRecord>, StoreError>;
     /// Records a key check unless one exists for that id already.
-    async fn insert_key_check(
-        &self,
-        check: &KeyCheckRecord,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
+    async fn insert_key_check(&self, check: &KeyCheckRecord, now: Timestamp) -> Result<(), StoreError>;
     /// Key ids that some sealed row uses.
     async fn sealed_key_ids(&self) -> Result<Vec<String>, StoreError>;
 
@@ -46,12 +63,40 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError>;
     async fn get_credential(&self, id: &CredentialId) -> Result<Option<Credential>, StoreError>;
-    async fn list_credentials(
-        &self,
-        filter: &CredentialFilter,
-    ) -> Result<Vec<Credential>, StoreError>;
+    async fn list_credentials(&self, filter: &CredentialFilter) -> Result<Vec<Credential>, StoreError>;
     /// Writes the changeable columns of `credential` if its `revision` is still the
     /// stored one, and bumps the revision. False when someone else changed it first.
     async fn update_credential(&self, credential: &Credential) -> Result<bool, StoreError>;
+    /// Deletes a credential and its usage history, in one transaction.
     async fn delete_credential(&self, id: &CredentialId) -> Result<bool, StoreError>;
+
+    /// Takes one unit of quota from `owner`'s best usable credential for `provider`
+    /// (lowest priority value first) in the period starting at `period`, with one
+    /// conditional `UPDATE`: never more than a limit allows, on any number of
+    /// instances. `None` when no credential could give one.
+    async fn take_unit(
+        &self,
+        owner: &Owner,
+        provider: &ProviderId,
+        period: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<Credential>, StoreError>;
+    /// Why `take_unit` found nothing.
+    async fn tier_state(
+        &self,
+        owner: &Owner,
+        provider: &ProviderId,
+        period: Timestamp,
+    ) -> Result<TierState, StoreError>;
+    /// Closes past periods of `owner`'s credentials for `provider`: records them in the
+    /// history and starts `period` at zero. Idempotent, one transaction.
+    async fn roll_over(&self, owner: &Owner, provider: &ProviderId, period: Timestamp) -> Result<(), StoreError>;
+    /// Closed periods of these credentials, newest first.
+    async fn usage_history(&self, ids: &[CredentialId]) -> Result<Vec<UsagePeriod>, StoreError>;
+    /// Marks a credential failing with a message (e.g. its secret did not open).
+    async fn mark_failing(&self, id: &CredentialId, message: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Whether members of `org` may fall back to platform credentials (default yes).
+    async fn org_allows_platform(&self, org: &OrgId) -> Result<bool, StoreError>;
+    async fn set_org_policy(&self, org: &OrgId, allow_platform: bool, now: Timestamp) -> Result<(), StoreError>;
 }

@@ -10,14 +10,10 @@ use thiserror::Error;
 
 use crate::config::{Config, ConfigError, Layer};
 use crate::startup::{self, StartupError};
-use crate::{dev, logging};
+use crate::{dev, logging, platform_env};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "byok",
-    version,
-    about = "A self-hosted credential broker for bring-your-own-key products"
-)]
+#[command(name = "byok", version, about = "A self-hosted credential broker for bring-your-own-key products")]
 pub struct Cli {
     /// TOML config file (also BYOK_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]
@@ -47,6 +43,12 @@ pub enum Command {
     Token(TokenCommand),
     /// List the provider catalog.
     Providers,
+    /// Copy platform credentials from the environment (and .env) into the store.
+    ImportEnv {
+        /// Show what would be imported, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,22 +83,18 @@ pub enum CliError {
     #[error("--dev could not prepare ./.byok: {0}")]
     Dev(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        source: std::io::Error,
-    },
+    Listen { addr: String, source: std::io::Error },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
     #[error("cannot create the token: {0}")]
     Token(byok_store::StoreError),
+    #[error("import failed: {0}")]
+    Import(byok_store::StoreError),
 }
 
 impl Cli {
     pub async fn run(self) -> Result<(), CliError> {
-        let flags = Layer {
-            database_url: self.database_url.clone(),
-            ..Layer::default()
-        };
+        let flags = Layer { database_url: self.database_url.clone(), ..Layer::default() };
         match self.command {
             Command::Keygen => {
                 println!("{}", generate_master_key_hex());
@@ -104,16 +102,17 @@ impl Cli {
             }
             Command::Providers => providers(),
             Command::Serve { ref listen } => {
-                let flags = Layer {
-                    listen: listen.clone(),
-                    ..flags
-                };
+                let flags = Layer { listen: listen.clone(), ..flags };
                 let config = self.load(flags)?;
                 serve(config).await
             }
             Command::Token(TokenCommand::Create(ref args)) => {
                 let config = self.load(flags)?;
                 create_token(&config, args).await
+            }
+            Command::ImportEnv { dry_run } => {
+                let config = self.load(flags)?;
+                import_env(&config, dry_run).await
             }
         }
     }
@@ -138,43 +137,35 @@ fn providers() -> Result<(), CliError> {
         let fields: Vec<String> = p
             .fields
             .iter()
-            .map(|f| {
-                format!(
-                    "{}{}{}",
-                    f.name,
-                    if f.secret { "*" } else { "" },
-                    if f.required { "" } else { "?" }
-                )
-            })
+            .map(|f| format!("{}{}{}", f.name, if f.secret { "*" } else { "" }, if f.required { "" } else { "?" }))
             .collect();
         let category = format!("{:?}", p.category).to_lowercase();
-        println!(
-            "{:<12} {:<30} {:<10} {}",
-            p.id,
-            p.name,
-            category,
-            fields.join(" ")
-        );
+        println!("{:<12} {:<30} {:<10} {}", p.id, p.name, category, fields.join(" "));
     }
     println!("\n* secret (sealed, shown only as a hint)   ? optional");
     Ok(())
 }
 
+/// Opens the application with the real environment (process and `./.env`) and clock.
+async fn open(config: &Config) -> Result<byok_server::AppState, CliError> {
+    let (env, problem) = platform_env::lookup_with_dotenv(std::path::Path::new(".env"));
+    if let Some(problem) = problem {
+        tracing::warn!(%problem, ".env ignored in part");
+    }
+    let world = startup::World { env: &env, clock: std::sync::Arc::new(byok_core::SystemClock) };
+    Ok(startup::open(config, world).await?)
+}
+
 async fn serve(config: Config) -> Result<(), CliError> {
     logging::init(config.log_format);
-    let state = startup::open(&config).await?;
+    let state = open(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| CliError::Listen {
-            addr: config.listen.to_string(),
-            source,
-        })?;
+        .map_err(|source| CliError::Listen { addr: config.listen.to_string(), source })?;
     let addr = listener.local_addr().map_err(CliError::Serve)?;
     tracing::info!(%addr, "byok listening on http://{addr}");
     let app = byok_server::router(state);
-    byok_server::serve(listener, app, shutdown_signal(), Duration::from_secs(20))
-        .await
-        .map_err(CliError::Serve)?;
+    byok_server::serve(listener, app, shutdown_signal(), Duration::from_secs(20)).await.map_err(CliError::Serve)?;
     tracing::info!("byok stopped");
     Ok(())
 }
@@ -198,8 +189,16 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested; finishing requests in flight");
 }
 
+async fn import_env(config: &Config, dry_run: bool) -> Result<(), CliError> {
+    let state = open(config).await?;
+    for line in crate::import_env::import_env(&state, dry_run).await.map_err(CliError::Import)? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
 async fn create_token(config: &Config, args: &TokenCreate) -> Result<(), CliError> {
-    let state = startup::open(config).await?;
+    let state = open(config).await?;
     let role = match args.role {
         CliRole::Admin => Role::Admin,
         CliRole::Service => Role::Service,
@@ -217,11 +216,7 @@ async fn create_token(config: &Config, args: &TokenCreate) -> Result<(), CliErro
         expires_at: args.expires_in.map(|s| now.plus_seconds(i64::from(s))),
         revoked_at: None,
     };
-    state
-        .store
-        .insert_token(&token)
-        .await
-        .map_err(CliError::Token)?;
+    state.store.insert_token(&token).await.map_err(CliError::Token)?;
     eprintln!("byok: created {role} token {} (shown only now)", token.id);
     println!("{secret}");
     Ok(())

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use byok_core::PeriodAnchor;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -12,16 +13,15 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is invalid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid listen address `{0}`: expected HOST:PORT such as 127.0.0.1:8080")]
     Listen(String),
     #[error("invalid BYOK_LOG_FORMAT `{0}`: expected `text` or `json`")]
     LogFormat(String),
+    #[error("invalid usage period day `{0}`: expected a day of the month from 1 to 28")]
+    PeriodDay(String),
     #[error(
         "BYOK_ADMIN_TOKEN is not a byok admin token: it must start with `byok_adm_` and carry at least 32 more characters (mint one with `byok token create --role admin`)"
     )]
@@ -38,6 +38,8 @@ pub struct Layer {
     pub listen: Option<String>,
     pub admin_token: Option<String>,
     pub log_format: Option<String>,
+    /// Day of the month (1–28, UTC) on which usage periods start.
+    pub usage_period_day: Option<u8>,
 }
 
 impl Layer {
@@ -50,30 +52,30 @@ impl Layer {
             listen: over.listen.or(self.listen),
             admin_token: over.admin_token.or(self.admin_token),
             log_format: over.log_format.or(self.log_format),
+            usage_period_day: over.usage_period_day.or(self.usage_period_day),
         }
     }
 
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Layer {
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Layer, ConfigError> {
         let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        Layer {
+        let usage_period_day = get("BYOK_USAGE_PERIOD_DAY")
+            .map(|d| d.trim().parse::<u8>().map_err(|_| ConfigError::PeriodDay(d.clone())))
+            .transpose()?;
+        Ok(Layer {
             master_key: get("BYOK_MASTER_KEY"),
             master_keys: get("BYOK_MASTER_KEYS"),
             database_url: get("DATABASE_URL"),
             listen: get("BYOK_LISTEN"),
             admin_token: get("BYOK_ADMIN_TOKEN"),
             log_format: get("BYOK_LOG_FORMAT"),
-        }
+            usage_period_day,
+        })
     }
 
     pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.message().to_owned(),
-        })
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.message().to_owned() })
     }
 }
 
@@ -94,6 +96,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub admin_token: Option<String>,
     pub log_format: LogFormat,
+    pub period_anchor: PeriodAnchor,
 }
 
 impl Config {
@@ -103,23 +106,18 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
         flags: Layer,
     ) -> Result<Config, ConfigError> {
-        let file_path = file.map(Path::to_owned).or_else(|| {
-            env("BYOK_CONFIG")
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from)
-        });
+        let file_path =
+            file.map(Path::to_owned).or_else(|| env("BYOK_CONFIG").filter(|p| !p.is_empty()).map(PathBuf::from));
         let base = match file_path {
             Some(path) => Layer::from_file(&path)?,
             None => Layer::default(),
         };
-        Config::from_layer(base.overlay(Layer::from_env(env)).overlay(flags))
+        Config::from_layer(base.overlay(Layer::from_env(env)?).overlay(flags))
     }
 
     pub fn from_layer(layer: Layer) -> Result<Config, ConfigError> {
         let listen_text = layer.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let listen = listen_text
-            .parse()
-            .map_err(|_| ConfigError::Listen(listen_text.clone()))?;
+        let listen = listen_text.parse().map_err(|_| ConfigError::Listen(listen_text.clone()))?;
         let log_format = match layer.log_format.as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -130,13 +128,14 @@ impl Config {
         {
             return Err(ConfigError::AdminToken);
         }
+        let day = layer.usage_period_day.unwrap_or(1);
+        let period_anchor = PeriodAnchor::new(day).map_err(|_| ConfigError::PeriodDay(day.to_string()))?;
         Ok(Config {
+            period_anchor,
             master_key: layer.master_key,
             master_keys: layer.master_keys,
             database_url_given: layer.database_url.is_some(),
-            database_url: layer
-                .database_url
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database_url: layer.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             listen,
             admin_token: layer.admin_token,
             log_format,
@@ -151,10 +150,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -162,15 +158,10 @@ mod tests {
     fn flags_override_env_which_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("byok.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:1\"\ndatabase_url = \"sqlite://file.db\"\nlog_format = \"json\"\n").unwrap();
-        let env = env(&[
-            ("BYOK_LISTEN", "127.0.0.1:2"),
-            ("DATABASE_URL", "sqlite://env.db"),
-        ]);
-        let flags = Layer {
-            listen: Some("127.0.0.1:3".into()),
-            ..Layer::default()
-        };
+        std::fs::write(&file, "listen = \"127.0.0.1:1\"\ndatabase_url = \"sqlite://file.db\"\nlog_format = \"json\"\n")
+            .unwrap();
+        let env = env(&[("BYOK_LISTEN", "127.0.0.1:2"), ("DATABASE_URL", "sqlite://env.db")]);
+        let flags = Layer { listen: Some("127.0.0.1:3".into()), ..Layer::default() };
         let config = Config::load(Some(&file), &env, flags).unwrap();
         assert_eq!(config.listen.port(), 3);
         assert_eq!(config.database_url, "sqlite://env.db");
@@ -188,19 +179,12 @@ mod tests {
             Err(ConfigError::Listen(_))
         ));
         assert!(matches!(
-            Config::load(
-                None,
-                &env(&[("BYOK_ADMIN_TOKEN", "hunter2")]),
-                Layer::default()
-            ),
+            Config::load(None, &env(&[("BYOK_ADMIN_TOKEN", "hunter2")]), Layer::default()),
             Err(ConfigError::AdminToken)
         ));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, "colour = 1\n").unwrap();
-        assert!(matches!(
-            Config::load(Some(&file), &env(&[]), Layer::default()),
-            Err(ConfigError::Parse { .. })
-        ));
+        assert!(matches!(Config::load(Some(&file), &env(&[]), Layer::default()), Err(ConfigError::Parse { .. })));
     }
 }

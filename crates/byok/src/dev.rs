@@ -19,10 +19,7 @@ pub fn apply(config: &mut Config, base: &Path) -> std::io::Result<Vec<String>> {
         let key_path = dir.join("master.key");
         if !key_path.exists() {
             write_private(&key_path, generate_master_key_hex().as_bytes())?;
-            notes.push(format!(
-                "created a development master key in {}",
-                key_path.display()
-            ));
+            notes.push(format!("created a development master key in {}", key_path.display()));
         }
         config.master_key = Some(std::fs::read_to_string(&key_path)?.trim().to_owned());
     }
@@ -69,10 +66,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(".byok/master.key"))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join(".byok/master.key")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let mut again = Config::from_layer(Layer::default()).unwrap();
@@ -83,11 +77,8 @@ mod tests {
     #[test]
     fn an_explicit_key_and_database_win() {
         let dir = tempfile::tempdir().unwrap();
-        let layer = Layer {
-            master_key: Some("ab".repeat(32)),
-            database_url: Some("sqlite://x.db".into()),
-            ..Layer::default()
-        };
+        let layer =
+            Layer { master_key: Some("ab".repeat(32)), database_url: Some("sqlite://x.db".into()), ..Layer::default() };
         let mut config = Config::from_layer(layer).unwrap();
         apply(&mut config, dir.path()).unwrap();
         assert_eq!(config.master_key.unwrap(), "ab".repeat(32));

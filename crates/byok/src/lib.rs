@@ -4,5 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod dev;
+pub mod import_env;
 pub mod logging;
+pub mod platform_env;
 pub mod startup;

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use byok_core::Timestamp;
+use byok_core::{Clock, PlatformEnv, Timestamp};
 use byok_crypto::{KeyCheck, Keyring, KeyringError, hash_token};
 use byok_providers::{CatalogError, builtin_catalog};
-use byok_server::{AppState, ServerSettings};
+use byok_server::{AppParts, AppState, ServerSettings};
 use byok_store::{KeyCheckRecord, Store, StoreError};
 use thiserror::Error;
 
@@ -31,65 +31,54 @@ pub enum StartupError {
 /// Builds the keyring from the settings: fails on a missing or malformed key before
 /// any database is opened or created.
 pub fn keyring(config: &Config) -> Result<Keyring, StartupError> {
-    Ok(Keyring::from_settings(
-        config.master_key.as_deref(),
-        config.master_keys.as_deref(),
-    )?)
+    Ok(Keyring::from_settings(config.master_key.as_deref(), config.master_keys.as_deref())?)
 }
 
 /// Compares every stored key-check value with the keyring, and checks that every key
 /// id in use is present, before recording checks for keys new to this database.
 pub async fn verify_keyring(store: &dyn Store, keyring: &Keyring) -> Result<(), StartupError> {
     for stored in store.key_checks().await? {
-        let check = KeyCheck {
-            key_id: stored.key_id.clone(),
-            check: stored.check,
-        };
+        let check = KeyCheck { key_id: stored.key_id.clone(), check: stored.check };
         if keyring.matches(&check) == Some(false) {
             return Err(StartupError::WrongKey(stored.key_id));
         }
     }
-    if let Some(missing) = store
-        .sealed_key_ids()
-        .await?
-        .into_iter()
-        .find(|id| !keyring.contains(id))
-    {
+    if let Some(missing) = store.sealed_key_ids().await?.into_iter().find(|id| !keyring.contains(id)) {
         return Err(StartupError::MissingKey(missing));
     }
     for check in keyring.key_checks() {
-        store
-            .insert_key_check(
-                &KeyCheckRecord {
-                    key_id: check.key_id,
-                    check: check.check,
-                },
-                Timestamp::now(),
-            )
-            .await?;
+        store.insert_key_check(&KeyCheckRecord { key_id: check.key_id, check: check.check }, Timestamp::now()).await?;
     }
     Ok(())
 }
 
+/// What byok takes from around it besides its settings: where platform credentials'
+/// environment variables are looked up, and the clock.
+pub struct World<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub clock: Arc<dyn Clock>,
+}
+
 /// Opens everything `serve` needs, in the order that fails safest.
-pub async fn open(config: &Config) -> Result<AppState, StartupError> {
+pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, StartupError> {
     let keyring = keyring(config)?;
     let catalog = builtin_catalog()?;
     let store = byok_store::connect(&config.database_url).await?;
     verify_keyring(store.as_ref(), &keyring).await?;
+    let platform_env = PlatformEnv::read(&catalog, world.env);
+    for (provider, problem) in &platform_env.ignored {
+        tracing::warn!(%provider, %problem, "platform credential in the environment ignored");
+    }
+    for found in &platform_env.credentials {
+        tracing::info!(provider = %found.provider, variables = ?found.variables, "platform credential from the environment");
+    }
     let settings = ServerSettings {
         admin_token_hash: config.admin_token.as_deref().map(hash_token),
+        period_anchor: config.period_anchor,
         ..ServerSettings::default()
     };
-    Ok(AppState::new(
-        store,
-        Arc::new(keyring),
-        Arc::new(catalog),
-        settings,
-    ))
-}
-
-/// Opens only the store (for commands that need no keyring).
-pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
-    Ok(byok_store::connect(&config.database_url).await?)
+    let mut parts = AppParts::new(store, Arc::new(keyring), Arc::new(catalog));
+    parts.platform_env = platform_env;
+    parts.clock = world.clock;
+    Ok(AppState::new(parts, settings))
 }

@@ -5,16 +5,15 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use byok_core::{
-    Credential, CredentialId, Label, Owner, Principal, Role, SecretFields, SecretValue, Status,
-    Timestamp, secret_hint,
+    Credential, CredentialId, Label, Owner, Principal, Role, SecretValue, Status,
 };
-use byok_crypto::Binding;
 use byok_store::CredentialFilter;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Auth;
 use crate::extract::{ApiJson, ApiQuery};
+use crate::sealing::{NewCredential, binding, current_period, hints, new_credential, seal_into};
 use crate::views::{CredentialView, Page};
 use crate::{ApiError, AppState};
 
@@ -53,9 +52,7 @@ pub struct PatchCredential {
 }
 
 /// Distinguishes an absent key (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -85,51 +82,27 @@ pub async fn create_credential(
 ) -> Result<Response, ApiError> {
     let owner = owner_for_write(&principal, body.owner.as_deref())?;
     let provider = state.catalog.get(&body.provider)?.id.clone();
-    let label = body
-        .label
-        .as_deref()
-        .map(Label::parse)
-        .transpose()?
-        .unwrap_or_default();
-    let fields = body
-        .fields
-        .into_iter()
-        .map(|(k, v)| (k, SecretValue::new(v)))
-        .collect();
+    let label = body.label.as_deref().map(Label::parse).transpose()?.unwrap_or_default();
+    let fields = body.fields.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect();
     let split = state.catalog.split_fields(provider.as_str(), fields)?;
-    let now = Timestamp::now();
-    let mut credential = Credential {
-        id: CredentialId::new(),
-        owner,
-        provider,
-        label,
-        config: split.config,
-        secret_hints: hints(&split.secrets),
-        key_id: String::new(),
-        sealed: Vec::new(),
-        status: Status::Unverified,
-        status_message: None,
-        last_tested_at: None,
-        last_used_at: None,
-        enabled: true,
-        priority: check_priority(body.priority.unwrap_or(0))?,
-        monthly_limit: body.monthly_limit.map(check_limit).transpose()?,
-        usage_total: 0,
-        usage_period: 0,
-        period_start: now.month_start(),
-        version: 1,
-        revision: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    seal_into(&state, &mut credential, &split.secrets);
+    let credential = new_credential(
+        &state,
+        NewCredential {
+            owner,
+            provider,
+            label,
+            split,
+            monthly_limit: body.monthly_limit.map(check_limit).transpose()?,
+            priority: check_priority(body.priority.unwrap_or(0))?,
+        },
+    );
     state.store.insert_credential(&credential).await?;
     tracing::info!(credential_id = %credential.id, owner = %credential.owner, provider = %credential.provider, "credential created");
     let location = format!("/v1/credentials/{}", credential.id);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(CredentialView::from(&credential)),
+        Json(CredentialView::new(&credential, current_period(&state))),
     )
         .into_response())
 }
@@ -152,40 +125,22 @@ pub async fn list_credentials(
         }
         None => visible_owners(&principal),
     };
-    let provider = query
-        .provider
-        .as_deref()
-        .map(|p| state.catalog.get(p).map(|s| s.id.clone()))
-        .transpose()?;
+    let provider = query.provider.as_deref().map(|p| state.catalog.get(p).map(|s| s.id.clone())).transpose()?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::InvalidQuery(format!(
-            "invalid query string: limit must be 1 to {MAX_PAGE}"
-        )));
+        return Err(ApiError::InvalidQuery(format!("invalid query string: limit must be 1 to {MAX_PAGE}")));
     }
     let after = query
         .cursor
         .as_deref()
         .map(str::parse::<CredentialId>)
         .transpose()
-        .map_err(|_| {
-            ApiError::InvalidQuery("invalid query string: cursor is not a value from `next`".into())
-        })?;
-    let filter = CredentialFilter {
-        owners,
-        provider,
-        exclude_platform: principal.role == Role::Service,
-        after,
-        limit,
-    };
+        .map_err(|_| ApiError::InvalidQuery("invalid query string: cursor is not a value from `next`".into()))?;
+    let filter = CredentialFilter { owners, provider, exclude_platform: principal.role == Role::Service, after, limit };
     let items = state.store.list_credentials(&filter).await?;
-    let next = (items.len() == limit as usize)
-        .then(|| items.last().map(|c| c.id.to_string()))
-        .flatten();
-    Ok(Json(Page {
-        items: items.iter().map(CredentialView::from).collect(),
-        next,
-    }))
+    let next = (items.len() == limit as usize).then(|| items.last().map(|c| c.id.to_string())).flatten();
+    let period = current_period(&state);
+    Ok(Json(Page { items: items.iter().map(|c| CredentialView::new(c, period)).collect(), next }))
 }
 
 /// One credential.
@@ -198,7 +153,7 @@ pub async fn get_credential(
     Path(id): Path<String>,
 ) -> Result<Json<CredentialView>, ApiError> {
     let credential = load_visible(&state, &principal, &id).await?;
-    Ok(Json(CredentialView::from(&credential)))
+    Ok(Json(CredentialView::new(&credential, current_period(&state))))
 }
 
 /// Changes a credential's label, fields, enabled flag, priority or limit.
@@ -228,15 +183,13 @@ pub async fn patch_credential(
     if let Some(changes) = body.fields {
         apply_field_changes(&state, &mut c, changes)?;
     }
-    c.updated_at = Timestamp::now();
+    c.updated_at = state.clock.now();
     if !state.store.update_credential(&c).await? {
-        return Err(ApiError::Conflict(
-            "the credential was changed by another request; fetch it and retry".into(),
-        ));
+        return Err(ApiError::Conflict("the credential was changed by another request; fetch it and retry".into()));
     }
     c.revision += 1;
     tracing::info!(credential_id = %c.id, version = c.version, "credential updated");
-    Ok(Json(CredentialView::from(&c)))
+    Ok(Json(CredentialView::new(&c, current_period(&state))))
 }
 
 /// Deletes a credential and its sealed secret.
@@ -265,11 +218,7 @@ fn apply_field_changes(
 ) -> Result<(), ApiError> {
     let old_secrets = state.keyring.open(&binding(c), &c.sealed)?;
     let mut fields: BTreeMap<String, SecretValue> = old_secrets.clone();
-    fields.extend(
-        c.config
-            .iter()
-            .map(|(k, v)| (k.clone(), SecretValue::new(v.clone()))),
-    );
+    fields.extend(c.config.iter().map(|(k, v)| (k.clone(), SecretValue::new(v.clone()))));
     for (name, value) in changes {
         match value {
             Some(v) => fields.insert(name, SecretValue::new(v)),
@@ -289,28 +238,6 @@ fn apply_field_changes(
     Ok(())
 }
 
-fn binding(c: &Credential) -> Binding<'_> {
-    Binding {
-        credential_id: &c.id,
-        owner: &c.owner,
-        provider: &c.provider,
-        version: c.version,
-    }
-}
-
-fn seal_into(state: &AppState, c: &mut Credential, secrets: &SecretFields) {
-    let (key_id, sealed) = state.keyring.seal(&binding(c), secrets);
-    c.key_id = key_id;
-    c.sealed = sealed;
-}
-
-fn hints(secrets: &SecretFields) -> BTreeMap<String, String> {
-    secrets
-        .iter()
-        .map(|(k, v)| (k.clone(), secret_hint(v.expose())))
-        .collect()
-}
-
 fn check_priority(p: i64) -> Result<i64, ApiError> {
     if PRIORITY_RANGE.contains(&p) {
         Ok(p)
@@ -327,16 +254,12 @@ fn check_limit(limit: i64) -> Result<i64, ApiError> {
     if limit >= 0 {
         Ok(limit)
     } else {
-        Err(ApiError::InvalidField(
-            "invalid monthly_limit: must not be negative".into(),
-        ))
+        Err(ApiError::InvalidField("invalid monthly_limit: must not be negative".into()))
     }
 }
 
-fn forbidden_owner(owner: &Owner) -> ApiError {
-    ApiError::Forbidden(format!(
-        "this token may not manage credentials of `{owner}`"
-    ))
+pub(crate) fn forbidden_owner(owner: &Owner) -> ApiError {
+    ApiError::Forbidden(format!("this token may not manage credentials of `{owner}`"))
 }
 
 /// The owner a write acts for: the given one if the caller may manage it, or the
@@ -346,9 +269,7 @@ fn owner_for_write(principal: &Principal, given: Option<&str>) -> Result<Owner, 
         (Some(owner), _) => owner.parse()?,
         (None, Some(own)) if principal.role == Role::User => own.clone(),
         _ => {
-            return Err(ApiError::InvalidField(
-                "invalid owner: service and admin tokens must give `owner`".into(),
-            ));
+            return Err(ApiError::InvalidField("invalid owner: service and admin tokens must give `owner`".into()));
         }
     };
     if !principal.can_manage(&owner) {
@@ -359,7 +280,7 @@ fn owner_for_write(principal: &Principal, given: Option<&str>) -> Result<Owner, 
 
 /// Owners a listing without `?owner=` covers: all for admins and services (which
 /// never see platform credentials), the user and its managed orgs for a user.
-fn visible_owners(principal: &Principal) -> Option<Vec<Owner>> {
+pub(crate) fn visible_owners(principal: &Principal) -> Option<Vec<Owner>> {
     match principal.role {
         Role::Admin | Role::Service => None,
         Role::User => {
@@ -372,11 +293,7 @@ fn visible_owners(principal: &Principal) -> Option<Vec<Owner>> {
 
 /// Loads a credential the caller may see. A foreign id answers exactly like a
 /// missing one, so ids cannot be probed.
-async fn load_visible(
-    state: &AppState,
-    principal: &Principal,
-    id: &str,
-) -> Result<Credential, ApiError> {
+async fn load_visible(state: &AppState, principal: &Principal, id: &str) -> Result<Credential, ApiError> {
     let id: CredentialId = id.parse().map_err(|_| ApiError::NotFound)?;
     match state.store.get_credential(&id).await? {
         Some(c) if principal.can_manage(&c.owner) => Ok(c),

@@ -1,9 +1,15 @@
 mod credentials;
 mod health;
+mod policy;
 mod providers;
+mod resolve;
 mod tokens;
+mod usage;
 
 pub(crate) use credentials::*;
 pub(crate) use health::*;
+pub(crate) use policy::*;
 pub(crate) use providers::*;
+pub(crate) use resolve::*;
 pub(crate) use tokens::*;
+pub(crate) use usage::*;

@@ -10,12 +10,6 @@ use crate::views::{Page, ProviderView};
     (status = 200, body = Page<ProviderView>),
     (status = 401, body = crate::Problem, content_type = "application/problem+json"),
 ))]
-pub async fn list_providers(
-    State(state): State<AppState>,
-    _auth: Auth,
-) -> Json<Page<ProviderView>> {
-    Json(Page {
-        items: state.catalog.providers().map(ProviderView::from).collect(),
-        next: None,
-    })
+pub async fn list_providers(State(state): State<AppState>, _auth: Auth) -> Json<Page<ProviderView>> {
+    Json(Page { items: state.catalog.providers().map(ProviderView::from).collect(), next: None })
 }

@@ -48,36 +48,19 @@ pub async fn create_token(
         Role::User => false,
     };
     if !allowed {
-        return Err(ApiError::Forbidden(format!(
-            "a {} token may not mint {} tokens",
-            principal.role, role
-        )));
+        return Err(ApiError::Forbidden(format!("a {} token may not mint {} tokens", principal.role, role)));
     }
-    let (owner, manage_orgs) = token_scope(
-        role,
-        body.owner.as_deref(),
-        body.manage_orgs.unwrap_or_default(),
-    )?;
-    let name = body
-        .name
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
-    if name
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 100 || n.chars().any(char::is_control))
-    {
-        return Err(ApiError::InvalidField(
-            "invalid name: must be at most 100 printable characters".into(),
-        ));
+    let (owner, manage_orgs) = token_scope(role, body.owner.as_deref(), body.manage_orgs.unwrap_or_default())?;
+    let name = body.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if name.as_ref().is_some_and(|n| n.chars().count() > 100 || n.chars().any(char::is_control)) {
+        return Err(ApiError::InvalidField("invalid name: must be at most 100 printable characters".into()));
     }
     let now = Timestamp::now();
     let expires_at = match body.expires_in {
         None => None,
         Some(secs) if (1..=MAX_EXPIRES_IN).contains(&secs) => Some(now.plus_seconds(secs)),
         Some(_) => {
-            return Err(ApiError::InvalidField(format!(
-                "invalid expires_in: must be 1 to {MAX_EXPIRES_IN} seconds"
-            )));
+            return Err(ApiError::InvalidField(format!("invalid expires_in: must be 1 to {MAX_EXPIRES_IN} seconds")));
         }
     };
     let secret = generate_token(role.token_prefix());
@@ -108,24 +91,14 @@ pub async fn create_token(
     ))
 }
 
-fn token_scope(
-    role: Role,
-    owner: Option<&str>,
-    orgs: Vec<String>,
-) -> Result<(Option<Owner>, Vec<OrgId>), ApiError> {
+fn token_scope(role: Role, owner: Option<&str>, orgs: Vec<String>) -> Result<(Option<Owner>, Vec<OrgId>), ApiError> {
     match role {
         Role::User => {
             let owner: Owner = owner
-                .ok_or_else(|| {
-                    ApiError::InvalidField(
-                        "invalid owner: a user token needs `owner`: `user:<id>`".into(),
-                    )
-                })?
+                .ok_or_else(|| ApiError::InvalidField("invalid owner: a user token needs `owner`: `user:<id>`".into()))?
                 .parse()?;
             if !matches!(owner, Owner::User(_)) {
-                return Err(ApiError::InvalidField(
-                    "invalid owner: a user token's owner must be `user:<id>`".into(),
-                ));
+                return Err(ApiError::InvalidField("invalid owner: a user token's owner must be `user:<id>`".into()));
             }
             let mut manage_orgs = Vec::with_capacity(orgs.len());
             for org in &orgs {
@@ -157,11 +130,7 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: TokenId = id.parse().map_err(|_| ApiError::NotFound)?;
-    let token = state
-        .store
-        .get_token(&id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let token = state.store.get_token(&id).await?.ok_or(ApiError::NotFound)?;
     if !may_revoke(&principal, &token) {
         return Err(ApiError::NotFound);
     }

@@ -32,24 +32,15 @@ async fn canary_never_leaves_the_envelope(engine: Engine) {
     answers.push(app.get(&path, &svc).await);
     answers.push(app.get("/v1/credentials", &alice).await);
     answers.push(app.get("/v1/credentials?owner=user:alice", &svc).await);
-    answers.push(
-        app.patch(&path, &alice, json!({"fields": {"api_key": second}}))
-            .await,
-    );
+    answers.push(app.patch(&path, &alice, json!({"fields": {"api_key": second}})).await);
     answers.push(app.get(&path, &alice).await);
 
     // The canary typed into every wrong place an error message could echo.
     for body in [
         json!({"provider": "openai", "priority": first, "fields": {"api_key": first}}),
         json!({"provider": "openai", "fields": {"api_key": first, "organization": first}}),
-        with_key(
-            json!({"provider": "openai", "fields": {"api_key": first}}),
-            &["fields", &first],
-        ),
-        with_key(
-            json!({"provider": "openai", "fields": {"api_key": first}}),
-            &[&first],
-        ),
+        with_key(json!({"provider": "openai", "fields": {"api_key": first}}), &["fields", &first]),
+        with_key(json!({"provider": "openai", "fields": {"api_key": first}}), &[&first]),
         json!({"provider": first, "fields": {"api_key": first}}),
         json!({"owner": format!("user:{first}!"), "provider": "openai", "fields": {"api_key": first}}),
         json!({"provider": "openai", "label": "CanaryLabel", "fields": {"api_key": first}}),
@@ -59,14 +50,8 @@ async fn canary_never_leaves_the_envelope(engine: Engine) {
         assert!((400..500).contains(&r.status), "{}", r.text);
         answers.push(r);
     }
-    answers.push(
-        app.patch(&path, &alice, json!({"fields": {"organization": first}}))
-            .await,
-    );
-    answers.push(
-        app.patch(&path, &alice, json!({"label": first, "priority": first}))
-            .await,
-    );
+    answers.push(app.patch(&path, &alice, json!({"fields": {"organization": first}})).await);
+    answers.push(app.patch(&path, &alice, json!({"label": first, "priority": first})).await);
     answers.push(
         app.send(
             app.client
@@ -77,14 +62,7 @@ async fn canary_never_leaves_the_envelope(engine: Engine) {
         )
         .await,
     );
-    answers.push(
-        app.send(
-            app.client
-                .get(app.url("/v1/credentials"))
-                .bearer_auth(&first),
-        )
-        .await,
-    );
+    answers.push(app.send(app.client.get(app.url("/v1/credentials")).bearer_auth(&first)).await);
     answers.push(app.send(app.client.get(app.url("/metrics"))).await);
 
     for answer in &answers {
@@ -93,26 +71,17 @@ async fn canary_never_leaves_the_envelope(engine: Engine) {
             assert!(!all.contains(c), "canary in an answer: {all}");
         }
     }
-    assert_eq!(
-        answers[6].body["secret_hints"]["api_key"],
-        format!("sk-proj-…{}", &second[second.len() - 4..])
-    );
+    assert_eq!(answers[6].body["secret_hints"]["api_key"], format!("sk-proj-…{}", &second[second.len() - 4..]));
 
     let logs = captured_logs();
-    assert!(
-        logs.contains(&id),
-        "the log capture sees this test's requests"
-    );
+    assert!(logs.contains(&id), "the log capture sees this test's requests");
     for c in canaries {
         assert!(!logs.contains(c), "canary in the logs");
     }
 
     let bytes = app.db().all_bytes().await;
     let text = String::from_utf8_lossy(&bytes);
-    assert!(
-        text.contains("CanaryLabel"),
-        "the byte search sees the credential row"
-    );
+    assert!(text.contains("CanaryLabel"), "the byte search sees the credential row");
     for c in canaries {
         assert!(!text.contains(c), "canary stored in plaintext");
         let hex: String = c.bytes().map(|b| format!("{b:02x}")).collect();
@@ -127,9 +96,6 @@ fn with_key(mut body: serde_json::Value, path: &[&str]) -> serde_json::Value {
     for p in parents {
         target = &mut target[*p];
     }
-    target
-        .as_object_mut()
-        .unwrap()
-        .insert((*name).to_owned(), json!("x"));
+    target.as_object_mut().unwrap().insert((*name).to_owned(), json!("x"));
     body
 }

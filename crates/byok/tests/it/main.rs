@@ -8,6 +8,8 @@ mod canary;
 mod cli;
 mod credentials;
 mod isolation;
+mod metering;
 mod operations;
+mod resolve;
 mod startup_keys;
 mod tokens;

@@ -3,11 +3,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use byok::config::{Config, Layer};
 use byok::startup;
+use byok_core::{Clock, SystemClock};
 use byok_crypto::generate_token;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -73,21 +74,13 @@ impl TestDb {
                 let name = format!("byok_t_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = sqlx::PgConnection::connect(&base)
                     .await
-                    .unwrap_or_else(|e| {
-                        panic!("BYOK_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
-                    });
+                    .unwrap_or_else(|e| panic!("BYOK_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
                 let url = with_database(&base, &name);
-                TestDb {
-                    url,
-                    engine,
-                    sqlite_path: None,
-                    _dir: None,
-                    pg: Some((base, name)),
-                }
+                TestDb { url, engine, sqlite_path: None, _dir: None, pg: Some((base, name)) }
             }
         }
     }
@@ -108,24 +101,18 @@ impl TestDb {
             }
             Engine::Postgres => {
                 let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                let tables: Vec<(String,)> =
-                    sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'")
-                        .fetch_all(&mut conn)
-                        .await
-                        .unwrap();
-                assert!(
-                    tables.len() >= 3,
-                    "expected byok's tables, found {tables:?}"
-                );
+                let tables: Vec<(String,)> = sqlx::query_as(
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                assert!(tables.len() >= 3, "expected byok's tables, found {tables:?}");
                 let mut out = Vec::new();
                 for (table,) in tables {
-                    let sql = format!(
-                        "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t"
-                    );
-                    let (text,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                        .fetch_one(&mut conn)
-                        .await
-                        .unwrap();
+                    let sql = format!("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t");
+                    let (text,): (String,) =
+                        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap();
                     out.extend(text.into_bytes());
                 }
                 out
@@ -165,17 +152,11 @@ impl TestDb {
         match self.engine {
             Engine::Sqlite => {
                 let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar::<_, i64>(sql)
-                    .fetch_one(&mut conn)
-                    .await
-                    .unwrap()
+                sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut conn).await.unwrap()
             }
             Engine::Postgres => {
                 let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar::<_, i64>(sql)
-                    .fetch_one(&mut conn)
-                    .await
-                    .unwrap()
+                sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut conn).await.unwrap()
             }
         }
     }
@@ -186,16 +167,11 @@ impl Drop for TestDb {
         if let Some((base, name)) = self.pg.take() {
             // Drop runs outside async; a short-lived runtime on its own thread cleans up.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
                         let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                            .execute(&mut conn)
-                            .await;
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
                     }
                 });
             })
@@ -264,27 +240,47 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(engine: Engine) -> TestApp {
-    spawn_on(
-        TestDb::fresh(engine).await,
-        Layer {
-            master_key: Some(TEST_KEY.to_owned()),
-            ..Layer::default()
-        },
-    )
-    .await
+    spawn_with(TestDb::fresh(engine).await, AppOptions::default()).await
+}
+
+/// How a test wants byok started.
+pub struct AppOptions {
+    /// Key settings (and any other setting) layered under the database and admin token.
+    pub settings: Layer,
+    /// The environment platform credentials are read from (nothing by default).
+    pub env: Vec<(String, String)>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            settings: Layer { master_key: Some(TEST_KEY.to_owned()), ..Layer::default() },
+            env: Vec::new(),
+            clock: Arc::new(SystemClock),
+        }
+    }
 }
 
 /// Starts byok on `db` with the key settings of `keys` (and a fresh bootstrap admin).
 pub async fn spawn_on(db: TestDb, keys: Layer) -> TestApp {
+    spawn_with(db, AppOptions { settings: keys, ..AppOptions::default() }).await
+}
+
+/// Opens the application state for `config` with an empty environment.
+pub async fn open_state(config: &Config) -> Result<byok_server::AppState, startup::StartupError> {
+    startup::open(config, startup::World { env: &|_| None, clock: Arc::new(SystemClock) }).await
+}
+
+pub async fn spawn_with(db: TestDb, options: AppOptions) -> TestApp {
     init_logs();
     let admin = generate_token("byok_adm_");
-    let config = Config::from_layer(Layer {
-        database_url: Some(db.url.clone()),
-        admin_token: Some(admin.clone()),
-        ..keys
-    })
-    .expect("valid test config");
-    let state = startup::open(&config).await.expect("app starts");
+    let config =
+        Config::from_layer(Layer { database_url: Some(db.url.clone()), admin_token: Some(admin.clone()), ..options.settings })
+            .expect("valid test config");
+    let env: std::collections::HashMap<String, String> = options.env.into_iter().collect();
+    let lookup = move |name: &str| env.get(name).cloned();
+    let state = startup::open(&config, startup::World { env: &lookup, clock: options.clock }).await.expect("app starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -292,23 +288,9 @@ pub async fn spawn_on(db: TestDb, keys: Layer) -> TestApp {
         let shutdown = async {
             let _ = stopped.await;
         };
-        byok_server::serve(
-            listener,
-            byok_server::router(state),
-            shutdown,
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+        byok_server::serve(listener, byok_server::router(state), shutdown, Duration::from_secs(5)).await.unwrap();
     });
-    TestApp {
-        base,
-        client: reqwest::Client::new(),
-        admin,
-        db: Some(db),
-        stop: Some(stop),
-        server: Some(server),
-    }
+    TestApp { base, client: reqwest::Client::new(), admin, db: Some(db), stop: Some(stop), server: Some(server) }
 }
 
 /// Settings with one master key and the given database.
@@ -333,11 +315,8 @@ pub struct Resp {
 impl Resp {
     /// Status line, headers and body as one string.
     pub fn everything(&self) -> String {
-        let headers: String = self
-            .headers
-            .iter()
-            .map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("")))
-            .collect();
+        let headers: String =
+            self.headers.iter().map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or(""))).collect();
         format!("{}\n{headers}\n{}", self.status, self.text)
     }
 
@@ -349,9 +328,7 @@ impl Resp {
     pub fn assert_problem(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "unexpected answer: {}", self.text);
         assert_eq!(
-            self.headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok()),
+            self.headers.get("content-type").and_then(|v| v.to_str().ok()),
             Some("application/problem+json"),
             "not problem+json: {}",
             self.text
@@ -359,20 +336,14 @@ impl Resp {
         assert_eq!(self.code(), code, "unexpected code: {}", self.text);
         assert_eq!(self.body["status"], json!(status));
         for key in ["type", "title", "detail"] {
-            assert!(
-                self.body[key].is_string(),
-                "problem lacks `{key}`: {}",
-                self.text
-            );
+            assert!(self.body[key].is_string(), "problem lacks `{key}`: {}", self.text);
         }
     }
 }
 
 impl TestApp {
     pub fn db(&self) -> &TestDb {
-        self.db
-            .as_ref()
-            .expect("database present while the app runs")
+        self.db.as_ref().expect("database present while the app runs")
     }
 
     /// Stops the server and hands back its database, for a restart with other settings.
@@ -396,42 +367,23 @@ impl TestApp {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            text,
-            body,
-        }
+        Resp { status, headers, text, body }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
-        self.send(self.client.get(self.url(path)).bearer_auth(token))
-            .await
+        self.send(self.client.get(self.url(path)).bearer_auth(token)).await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
-        self.send(self.client.delete(self.url(path)).bearer_auth(token))
-            .await
+        self.send(self.client.delete(self.url(path)).bearer_auth(token)).await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.send(
-            self.client
-                .post(self.url(path))
-                .bearer_auth(token)
-                .json(&body),
-        )
-        .await
+        self.send(self.client.post(self.url(path)).bearer_auth(token).json(&body)).await
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.send(
-            self.client
-                .patch(self.url(path))
-                .bearer_auth(token)
-                .json(&body),
-        )
-        .await
+        self.send(self.client.patch(self.url(path)).bearer_auth(token).json(&body)).await
     }
 
     /// Mints a token through the API with the bootstrap admin.
@@ -446,8 +398,7 @@ impl TestApp {
     }
 
     pub async fn user_token(&self, user: &str, orgs: &[&str]) -> String {
-        self.mint(json!({"role": "user", "owner": format!("user:{user}"), "manage_orgs": orgs}))
-            .await
+        self.mint(json!({"role": "user", "owner": format!("user:{user}"), "manage_orgs": orgs})).await
     }
 
     /// Stores an OpenAI credential and returns its id.
@@ -477,4 +428,43 @@ impl Drop for TestApp {
 /// concurrently running tests cannot confuse each other's.
 pub fn canary(prefix: &str) -> String {
     format!("{prefix}CANARY{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A real `byok serve` process on a random port, killed when dropped.
+pub struct ServeProcess {
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl ServeProcess {
+    pub fn start(envs: &[(&str, &str)]) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_byok"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_clear()
+            .env("BYOK_LOG_FORMAT", "json")
+            .envs(envs.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("byok starts");
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("byok logs its address before exiting").unwrap();
+            if let Some(rest) = line.split("byok listening on http://").nth(1) {
+                break rest.split('"').next().unwrap().to_owned();
+            }
+        };
+        // Keep draining the log so the process never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        ServeProcess { base: format!("http://{addr}"), child }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -3,17 +3,19 @@ use serde_json::json;
 use crate::both_engines;
 use crate::support::{Engine, spawn_app};
 
-both_engines!(
-    who_may_mint_what,
-    revoked_and_expired_tokens_stop_working,
-    tokens_are_stored_only_as_hashes
-);
+both_engines!(who_may_mint_what, revoked_and_expired_tokens_stop_working, tokens_are_stored_only_as_hashes);
 
 async fn who_may_mint_what(engine: Engine) {
     let app = spawn_app(engine).await;
     let svc = app.service_token().await;
     assert!(svc.starts_with("byok_svc_") && svc.len() == 9 + 64);
-    let r = app.post("/v1/tokens", &svc, json!({"role": "user", "owner": "user:alice", "manage_orgs": ["acme", "org:globex"], "expires_in": 3600})).await;
+    let r = app
+        .post(
+            "/v1/tokens",
+            &svc,
+            json!({"role": "user", "owner": "user:alice", "manage_orgs": ["acme", "org:globex"], "expires_in": 3600}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert!(r.body["token"].as_str().unwrap().starts_with("byok_usr_"));
     assert_eq!(r.body["role"], "user");
@@ -21,71 +23,33 @@ async fn who_may_mint_what(engine: Engine) {
     assert_eq!(r.body["manage_orgs"], json!(["acme", "globex"]));
     assert!(r.body["expires_at"].is_string());
     for role in ["service", "admin"] {
-        app.post("/v1/tokens", &svc, json!({"role": role}))
-            .await
-            .assert_problem(403, "forbidden");
+        app.post("/v1/tokens", &svc, json!({"role": role})).await.assert_problem(403, "forbidden");
     }
     let admin2 = app.mint(json!({"role": "admin", "name": "ops"})).await;
     assert!(admin2.starts_with("byok_adm_"));
-    assert_eq!(
-        app.post("/v1/tokens", &admin2, json!({"role": "service"}))
-            .await
-            .status,
-        201
-    );
+    assert_eq!(app.post("/v1/tokens", &admin2, json!({"role": "service"})).await.status, 201);
 }
 
 async fn revoked_and_expired_tokens_stop_working(engine: Engine) {
     let app = spawn_app(engine).await;
     let svc = app.service_token().await;
-    let r = app
-        .post(
-            "/v1/tokens",
-            &svc,
-            json!({"role": "user", "owner": "user:dan"}),
-        )
-        .await;
-    let (id, user) = (
-        r.body["id"].as_str().unwrap().to_owned(),
-        r.body["token"].as_str().unwrap().to_owned(),
-    );
+    let r = app.post("/v1/tokens", &svc, json!({"role": "user", "owner": "user:dan"})).await;
+    let (id, user) = (r.body["id"].as_str().unwrap().to_owned(), r.body["token"].as_str().unwrap().to_owned());
     assert_eq!(app.get("/v1/credentials", &user).await.status, 200);
-    assert_eq!(
-        app.delete(&format!("/v1/tokens/{id}"), &svc).await.status,
-        204
-    );
-    app.get("/v1/credentials", &user)
-        .await
-        .assert_problem(401, "unauthorized");
+    assert_eq!(app.delete(&format!("/v1/tokens/{id}"), &svc).await.status, 204);
+    app.get("/v1/credentials", &user).await.assert_problem(401, "unauthorized");
 
     // A service may not revoke an admin's or another service's token.
-    let other = app
-        .post("/v1/tokens", &app.admin, json!({"role": "service"}))
-        .await;
+    let other = app.post("/v1/tokens", &app.admin, json!({"role": "service"})).await;
     let other_id = other.body["id"].as_str().unwrap();
-    app.delete(&format!("/v1/tokens/{other_id}"), &svc)
-        .await
-        .assert_problem(404, "not_found");
-    assert_eq!(
-        app.get("/v1/credentials", other.body["token"].as_str().unwrap())
-            .await
-            .status,
-        200
-    );
+    app.delete(&format!("/v1/tokens/{other_id}"), &svc).await.assert_problem(404, "not_found");
+    assert_eq!(app.get("/v1/credentials", other.body["token"].as_str().unwrap()).await.status, 200);
 
-    let short = app
-        .post(
-            "/v1/tokens",
-            &svc,
-            json!({"role": "user", "owner": "user:dan", "expires_in": 1}),
-        )
-        .await;
+    let short = app.post("/v1/tokens", &svc, json!({"role": "user", "owner": "user:dan", "expires_in": 1})).await;
     let short = short.body["token"].as_str().unwrap().to_owned();
     assert_eq!(app.get("/v1/credentials", &short).await.status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    app.get("/v1/credentials", &short)
-        .await
-        .assert_problem(401, "unauthorized");
+    app.get("/v1/credentials", &short).await.assert_problem(401, "unauthorized");
 }
 
 async fn tokens_are_stored_only_as_hashes(engine: Engine) {
@@ -97,9 +61,6 @@ async fn tokens_are_stored_only_as_hashes(engine: Engine) {
     assert!(text.contains("user:erin"), "the search sees the token rows");
     for token in [&svc, &user, &app.admin] {
         let random_part = &token[9..];
-        assert!(
-            !text.contains(random_part),
-            "a token is stored in plaintext"
-        );
+        assert!(!text.contains(random_part), "a token is stored in plaintext");
     }
 }

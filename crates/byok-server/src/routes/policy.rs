@@ -1,0 +1,56 @@
+//! `GET/PUT /v1/orgs/{org}/policy`: whether an org's members may fall back to
+//! platform credentials.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use byok_core::{OrgId, Owner, Principal};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Auth;
+use crate::extract::ApiJson;
+use crate::routes::credentials::forbidden_owner;
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgPolicy {
+    /// `false`: resolves for this org never use platform credentials.
+    pub allow_platform_fallback: bool,
+}
+
+fn org_for(principal: &Principal, org: &str) -> Result<OrgId, ApiError> {
+    let org = OrgId::parse(org)?;
+    let owner = Owner::Org(org.clone());
+    if !principal.can_manage(&owner) {
+        return Err(forbidden_owner(&owner));
+    }
+    Ok(org)
+}
+
+/// An org's resolution policy.
+#[utoipa::path(get, path = "/v1/orgs/{org}/policy", tag = "resolve", security(("bearer" = [])),
+    params(("org" = String, Path, description = "bare org id")), responses((status = 200, body = OrgPolicy)))]
+pub async fn get_org_policy(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(org): Path<String>,
+) -> Result<Json<OrgPolicy>, ApiError> {
+    let org = org_for(&principal, &org)?;
+    Ok(Json(OrgPolicy { allow_platform_fallback: state.store.org_allows_platform(&org).await? }))
+}
+
+/// Sets an org's resolution policy.
+#[utoipa::path(put, path = "/v1/orgs/{org}/policy", tag = "resolve", security(("bearer" = [])),
+    params(("org" = String, Path, description = "bare org id")), request_body = OrgPolicy, responses((status = 200, body = OrgPolicy)))]
+pub async fn put_org_policy(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<OrgPolicy>,
+) -> Result<Json<OrgPolicy>, ApiError> {
+    let org = org_for(&principal, &org)?;
+    state.store.set_org_policy(&org, body.allow_platform_fallback, state.clock.now()).await?;
+    tracing::info!(org = %org, allow_platform_fallback = body.allow_platform_fallback, "org policy set");
+    Ok(Json(body))
+}

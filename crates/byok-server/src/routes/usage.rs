@@ -1,0 +1,115 @@
+//! `GET /v1/usage`: requests per credential and period.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use byok_core::{Owner, Role};
+use byok_store::CredentialFilter;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Auth;
+use crate::extract::ApiQuery;
+use crate::routes::credentials::{forbidden_owner, visible_owners};
+use crate::sealing::current_period;
+use crate::views::Page;
+use crate::{ApiError, AppState};
+
+const MAX_CREDENTIALS: u32 = 500;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    pub owner: Option<String>,
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodUsage {
+    pub period_start: String,
+    pub requests: i64,
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CredentialUsage {
+    pub credential_id: String,
+    pub owner: String,
+    pub provider: String,
+    pub label: String,
+    pub total: i64,
+    pub monthly_limit: Option<i64>,
+    pub last_used_at: Option<String>,
+    /// Newest first; the first is the current period.
+    pub periods: Vec<PeriodUsage>,
+}
+
+/// Usage of the credentials the caller may see, per period.
+#[utoipa::path(get, path = "/v1/usage", tag = "resolve", security(("bearer" = [])), params(UsageQuery),
+    responses((status = 200, body = Page<CredentialUsage>)))]
+pub async fn usage(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiQuery(query): ApiQuery<UsageQuery>,
+) -> Result<Json<Page<CredentialUsage>>, ApiError> {
+    let owners = match query.owner.as_deref() {
+        Some(owner) => {
+            let owner: Owner = owner.parse()?;
+            if !principal.can_manage(&owner) {
+                return Err(forbidden_owner(&owner));
+            }
+            Some(vec![owner])
+        }
+        None => visible_owners(&principal),
+    };
+    let provider = query.provider.as_deref().map(|p| state.catalog.get(p).map(|s| s.id.clone())).transpose()?;
+    let filter = CredentialFilter {
+        owners,
+        provider,
+        exclude_platform: principal.role == Role::Service,
+        after: None,
+        limit: MAX_CREDENTIALS,
+    };
+    let credentials = state.store.list_credentials(&filter).await?;
+    let ids: Vec<_> = credentials.iter().map(|c| c.id).collect();
+    let mut history: HashMap<_, Vec<PeriodUsage>> = HashMap::new();
+    for h in state.store.usage_history(&ids).await? {
+        history.entry(h.credential_id).or_default().push(PeriodUsage {
+            period_start: h.period_start.to_rfc3339(),
+            requests: h.requests,
+            current: false,
+        });
+    }
+    let period = current_period(&state);
+    let items = credentials
+        .iter()
+        .map(|c| {
+            let mut periods = vec![PeriodUsage {
+                period_start: period.to_rfc3339(),
+                requests: if c.period_start < period { 0 } else { c.usage_period },
+                current: true,
+            }];
+            // A past period not yet rolled over is still only on the row.
+            if c.period_start < period && c.usage_period > 0 {
+                periods.push(PeriodUsage {
+                    period_start: c.period_start.to_rfc3339(),
+                    requests: c.usage_period,
+                    current: false,
+                });
+            }
+            periods.extend(history.remove(&c.id).unwrap_or_default());
+            CredentialUsage {
+                credential_id: c.id.to_string(),
+                owner: c.owner.to_string(),
+                provider: c.provider.to_string(),
+                label: c.label.as_str().to_owned(),
+                total: c.usage_total,
+                monthly_limit: c.monthly_limit,
+                last_used_at: c.last_used_at.map(|t| t.to_rfc3339()),
+                periods,
+            }
+        })
+        .collect();
+    Ok(Json(Page { items, next: None }))
+}
