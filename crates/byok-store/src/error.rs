@@ -12,6 +12,9 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A batch of metering updates failed; none of its units was granted.
+    #[error("metering failed: {0}")]
+    Metering(String),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

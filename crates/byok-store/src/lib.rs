@@ -2,6 +2,7 @@
 //! crate is the only place that knows which engine is in use.
 
 mod error;
+mod group_commit;
 mod postgres;
 mod rows;
 mod sql_store;

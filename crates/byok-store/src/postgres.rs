@@ -5,12 +5,14 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::StoreError;
-use crate::sql_store::{credential_columns, impl_sql_store};
+use crate::group_commit::GroupCommit;
+use crate::sql_store::{credential_columns, impl_sql_store, start_group_commit, take_unit_sql};
 
 /// PostgreSQL, shared by any number of byok instances. Migrations take sqlx's
 /// advisory lock, so instances starting together apply them once.
 pub(crate) struct PgStore {
     pool: PgPool,
+    meter: GroupCommit,
 }
 
 impl PgStore {
@@ -22,7 +24,8 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        let meter = start_group_commit!(pool, 4);
+        Ok(Self { pool, meter })
     }
 }
 

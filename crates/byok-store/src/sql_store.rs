@@ -10,6 +10,68 @@ macro_rules! credential_columns {
     };
 }
 
+/// Takes one unit from the best usable credential of an owner for a provider. The
+/// WHERE is repeated outside the sub-select so that a row another transaction
+/// exhausted in the meantime is re-checked under its row lock.
+macro_rules! take_unit_sql {
+    () => {
+        concat!(
+            "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 ",
+            "WHERE id = (SELECT id FROM credentials WHERE owner = $2 AND provider = $3 AND enabled = TRUE ",
+            "AND status <> 'error' AND period_start >= $4 AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
+            "ORDER BY priority, id LIMIT 1) ",
+            "AND enabled = TRUE AND status <> 'error' AND period_start >= $4 ",
+            "AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
+            "RETURNING ",
+            credential_columns!()
+        )
+    };
+}
+
+/// Starts the group-commit workers of a store whose pool is `$pool`.
+macro_rules! start_group_commit {
+    ($pool:expr, $workers:expr) => {{
+        let pool = $pool.clone();
+        $crate::group_commit::GroupCommit::start($workers, move |mut jobs: Vec<$crate::group_commit::TakeJob>| {
+            let pool = pool.clone();
+            async move {
+                // One lock order for every batch: no deadlock between instances.
+                jobs.sort_by(|a, b| (&a.owner, &a.provider).cmp(&(&b.owner, &b.provider)));
+                let outcome: Result<Vec<Option<$crate::rows::CredentialRow>>, sqlx::Error> = async {
+                    let mut tx = pool.begin().await?;
+                    let mut rows = Vec::with_capacity(jobs.len());
+                    for job in &jobs {
+                        let row = sqlx::query_as(take_unit_sql!())
+                            .bind(job.now)
+                            .bind(&job.owner)
+                            .bind(&job.provider)
+                            .bind(job.period)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        rows.push(row);
+                    }
+                    tx.commit().await?;
+                    Ok(rows)
+                }
+                .await;
+                match outcome {
+                    Ok(rows) => {
+                        for (job, row) in jobs.into_iter().zip(rows) {
+                            let _ = job.reply.send(Ok(row));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, units = jobs.len(), "metering batch failed; no unit granted");
+                        for job in jobs {
+                            let _ = job.reply.send(Err($crate::StoreError::Metering(e.to_string())));
+                        }
+                    }
+                }
+            }
+        })
+    }};
+}
+
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
@@ -217,24 +279,9 @@ macro_rules! impl_sql_store {
                 period: byok_core::Timestamp,
                 now: byok_core::Timestamp,
             ) -> Result<Option<byok_core::Credential>, $crate::StoreError> {
-                // The WHERE is repeated outside the sub-select so that a row another
-                // request exhausted in the meantime is re-checked under its row lock.
-                let sql = concat!(
-                    "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 ",
-                    "WHERE id = (SELECT id FROM credentials WHERE owner = $2 AND provider = $3 AND enabled = TRUE ",
-                    "AND status <> 'error' AND period_start >= $4 AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
-                    "ORDER BY priority, id LIMIT 1) ",
-                    "AND enabled = TRUE AND status <> 'error' AND period_start >= $4 ",
-                    "AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
-                    "RETURNING ",
-                    credential_columns!()
-                );
-                let row: Option<$crate::rows::CredentialRow> = sqlx::query_as(sql)
-                    .bind(now.millis())
-                    .bind(owner.to_string())
-                    .bind(provider.as_str())
-                    .bind(period.millis())
-                    .fetch_optional(&self.pool)
+                let row = self
+                    .meter
+                    .take(owner.to_string(), provider.as_str().to_owned(), period.millis(), now.millis())
                     .await?;
                 row.map(TryInto::try_into).transpose()
             }
@@ -362,4 +409,4 @@ macro_rules! impl_sql_store {
     };
 }
 
-pub(crate) use {credential_columns, impl_sql_store};
+pub(crate) use {credential_columns, impl_sql_store, start_group_commit, take_unit_sql};

@@ -5,11 +5,13 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::StoreError;
-use crate::sql_store::{credential_columns, impl_sql_store};
+use crate::group_commit::GroupCommit;
+use crate::sql_store::{credential_columns, impl_sql_store, start_group_commit, take_unit_sql};
 
 /// SQLite in WAL mode: readers never block the writer, and every commit is synced.
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
+    meter: GroupCommit,
 }
 
 impl SqliteStore {
@@ -22,7 +24,8 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let meter = start_group_commit!(pool, 1);
+        Ok(Self { pool, meter })
     }
 }
 

