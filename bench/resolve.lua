@@ -16,5 +16,5 @@ end
 
 function request()
   local u = math.random(0, users - 1)
-  return wrk.format(nil, nil, nil, '{"provider":"openai","user":"u' .. u .. '"}')
+  return wrk.format(nil, "/v1/resolve", nil, '{"provider":"openai","user":"u' .. u .. '"}')
 end

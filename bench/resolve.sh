@@ -31,16 +31,17 @@ trap cleanup EXIT
 
 wait_http() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 
-# wrk's summary → "req/s p50 p99 non2xx"
+# wrk's summary → "req/s p50 p99 non2xx answered"
 run_wrk() {
   local script="$1" url="$2" log="$3"
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$script" "$url" > "$log"
-  local rps p50 p99 bad
+  local rps p50 p99 bad total
   rps=$(awk '/Requests\/sec/ {print $2}' "$log")
   p50=$(awk '$1 == "50%" {print $2}' "$log")
   p99=$(awk '$1 == "99%" {print $2}' "$log")
   bad=$(awk '/Non-2xx/ {print $5}' "$log"); bad=${bad:-0}
-  echo "$rps $p50 $p99 $bad"
+  total=$(awk '/requests in/ {print $1}' "$log")
+  echo "$rps $p50 $p99 $bad $total"
 }
 
 bench_byok() {
@@ -59,9 +60,16 @@ bench_byok() {
   local result
   result=$(BENCH_TOKEN="$svc" BENCH_USERS="$USERS" run_wrk bench/resolve.lua "http://127.0.0.1:$BYOK_PORT" "$WORK/wrk-byok-$engine.txt")
   # Every answered resolve was counted: the sum of usage equals the 2xx answers.
+  # Every answered resolve was counted: the sum of the credentials' usage.
   local counted
-  counted=$(curl -fs "http://127.0.0.1:$BYOK_PORT/v1/credentials?limit=500" -H "authorization: Bearer $admin" >/dev/null; \
-    curl -fs "http://127.0.0.1:$BYOK_PORT/metrics" | awk -F' ' '/byok_http_requests_total\{method="POST",route="\/v1\/resolve",status="200"\}/ {print $2}')
+  counted=0
+  local page="/v1/usage?limit=500"
+  while [ -n "$page" ]; do
+    local body; body=$(curl -fs "http://127.0.0.1:$BYOK_PORT$page" -H "authorization: Bearer $svc")
+    counted=$((counted + $(jq '[.items[].total] | add // 0' <<<"$body")))
+    local next; next=$(jq -r '.next // empty' <<<"$body")
+    page=${next:+/v1/usage?limit=500&cursor=$next}
+  done
   local rss
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -82,6 +90,11 @@ listener "tcp" {
 api_addr      = "http://127.0.0.1:$BAO_PORT"
 cluster_addr  = "http://127.0.0.1:$((BAO_PORT + 1))"
 disable_mlock = true
+audit "file" "file" {
+  options {
+    file_path = "$dir/audit.log"
+  }
+}
 HCL
   "$BAO" server -config="$dir/config.hcl" > "$dir/server.log" 2>&1 &
   local pid=$!; PIDS+=("$pid")
@@ -91,7 +104,6 @@ HCL
   "$BAO" operator unseal "$(jq -r '.unseal_keys_b64[0]' "$dir/init.json")" >/dev/null
   export BAO_TOKEN; BAO_TOKEN="$(jq -r .root_token "$dir/init.json")"
   for _ in $(seq 1 100); do curl -fs "$BAO_ADDR/v1/sys/health" >/dev/null 2>&1 && break; sleep 0.2; done
-  "$BAO" audit enable file file_path="$dir/audit.log" >/dev/null
   "$BAO" secrets enable -path=secret kv-v2 >/dev/null
   seq 0 $((USERS - 1)) | xargs -P 8 -I{} curl -fs -o /dev/null -X POST "$BAO_ADDR/v1/secret/data/users/u{}" \
     -H "X-Vault-Token: $BAO_TOKEN" -d '{"data":{"api_key":"sk-bench-key-of-user-u{}-abcdef"}}'
@@ -106,13 +118,18 @@ HCL
   echo "$result $audited $rss"
 }
 
+check_clean() { [ "$1" = "0" ] || { echo "bench: $2 answered $1 non-2xx responses; the figures are not valid" >&2; exit 1; }; }
+
 echo "bench: byok on SQLite"
-read -r s_rps s_p50 s_p99 s_bad s_counted s_rss <<<"$(bench_byok sqlite "sqlite://$WORK/byok.db")"
+read -r s_rps s_p50 s_p99 s_bad s_total s_counted s_rss <<<"$(bench_byok sqlite "sqlite://$WORK/byok.db")"
+check_clean "$s_bad" "byok on SQLite"
 echo "bench: byok on PostgreSQL"
 psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS byok_bench WITH (FORCE)" -c "CREATE DATABASE byok_bench" >/dev/null
-read -r p_rps p_p50 p_p99 p_bad p_counted p_rss <<<"$(bench_byok postgres "$PG_URL/byok_bench")"
+read -r p_rps p_p50 p_p99 p_bad p_total p_counted p_rss <<<"$(bench_byok postgres "$PG_URL/byok_bench")"
+check_clean "$p_bad" "byok on PostgreSQL"
 echo "bench: OpenBao 2.7.2 KV v2"
-read -r o_rps o_p50 o_p99 o_bad o_audited o_rss <<<"$(bench_openbao)"
+read -r o_rps o_p50 o_p99 o_bad o_total o_audited o_rss <<<"$(bench_openbao)"
+check_clean "$o_bad" "OpenBao"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 {
@@ -122,9 +139,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
   echo
   echo "| target | req/s | p50 | p99 | non-2xx | peak RSS (KiB) | notes |"
   echo "|---|---|---|---|---|---|---|"
-  echo "| byok resolve, SQLite | $s_rps | $s_p50 | $s_p99 | $s_bad | $s_rss | metering on; $s_counted resolves answered 200 |"
-  echo "| byok resolve, PostgreSQL | $p_rps | $p_p50 | $p_p99 | $p_bad | $p_rss | metering on; $p_counted resolves answered 200 |"
-  echo "| OpenBao 2.7.2 KV v2 read | $o_rps | $o_p50 | $o_p99 | $o_bad | $o_rss | raft, file audit on ($o_audited audit lines) |"
+  echo "| byok resolve, SQLite | $s_rps | $s_p50 | $s_p99 | $s_bad | $s_rss | metering on; $s_total answered, $s_counted units counted |"
+  echo "| byok resolve, PostgreSQL | $p_rps | $p_p50 | $p_p99 | $p_bad | $p_rss | metering on; $p_total answered, $p_counted units counted |"
+  echo "| OpenBao 2.7.2 KV v2 read | $o_rps | $o_p50 | $o_p99 | $o_bad | $o_rss | raft, file audit on; $o_total answered, $o_audited audit lines |"
   echo
   echo "byok/OpenBao throughput: SQLite $(ratio "$s_rps" "$o_rps")×, PostgreSQL $(ratio "$p_rps" "$o_rps")×."
 } | tee "$OUT"

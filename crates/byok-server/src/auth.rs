@@ -38,8 +38,20 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     {
         return Ok(Principal::bootstrap_admin());
     }
+    let now = Timestamp::now();
+    if let Some(principal) = state.token_cache.get(&hash, now) {
+        return Ok(principal);
+    }
+    // The epoch is read before the lookup: a revocation racing with it leaves an entry
+    // under the old epoch, which is never used.
+    let epoch = state.token_cache.current_epoch();
     match state.store.token_by_hash(&hash).await? {
-        Some(stored) if stored.is_active(Timestamp::now()) => Ok(Principal::from_token(&stored)),
+        Some(stored) if stored.is_active(now) => {
+            if let Some(epoch) = epoch {
+                state.token_cache.put(hash, &stored, epoch);
+            }
+            Ok(Principal::from_token(&stored))
+        }
         _ => Err(ApiError::Unauthorized),
     }
 }

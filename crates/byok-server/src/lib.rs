@@ -8,6 +8,7 @@ mod openapi;
 mod routes;
 mod sealing;
 mod state;
+mod token_cache;
 mod views;
 
 use std::future::Future;

@@ -5,6 +5,7 @@ use byok_crypto::Keyring;
 use byok_store::Store;
 
 use crate::metrics::Metrics;
+use crate::token_cache::TokenCache;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -51,12 +52,15 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub settings: ServerSettings,
     pub metrics: Metrics,
+    pub token_cache: Arc<TokenCache>,
 }
 
 impl AppState {
     pub fn new(parts: AppParts, settings: ServerSettings) -> Self {
         let AppParts { store, keyring, catalog, platform_env, clock } = parts;
-        Self(Arc::new(Inner { store, keyring, catalog, platform_env, clock, settings, metrics: Metrics::new() }))
+        let token_cache = Arc::new(TokenCache::new());
+        TokenCache::start_polling(Arc::downgrade(&token_cache), store.clone());
+        Self(Arc::new(Inner { store, keyring, catalog, platform_env, clock, settings, metrics: Metrics::new(), token_cache }))
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -1,8 +1,10 @@
-//! Group commit for metering: concurrent `take_unit` calls are gathered into one
-//! transaction, so many units share one commit (one fsync) instead of one each. An
-//! answer is sent only after its transaction committed, so every granted unit is
-//! durable and counted.
+//! Group commit for metering: concurrent `take_unit` calls are gathered into batches,
+//! and a batch takes its units with one `UPDATE` statement per round (a round holds at
+//! most one job per owner and provider), so many units share one statement and one
+//! commit (one fsync) instead of one each. An answer is sent only after its statement
+//! committed, so every granted unit is durable and counted.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -74,5 +76,47 @@ impl GroupCommit {
             .await
             .map_err(|_| StoreError::Metering("the metering worker has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Metering("the metering worker dropped a request".into()))?
+    }
+}
+
+/// Runs `jobs` in rounds of distinct (owner, provider) pairs through `run_round`,
+/// which executes one statement and hands back the round with the rows it updated;
+/// then answers each job with its row, `None` when none was updated for it, or the
+/// round's error.
+pub(crate) async fn take_rounds<F, Fut>(mut jobs: Vec<TakeJob>, run_round: F)
+where
+    F: Fn(Vec<TakeJob>) -> Fut,
+    Fut: Future<Output = (Vec<TakeJob>, Result<Vec<CredentialRow>, sqlx::Error>)>,
+{
+    // One lock order for every statement: no deadlock between instances.
+    jobs.sort_by(|a, b| (&a.owner, &a.provider).cmp(&(&b.owner, &b.provider)));
+    while !jobs.is_empty() {
+        let mut round = Vec::with_capacity(jobs.len());
+        let mut later = Vec::new();
+        for job in jobs {
+            if round.last().is_some_and(|prev: &TakeJob| prev.owner == job.owner && prev.provider == job.provider) {
+                later.push(job);
+            } else {
+                round.push(job);
+            }
+        }
+        jobs = later;
+        let (round, outcome) = run_round(round).await;
+        match outcome {
+            Ok(rows) => {
+                let mut by_pair: HashMap<(String, String), CredentialRow> =
+                    rows.into_iter().map(|r| ((r.owner.clone(), r.provider.clone()), r)).collect();
+                for job in round {
+                    let row = by_pair.remove(&(job.owner.clone(), job.provider.clone()));
+                    let _ = job.reply.send(Ok(row));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, units = round.len(), "metering statement failed; no unit granted");
+                for job in round {
+                    let _ = job.reply.send(Err(StoreError::Metering(e.to_string())));
+                }
+            }
+        }
     }
 }

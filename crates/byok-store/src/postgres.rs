@@ -6,7 +6,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::StoreError;
 use crate::group_commit::GroupCommit;
-use crate::sql_store::{credential_columns, impl_sql_store, start_group_commit, take_unit_sql};
+use crate::sql_store::{credential_columns, impl_sql_store, start_group_commit};
 
 /// PostgreSQL, shared by any number of byok instances. Migrations take sqlx's
 /// advisory lock, so instances starting together apply them once.
@@ -24,7 +24,7 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        let meter = start_group_commit!(pool, 4);
+        let meter = start_group_commit!(pool, sqlx::Postgres, 4, " FOR UPDATE");
         Ok(Self { pool, meter })
     }
 }

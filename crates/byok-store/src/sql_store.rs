@@ -10,63 +10,57 @@ macro_rules! credential_columns {
     };
 }
 
-/// Takes one unit from the best usable credential of an owner for a provider. The
-/// WHERE is repeated outside the sub-select so that a row another transaction
-/// exhausted in the meantime is re-checked under its row lock.
-macro_rules! take_unit_sql {
-    () => {
-        concat!(
-            "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 ",
-            "WHERE id = (SELECT id FROM credentials WHERE owner = $2 AND provider = $3 AND enabled = TRUE ",
-            "AND status <> 'error' AND period_start >= $4 AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
-            "ORDER BY priority, id LIMIT 1) ",
-            "AND enabled = TRUE AND status <> 'error' AND period_start >= $4 ",
-            "AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
-            "RETURNING ",
-            credential_columns!()
-        )
-    };
-}
-
-/// Starts the group-commit workers of a store whose pool is `$pool`.
+/// Starts the group-commit workers of a store whose pool is `$pool`: each batch takes
+/// its units with one `UPDATE` per round (see `group_commit::take_rounds`).
 macro_rules! start_group_commit {
-    ($pool:expr, $workers:expr) => {{
+    ($pool:expr, $db:ty, $workers:expr, $lock_rows:literal) => {{
         let pool = $pool.clone();
-        $crate::group_commit::GroupCommit::start($workers, move |mut jobs: Vec<$crate::group_commit::TakeJob>| {
+        $crate::group_commit::GroupCommit::start($workers, move |jobs: Vec<$crate::group_commit::TakeJob>| {
             let pool = pool.clone();
             async move {
-                // One lock order for every batch: no deadlock between instances.
-                jobs.sort_by(|a, b| (&a.owner, &a.provider).cmp(&(&b.owner, &b.provider)));
-                let outcome: Result<Vec<Option<$crate::rows::CredentialRow>>, sqlx::Error> = async {
-                    let mut tx = pool.begin().await?;
-                    let mut rows = Vec::with_capacity(jobs.len());
-                    for job in &jobs {
-                        let row = sqlx::query_as(take_unit_sql!())
-                            .bind(job.now)
-                            .bind(&job.owner)
-                            .bind(&job.provider)
-                            .bind(job.period)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        rows.push(row);
-                    }
-                    tx.commit().await?;
-                    Ok(rows)
-                }
-                .await;
-                match outcome {
-                    Ok(rows) => {
-                        for (job, row) in jobs.into_iter().zip(rows) {
-                            let _ = job.reply.send(Ok(row));
+                $crate::group_commit::take_rounds(jobs, |round: Vec<$crate::group_commit::TakeJob>| {
+                    let pool = pool.clone();
+                    async move {
+                        let now = round.iter().map(|j| j.now).max().unwrap_or_default();
+                        // Each distinct (owner, provider) of the round picks its best usable
+                        // credential; the picked rows are locked in id order (no deadlock
+                        // between concurrent statements); the outer WHERE re-checks the
+                        // limit under the lock, so a row exhausted meanwhile is left out
+                        // (that job is answered "nothing" and retried by the caller).
+                        let mut q = sqlx::QueryBuilder::<$db>::new(
+                            "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = ",
+                        );
+                        q.push_bind(now);
+                        q.push(concat!(
+                            " WHERE id IN (SELECT l.id FROM credentials l WHERE l.id IN ",
+                            "(SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.column1 ",
+                            "AND c.provider = j.column2 AND c.enabled = TRUE AND c.status <> 'error' ",
+                            "AND c.period_start >= j.column3 ",
+                            "AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) ",
+                            "ORDER BY c.priority, c.id LIMIT 1) FROM (VALUES "
+                        ));
+                        let mut values = q.separated(", ");
+                        for job in &round {
+                            values.push("(");
+                            values.push_bind_unseparated(job.owner.clone());
+                            values.push_unseparated(", ");
+                            values.push_bind_unseparated(job.provider.clone());
+                            values.push_unseparated(", CAST(");
+                            values.push_bind_unseparated(job.period);
+                            values.push_unseparated(" AS BIGINT))");
                         }
+                        q.push(concat!(") AS j) ORDER BY l.id", $lock_rows));
+                        q.push(concat!(
+                            ") AND enabled = TRUE AND status <> 'error' ",
+                            "AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING ",
+                            credential_columns!()
+                        ));
+                        let rows: Result<Vec<$crate::rows::CredentialRow>, sqlx::Error> =
+                            q.build_query_as().fetch_all(&pool).await;
+                        (round, rows)
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, units = jobs.len(), "metering batch failed; no unit granted");
-                        for job in jobs {
-                            let _ = job.reply.send(Err($crate::StoreError::Metering(e.to_string())));
-                        }
-                    }
-                }
+                })
+                .await
             }
         })
     }};
@@ -151,12 +145,19 @@ macro_rules! impl_sql_store {
                 id: &byok_core::TokenId,
                 now: byok_core::Timestamp,
             ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                     .bind(now.millis())
                     .bind(id.to_string())
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                sqlx::query("UPDATE token_epoch SET epoch = epoch + 1 WHERE id = 1").execute(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn token_epoch(&self) -> Result<i64, $crate::StoreError> {
+                Ok(sqlx::query_scalar("SELECT epoch FROM token_epoch WHERE id = 1").fetch_one(&self.pool).await?)
             }
 
             async fn insert_credential(&self, c: &byok_core::Credential) -> Result<(), $crate::StoreError> {
@@ -409,4 +410,4 @@ macro_rules! impl_sql_store {
     };
 }
 
-pub(crate) use {credential_columns, impl_sql_store, start_group_commit, take_unit_sql};
+pub(crate) use {credential_columns, impl_sql_store, start_group_commit};

@@ -6,7 +6,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::StoreError;
 use crate::group_commit::GroupCommit;
-use crate::sql_store::{credential_columns, impl_sql_store, start_group_commit, take_unit_sql};
+use crate::sql_store::{credential_columns, impl_sql_store, start_group_commit};
 
 /// SQLite in WAL mode: readers never block the writer, and every commit is synced.
 pub(crate) struct SqliteStore {
@@ -24,7 +24,7 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let meter = start_group_commit!(pool, 1);
+        let meter = start_group_commit!(pool, sqlx::Sqlite, 1, "");
         Ok(Self { pool, meter })
     }
 }

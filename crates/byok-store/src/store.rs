@@ -58,8 +58,11 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_token(&self, token: &Token) -> Result<(), StoreError>;
     async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<Token>, StoreError>;
     async fn get_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError>;
-    /// Marks a token revoked; false when it was missing or already revoked.
+    /// Marks a token revoked and bumps the token epoch, in one transaction; false when
+    /// it was missing or already revoked.
     async fn revoke_token(&self, id: &TokenId, now: Timestamp) -> Result<bool, StoreError>;
+    /// A number that changes whenever any token is revoked.
+    async fn token_epoch(&self) -> Result<i64, StoreError>;
 
     async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError>;
     async fn get_credential(&self, id: &CredentialId) -> Result<Option<Credential>, StoreError>;

@@ -126,19 +126,10 @@ pub async fn list_credentials(
         None => visible_owners(&principal),
     };
     let provider = query.provider.as_deref().map(|p| state.catalog.get(p).map(|s| s.id.clone())).transpose()?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::InvalidQuery(format!("invalid query string: limit must be 1 to {MAX_PAGE}")));
-    }
-    let after = query
-        .cursor
-        .as_deref()
-        .map(str::parse::<CredentialId>)
-        .transpose()
-        .map_err(|_| ApiError::InvalidQuery("invalid query string: cursor is not a value from `next`".into()))?;
+    let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let filter = CredentialFilter { owners, provider, exclude_platform: principal.role == Role::Service, after, limit };
     let items = state.store.list_credentials(&filter).await?;
-    let next = (items.len() == limit as usize).then(|| items.last().map(|c| c.id.to_string())).flatten();
+    let next = next_cursor(&items, limit);
     let period = current_period(&state);
     Ok(Json(Page { items: items.iter().map(|c| CredentialView::new(c, period)).collect(), next }))
 }
@@ -207,6 +198,24 @@ pub async fn delete_credential(
     }
     tracing::info!(credential_id = %credential.id, "credential deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks a listing's `limit` and `cursor` parameters.
+pub(crate) fn page_params(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<CredentialId>), ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::InvalidQuery(format!("invalid query string: limit must be 1 to {MAX_PAGE}")));
+    }
+    let after = cursor
+        .map(str::parse::<CredentialId>)
+        .transpose()
+        .map_err(|_| ApiError::InvalidQuery("invalid query string: cursor is not a value from `next`".into()))?;
+    Ok((limit, after))
+}
+
+/// The cursor of the page after `items`, or none when this page was the last.
+pub(crate) fn next_cursor(items: &[Credential], limit: u32) -> Option<String> {
+    (items.len() == limit as usize).then(|| items.last().map(|c| c.id.to_string())).flatten()
 }
 
 /// Merges field changes into the credential's current fields and re-checks the whole

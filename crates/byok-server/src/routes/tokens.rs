@@ -137,6 +137,8 @@ pub async fn revoke_token(
     if state.store.revoke_token(&id, Timestamp::now()).await? {
         tracing::info!(token_id = %id, "token revoked");
     }
+    // Effective here at once; other instances see the new epoch at their next poll.
+    state.token_cache.refresh(state.store.as_ref()).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,18 +11,20 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Auth;
 use crate::extract::ApiQuery;
-use crate::routes::credentials::{forbidden_owner, visible_owners};
+use crate::routes::credentials::{forbidden_owner, next_cursor, page_params, visible_owners};
 use crate::sealing::current_period;
 use crate::views::Page;
 use crate::{ApiError, AppState};
-
-const MAX_CREDENTIALS: u32 = 500;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     pub owner: Option<String>,
     pub provider: Option<String>,
+    /// Credentials per page, 1 to 500 (default 100).
+    pub limit: Option<u32>,
+    /// The `next` value of the previous page.
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,14 +66,10 @@ pub async fn usage(
         None => visible_owners(&principal),
     };
     let provider = query.provider.as_deref().map(|p| state.catalog.get(p).map(|s| s.id.clone())).transpose()?;
-    let filter = CredentialFilter {
-        owners,
-        provider,
-        exclude_platform: principal.role == Role::Service,
-        after: None,
-        limit: MAX_CREDENTIALS,
-    };
+    let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
+    let filter = CredentialFilter { owners, provider, exclude_platform: principal.role == Role::Service, after, limit };
     let credentials = state.store.list_credentials(&filter).await?;
+    let next = next_cursor(&credentials, limit);
     let ids: Vec<_> = credentials.iter().map(|c| c.id).collect();
     let mut history: HashMap<_, Vec<PeriodUsage>> = HashMap::new();
     for h in state.store.usage_history(&ids).await? {
@@ -111,5 +109,5 @@ pub async fn usage(
             }
         })
         .collect();
-    Ok(Json(Page { items, next: None }))
+    Ok(Json(Page { items, next }))
 }

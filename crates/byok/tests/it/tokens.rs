@@ -64,3 +64,42 @@ async fn tokens_are_stored_only_as_hashes(engine: Engine) {
         assert!(!text.contains(random_part), "a token is stored in plaintext");
     }
 }
+
+both_engines!(revocation_reaches_other_instances_quickly);
+
+/// Tokens are cached per instance; a revocation on one instance must stop the token on
+/// another within the cache's poll interval.
+async fn revocation_reaches_other_instances_quickly(engine: Engine) {
+    let db = crate::support::TestDb::fresh(engine).await;
+    let admin = byok_crypto::generate_token("byok_adm_");
+    let envs = [("BYOK_MASTER_KEY", crate::support::TEST_KEY), ("DATABASE_URL", db.url.as_str()), ("BYOK_ADMIN_TOKEN", admin.as_str())];
+    let a = crate::support::ServeProcess::start(&envs);
+    let b = crate::support::ServeProcess::start(&envs);
+    let client = reqwest::Client::new();
+    let minted: serde_json::Value = client
+        .post(format!("{}/v1/tokens", a.base))
+        .bearer_auth(&admin)
+        .json(&json!({"role": "user", "owner": "user:rev"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, user) = (minted["id"].as_str().unwrap(), minted["token"].as_str().unwrap());
+    let list = |base: &str| client.get(format!("{base}/v1/credentials")).bearer_auth(user).send();
+    for _ in 0..3 {
+        assert_eq!(list(&b.base).await.unwrap().status(), 200, "b knows (and caches) the token");
+    }
+    let revoked = client.delete(format!("{}/v1/tokens/{id}", a.base)).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(list(&a.base).await.unwrap().status(), 401, "the revoking instance refuses at once");
+    let started = std::time::Instant::now();
+    loop {
+        if list(&b.base).await.unwrap().status() == 401 {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "b still accepts a revoked token after 2 s");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
