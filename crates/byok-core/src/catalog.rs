@@ -48,6 +48,157 @@ pub struct ProviderSpec {
     /// Environment variables that hold a platform credential, by field name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// The provider's origin (`scheme://host[:port]`, no path): probes and the proxy
+    /// append the provider's own paths to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Where the credential goes in a request to the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSpec>,
+    /// The cheapest read-only call that proves a credential works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeSpec>,
+}
+
+/// Where a credential goes in a request to its provider. The generic kinds name the
+/// credential fields they read; the others are done by code (an adapter per kind),
+/// because they need more than copying a field into a header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthSpec {
+    /// `Authorization: Bearer <field>`.
+    Bearer {
+        #[serde(default = "default_key_field")]
+        field: String,
+    },
+    /// `<name>: <field>`, e.g. `x-api-key`.
+    Header {
+        name: String,
+        #[serde(default = "default_key_field")]
+        field: String,
+    },
+    /// `?<name>=<field>` in the query string.
+    Query {
+        name: String,
+        #[serde(default = "default_key_field")]
+        field: String,
+    },
+    /// HTTP basic authentication with two fields as user name and password.
+    Basic { username: String, password: String },
+    /// AWS Signature Version 4 from `access_key_id`, `secret_access_key` and the
+    /// optional `session_token`.
+    AwsSigv4,
+    /// A bearer token minted from a Google service-account key file.
+    GoogleServiceAccount,
+    /// A bearer token from Microsoft Entra ID client credentials.
+    AzureClientCredentials,
+}
+
+fn default_key_field() -> String {
+    "api_key".to_owned()
+}
+
+/// The HTTP method of a probe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ProbeMethod {
+    #[default]
+    Get,
+    Post,
+}
+
+/// A provider's connection test: one request to its origin, read with `errors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    #[serde(default)]
+    pub method: ProbeMethod,
+    /// Path and optional query appended to the origin. `{field}` stands for the value
+    /// of that public field, percent-encoded.
+    pub path: String,
+    /// Fixed headers, e.g. an API version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Headers sent only when a public field is set: header name to field name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub field_headers: BTreeMap<String, String>,
+    /// A JSON body, for providers whose cheapest call is a `POST`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_body: Option<serde_json::Value>,
+    /// How to read the provider's error answers.
+    #[serde(default)]
+    pub errors: ProbeErrors,
+    /// Code that does what data cannot: signing, token grants, extra checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<ProbeAdapter>,
+}
+
+/// How a provider's error answers map to probe outcomes. Codes and messages are read
+/// from the JSON body at the given JSON pointers; rules on codes and messages win
+/// over rules on statuses. Answers no rule names count as "provider unavailable", so a
+/// surprise never marks a working credential invalid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeErrors {
+    /// JSON pointers to the provider's machine-readable error code, tried in order.
+    #[serde(default)]
+    pub code: Vec<String>,
+    /// JSON pointers to the provider's human-readable error message, tried in order.
+    #[serde(default)]
+    pub message: Vec<String>,
+    #[serde(default = "default_invalid_status")]
+    pub invalid_status: Vec<u16>,
+    #[serde(default = "default_restricted_status")]
+    pub restricted_status: Vec<u16>,
+    #[serde(default)]
+    pub invalid_codes: Vec<String>,
+    #[serde(default)]
+    pub restricted_codes: Vec<String>,
+    /// Case-insensitive fragments of the message that mean "invalid".
+    #[serde(default)]
+    pub invalid_messages: Vec<String>,
+    /// Case-insensitive fragments of the message that mean "valid but restricted".
+    #[serde(default)]
+    pub restricted_messages: Vec<String>,
+}
+
+fn default_invalid_status() -> Vec<u16> {
+    vec![401]
+}
+
+fn default_restricted_status() -> Vec<u16> {
+    vec![403]
+}
+
+impl Default for ProbeErrors {
+    fn default() -> Self {
+        Self {
+            code: Vec::new(),
+            message: Vec::new(),
+            invalid_status: default_invalid_status(),
+            restricted_status: default_restricted_status(),
+            invalid_codes: Vec::new(),
+            restricted_codes: Vec::new(),
+            invalid_messages: Vec::new(),
+            restricted_messages: Vec::new(),
+        }
+    }
+}
+
+/// Probes done by code rather than data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeAdapter {
+    /// STS `GetCallerIdentity`, signed with SigV4.
+    AwsSts,
+    /// The OAuth JWT-bearer grant with a service-account key.
+    GoogleServiceAccount,
+    /// The OAuth client-credentials grant at Microsoft Entra ID.
+    AzureClientCredentials,
+    /// The account request, then whether the configured number can send SMS.
+    TwilioPhoneNumber,
+    /// The domains request, then whether the from-address domain is verified.
+    ResendFromDomain,
 }
 
 /// A credential's submitted fields, checked against its provider and split into the

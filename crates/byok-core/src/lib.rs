@@ -14,7 +14,10 @@ mod resolution;
 mod secret;
 mod timestamp;
 
-pub use catalog::{Catalog, Category, FieldSpec, ProviderSpec, SplitFields, echo_name};
+pub use catalog::{
+    AuthSpec, Catalog, Category, FieldSpec, ProbeAdapter, ProbeErrors, ProbeMethod, ProbeSpec, ProviderSpec,
+    SplitFields, echo_name,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::{Credential, Status, secret_hint};
 pub use error::DomainError;

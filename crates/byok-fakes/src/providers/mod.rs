@@ -1,0 +1,94 @@
+//! One router per provider, and what they share: choosing the answer by credential.
+
+mod anthropic;
+mod aws;
+mod azure;
+mod exa;
+mod gcp;
+mod gemini;
+mod openai;
+mod openrouter;
+mod resend;
+mod runway;
+mod stability;
+mod twilio;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::credentials::{Behaviour, behaviour};
+
+/// How long a hanging fake waits before answering: longer than any probe timeout.
+const HANG: Duration = Duration::from_secs(60);
+
+pub(crate) fn router(provider: &'static str, origin: &str) -> Router {
+    match provider {
+        "openai" => openai::router("openai"),
+        "groq" => openai::router("groq"),
+        "anthropic" => anthropic::router(),
+        "gemini" => gemini::router(),
+        "openrouter" => openrouter::router(),
+        "stability" => stability::router(),
+        "runway" => runway::router(),
+        "exa" => exa::router(),
+        "twilio" => twilio::router(),
+        "resend" => resend::router(),
+        "aws" => aws::router(),
+        "azure" => azure::router(),
+        "gcp" => gcp::router(origin),
+        _ => Router::new(),
+    }
+}
+
+/// A provider's answers for the behaviours a key can choose.
+pub(crate) struct Answers {
+    pub ok: fn() -> Response,
+    /// For a key the provider does not know.
+    pub invalid: fn() -> Response,
+    /// For a valid key that may not do this; providers without one answer `invalid`.
+    pub restricted: Option<fn() -> Response>,
+    pub server_error: fn() -> Response,
+    pub rate_limited: fn() -> Response,
+}
+
+/// The answer `provider` gives for `key`.
+pub(crate) async fn answer(provider: &str, key: &str, answers: &Answers) -> Response {
+    match behaviour(provider, key) {
+        Some(Behaviour::Good) => (answers.ok)(),
+        Some(Behaviour::ServerError) => (answers.server_error)(),
+        Some(Behaviour::RateLimited) => (answers.rate_limited)(),
+        Some(Behaviour::Hang) => hang().await,
+        Some(Behaviour::Restricted) => answers.restricted.unwrap_or(answers.invalid)(),
+        None => (answers.invalid)(),
+    }
+}
+
+pub(crate) async fn hang() -> Response {
+    tokio::time::sleep(HANG).await;
+    StatusCode::GATEWAY_TIMEOUT.into_response()
+}
+
+/// A JSON answer (`application/json`).
+pub(crate) fn json(status: u16, body: Value) -> Response {
+    typed(status, "application/json", body.to_string())
+}
+
+/// An answer with an explicit content type.
+pub(crate) fn typed(status: u16, content_type: &'static str, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
+}
+
+/// A header's value as text.
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name)?.to_str().ok()
+}
+
+/// The token of `Authorization: Bearer <token>`.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    header(headers, "authorization")?.strip_prefix("Bearer ")
+}

@@ -1,0 +1,147 @@
+//! AWS: STS `GetCallerIdentity`, which every valid key may call, signed with SigV4.
+//! Errors come back as XML (`<Error><Code>…</Code><Message>…</Message></Error>`).
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use reqwest::Method;
+
+use super::Adapter;
+use crate::probe::{Detail, ProbeContext, ProbeOutcomeKind, Verdict};
+
+const BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// Codes for a key that does not exist, a wrong secret, or an expired session.
+const INVALID: [&str; 7] = [
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "IncompleteSignature",
+    "InvalidAccessKeyId",
+    "MissingAuthenticationToken",
+    "UnrecognizedClientException",
+];
+
+pub(crate) struct AwsSts;
+
+#[async_trait]
+impl Adapter for AwsSts {
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Verdict {
+        check(cx).await.unwrap_or_else(|verdict| verdict)
+    }
+}
+
+async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
+    let access_key_id = cx.required_config("access_key_id")?;
+    let secret = cx.secret("secret_access_key")?;
+    let session_token = cx.optional_secret("session_token");
+    let region = match cx.config("region") {
+        Some(region) if is_region(region) => region,
+        Some(_) => return Err(Verdict::invalid("The `region` is not an AWS region name.")),
+        None => DEFAULT_REGION,
+    };
+    let url = if cx.overridden || cx.config("region").is_none() {
+        cx.url(&cx.probe.path)?
+    } else {
+        regional_endpoint(region).parse().map_err(|_| Verdict::invalid("The `region` is not an AWS region name."))?
+    };
+
+    let identity = Credentials::new(access_key_id, secret, session_token.map(str::to_owned), None, "byok").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("sts")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|_| signing_failed())?
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        url.as_str(),
+        [("content-type", CONTENT_TYPE)].into_iter(),
+        SignableBody::Bytes(BODY.as_bytes()),
+    )
+    .map_err(|_| signing_failed())?;
+    let (instructions, _signature) = sign(signable, &params).map_err(|_| signing_failed())?.into_parts();
+
+    let mut request = cx.http.request(Method::POST, url).header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE).body(BODY);
+    for (name, value) in instructions.headers() {
+        let mut value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|_| Verdict::invalid("The session token cannot be sent in an HTTP header."))?;
+        value.set_sensitive(true);
+        request = request.header(name, value);
+    }
+    let reply = cx.send(request).await?;
+    let text = reply.text();
+    if reply.is_success() {
+        let account = tag(&text, "Account").filter(|a| a.chars().all(|c| c.is_ascii_digit()));
+        return Ok(Verdict::connected(match account {
+            Some(account) => format!("{} accepted the access key (account {account}).", cx.name()),
+            None => format!("{} accepted the access key.", cx.name()),
+        }));
+    }
+    let code = tag(&text, "Code").filter(|c| c.chars().all(|c| c.is_ascii_alphanumeric()));
+    let detail = Detail {
+        text: tag(&text, "Message").and_then(|m| crate::probe::safe_text(&m, cx.secrets)),
+        codes: code.iter().cloned().collect(),
+        status: reply.status,
+    };
+    let kind = match code.as_deref() {
+        Some(c) if INVALID.contains(&c) => ProbeOutcomeKind::Invalid,
+        Some("AccessDenied") => ProbeOutcomeKind::Restricted,
+        _ => ProbeOutcomeKind::Unavailable,
+    };
+    Ok(detail.verdict(cx.name(), kind))
+}
+
+/// STS in the credential's region; China's regions live under `amazonaws.com.cn`.
+fn regional_endpoint(region: &str) -> String {
+    if region.starts_with("cn-") {
+        format!("https://sts.{region}.amazonaws.com.cn/")
+    } else {
+        format!("https://sts.{region}.amazonaws.com/")
+    }
+}
+
+fn is_region(region: &str) -> bool {
+    (1..=32).contains(&region.len()) && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn signing_failed() -> Verdict {
+    Verdict::invalid("The request to AWS could not be signed with this access key.")
+}
+
+/// The text of the first `<name>…</name>` element.
+fn tag(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml[start..].find(&format!("</{name}>"))?;
+    Some(xml[start..start + len].trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_xml_elements() {
+        let xml = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>\
+                   <Message>User is not authorized</Message></Error></ErrorResponse>";
+        assert_eq!(tag(xml, "Code").as_deref(), Some("AccessDenied"));
+        assert_eq!(tag(xml, "Nope"), None);
+    }
+
+    #[test]
+    fn regional_endpoints_follow_the_partition() {
+        assert_eq!(regional_endpoint("eu-west-1"), "https://sts.eu-west-1.amazonaws.com/");
+        assert_eq!(regional_endpoint("cn-north-1"), "https://sts.cn-north-1.amazonaws.com.cn/");
+        assert!(is_region("us-gov-west-1"));
+        assert!(!is_region("evil.example/x"));
+    }
+}

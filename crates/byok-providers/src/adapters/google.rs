@@ -1,0 +1,54 @@
+//! Google Cloud: the OAuth JWT-bearer grant with the service-account key, sent to the
+//! provider's origin (`oauth2.googleapis.com`, or its override), never to the key
+//! file's own `token_uri`. A token proves the key is live; it is thrown away.
+
+use async_trait::async_trait;
+use reqwest::Method;
+
+use super::Adapter;
+use super::jwt::KeyFile;
+use crate::probe::{Detail, ProbeContext, ProbeOutcomeKind, Verdict, safe_code, safe_text};
+
+const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// Errors of RFC 6749 §5.2 that mean the key, its account or its signature is bad.
+const INVALID: [&str; 3] = ["invalid_grant", "invalid_client", "unauthorized_client"];
+
+pub(crate) struct GoogleServiceAccount;
+
+#[async_trait]
+impl Adapter for GoogleServiceAccount {
+    async fn probe(&self, cx: &ProbeContext<'_>) -> Verdict {
+        check(cx).await.unwrap_or_else(|verdict| verdict)
+    }
+}
+
+async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
+    let key = KeyFile::parse(cx.secret("service_account_json")?).map_err(Verdict::invalid)?;
+    let url = cx.url(&cx.probe.path)?;
+    let assertion = key.assertion(SCOPE, url.as_str()).map_err(Verdict::invalid)?;
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", GRANT_TYPE)
+        .append_pair("assertion", &assertion)
+        .finish();
+    let request = cx
+        .http
+        .request(Method::POST, url)
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body);
+    let reply = cx.send(request).await?;
+    let json = reply.json();
+    let name = cx.name();
+    if reply.is_success() && json.as_ref().and_then(|j| j.get("access_token")).is_some() {
+        return Ok(Verdict::connected(format!("{name} accepted the service account key and issued a token.")));
+    }
+    let error = json.as_ref().and_then(|j| j.get("error")).and_then(safe_code);
+    let description =
+        json.as_ref().and_then(|j| j.get("error_description")?.as_str()).and_then(|d| safe_text(d, cx.secrets));
+    let kind = match error.as_deref() {
+        Some(e) if matches!(reply.status, 400 | 401) && INVALID.contains(&e) => ProbeOutcomeKind::Invalid,
+        _ => ProbeOutcomeKind::Unavailable,
+    };
+    let detail = Detail { codes: error.into_iter().collect(), text: description, status: reply.status };
+    Ok(detail.verdict(name, kind))
+}

@@ -1,0 +1,196 @@
+//! The built-in catalog, and catalogs extended with providers from a deployment's
+//! configuration. Every provider must say where it lives, where its key goes and how
+//! to test it; that is checked here once, so probes and the proxy can rely on it.
+
+mod check;
+
+use byok_core::{Catalog, DomainError, ProviderSpec};
+use serde::Deserialize;
+use thiserror::Error;
+
+const BUILTIN: &str = include_str!("catalog.toml");
+
+#[derive(Debug, Error)]
+pub enum CatalogError {
+    #[error("provider catalog is not valid TOML: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("provider catalog is inconsistent: {0}")]
+    Invalid(#[from] DomainError),
+    #[error("provider `{provider}` {reason}")]
+    Transport { provider: String, reason: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    providers: Vec<ProviderSpec>,
+}
+
+/// The providers byok ships with, as data.
+pub fn builtin_providers() -> Result<Vec<ProviderSpec>, CatalogError> {
+    let file: CatalogFile = toml::from_str(BUILTIN)?;
+    Ok(file.providers)
+}
+
+/// The catalog byok ships with.
+pub fn builtin_catalog() -> Result<Catalog, CatalogError> {
+    build_catalog(Vec::new())
+}
+
+/// The built-in providers followed by `extra` ones, e.g. from a deployment's config
+/// file (an OpenAI-compatible server needs only id, name, category, fields,
+/// `base_url`, `auth` and `probe`). An id may not be defined twice.
+pub fn build_catalog(extra: Vec<ProviderSpec>) -> Result<Catalog, CatalogError> {
+    let mut specs = builtin_providers()?;
+    specs.extend(extra);
+    for spec in &specs {
+        check::transport(spec).map_err(|reason| CatalogError::Transport { provider: spec.id.to_string(), reason })?;
+    }
+    Ok(Catalog::new(specs)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use byok_core::{AuthSpec, ProbeAdapter, ProbeMethod};
+
+    use super::*;
+
+    const IDS: [&str; 13] = [
+        "openai",
+        "anthropic",
+        "gemini",
+        "groq",
+        "openrouter",
+        "stability",
+        "runway",
+        "exa",
+        "twilio",
+        "resend",
+        "aws",
+        "azure",
+        "gcp",
+    ];
+
+    #[test]
+    fn builtin_catalog_loads_with_every_documented_provider() {
+        let catalog = builtin_catalog().unwrap();
+        let ids: Vec<&str> = catalog.providers().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, IDS);
+    }
+
+    #[test]
+    fn field_names_match_the_api_contract() {
+        let catalog = builtin_catalog().unwrap();
+        let names = |id: &str| -> Vec<(String, bool)> {
+            catalog.get(id).unwrap().fields.iter().map(|f| (f.name.clone(), f.secret)).collect()
+        };
+        let s = |n: &str, secret: bool| (n.to_owned(), secret);
+        assert_eq!(names("openai"), vec![s("api_key", true), s("organization", false), s("project", false)]);
+        assert_eq!(names("twilio"), vec![s("account_sid", false), s("auth_token", true), s("phone_number", false)]);
+        assert_eq!(names("resend"), vec![s("api_key", true), s("from_email", false)]);
+        assert_eq!(
+            names("aws"),
+            vec![s("access_key_id", false), s("secret_access_key", true), s("session_token", true), s("region", false)]
+        );
+        assert_eq!(names("azure"), vec![s("tenant_id", false), s("client_id", false), s("client_secret", true)]);
+        assert_eq!(names("gcp"), vec![s("service_account_json", true)]);
+    }
+
+    #[test]
+    fn every_builtin_provider_has_an_https_origin_auth_and_probe() {
+        for spec in builtin_providers().unwrap() {
+            let base = spec.base_url.as_deref().unwrap();
+            assert!(base.starts_with("https://"), "{}: {base}", spec.id);
+            assert!(spec.auth.is_some(), "{}", spec.id);
+            assert!(spec.probe.is_some(), "{}", spec.id);
+        }
+    }
+
+    #[test]
+    fn catalog_data_says_what_the_providers_document() {
+        let catalog = builtin_catalog().unwrap();
+        let anthropic = catalog.get("anthropic").unwrap();
+        assert_eq!(anthropic.auth, Some(AuthSpec::Header { name: "x-api-key".into(), field: "api_key".into() }));
+        let probe = anthropic.probe.as_ref().unwrap();
+        assert_eq!(probe.headers["anthropic-version"], "2023-06-01");
+        let aws = catalog.get("aws").unwrap().probe.as_ref().unwrap();
+        assert_eq!((aws.method, aws.adapter), (ProbeMethod::Post, Some(ProbeAdapter::AwsSts)));
+        assert_eq!(
+            catalog.get("twilio").unwrap().auth,
+            Some(AuthSpec::Basic { username: "account_sid".into(), password: "auth_token".into() })
+        );
+    }
+
+    fn spec(toml_text: &str) -> ProviderSpec {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    const LOCAL_LLM: &str = r#"
+        id = "local-llm"
+        name = "Local LLM"
+        category = "llm"
+        fields = [{ name = "api_key", label = "API key", secret = true, required = true }]
+        base_url = "https://llm.internal.example"
+        auth = { type = "bearer" }
+        probe = { path = "/v1/models" }
+    "#;
+
+    #[test]
+    fn a_config_defined_provider_joins_the_catalog_with_defaults() {
+        let catalog = build_catalog(vec![spec(LOCAL_LLM)]).unwrap();
+        let p = catalog.get("local-llm").unwrap();
+        assert_eq!(p.auth, Some(AuthSpec::Bearer { field: "api_key".into() }));
+        let probe = p.probe.as_ref().unwrap();
+        assert_eq!(probe.method, ProbeMethod::Get);
+        assert_eq!(probe.errors.invalid_status, vec![401]);
+        assert_eq!(probe.errors.restricted_status, vec![403]);
+        assert_eq!(catalog.providers().count(), IDS.len() + 1);
+    }
+
+    #[test]
+    fn a_config_defined_provider_may_not_replace_a_builtin_one() {
+        let dup = spec(&LOCAL_LLM.replace("local-llm", "openai"));
+        assert!(matches!(build_catalog(vec![dup]), Err(CatalogError::Invalid(_))));
+    }
+
+    #[test]
+    fn unknown_keys_in_auth_and_probe_are_refused() {
+        let bad_auth =
+            LOCAL_LLM.replace(r#"auth = { type = "bearer" }"#, r#"auth = { type = "bearer", feild = "api_key" }"#);
+        assert!(toml::from_str::<ProviderSpec>(&bad_auth).is_err());
+        let bad_probe = LOCAL_LLM
+            .replace(r#"probe = { path = "/v1/models" }"#, r#"probe = { path = "/v1/models", methd = "GET" }"#);
+        assert!(toml::from_str::<ProviderSpec>(&bad_probe).is_err());
+        let bad_adapter = LOCAL_LLM
+            .replace(r#"probe = { path = "/v1/models" }"#, r#"probe = { path = "/v1/models", adapter = "magic" }"#);
+        assert!(toml::from_str::<ProviderSpec>(&bad_adapter).is_err());
+    }
+
+    #[test]
+    fn transport_mistakes_are_named() {
+        let cases = [
+            (
+                r#"base_url = "https://llm.internal.example""#,
+                r#"base_url = "https://llm.internal.example/v1""#,
+                "base_url",
+            ),
+            (r#"auth = { type = "bearer" }"#, "", "auth"),
+            (r#"probe = { path = "/v1/models" }"#, r#"probe = { path = "v1/models" }"#, "path"),
+            (r#"auth = { type = "bearer" }"#, r#"auth = { type = "bearer", field = "nope" }"#, "nope"),
+            (r#"probe = { path = "/v1/models" }"#, r#"probe = { path = "/v1/{api_key}/models" }"#, "api_key"),
+            (r#"auth = { type = "bearer" }"#, r#"auth = { type = "aws_sigv4" }"#, "adapter"),
+            (
+                r#"probe = { path = "/v1/models" }"#,
+                r#"probe = { path = "/v1/models", headers = { "bad header" = "x" } }"#,
+                "header",
+            ),
+        ];
+        for (from, to, named) in cases {
+            let err = build_catalog(vec![spec(&LOCAL_LLM.replace(from, to))])
+                .err()
+                .unwrap_or_else(|| panic!("{to} was accepted"));
+            assert!(matches!(&err, CatalogError::Transport { provider, .. } if provider == "local-llm"), "{err}");
+            assert!(err.to_string().contains(named), "{err} does not name {named}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The SSRF guard: unless private networks are allowed, byok connects only to public
+//! addresses. Overrides are checked when the prober is built; names are checked again
+//! at connect time by the resolver, so a name that later resolves to a private address
+//! (DNS rebinding) is refused too.
+
+use std::error::Error as StdError;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use thiserror::Error;
+
+/// Whether `ip` is an address on the public internet.
+pub(crate) fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    let special = ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0 // "this network"
+        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT, 100.64.0.0/10
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking, 198.18.0.0/15
+        || a >= 240; // reserved
+    !special
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    let segments = ip.segments();
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        // NAT64: the IPv4 address it reaches decides.
+        let [.., hi, lo] = segments;
+        return is_public_v4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+    }
+    let special = ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || ip.is_unique_local()
+        || ip.is_unicast_link_local()
+        || (segments[0] & 0xffc0) == 0xfec0 // deprecated site-local
+        || (segments[0] == 0x2001 && segments[1] == 0x0db8); // documentation
+    !special
+}
+
+/// The resolver error for a name whose every address is refused.
+#[derive(Debug, Error)]
+#[error("the host resolves only to loopback, private or link-local addresses")]
+pub(crate) struct BlockedAddress;
+
+/// A DNS resolver that drops non-public addresses unless private networks are allowed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GuardedResolver {
+    pub allow_private: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| allow_private || is_public(addr.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(Box::new(BlockedAddress) as Box<dyn StdError + Send + Sync>);
+            }
+            let addrs: Addrs = Box::new(found.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn public(s: &str) -> bool {
+        is_public(s.parse().unwrap())
+    }
+
+    #[test]
+    fn local_and_private_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "127.5.5.5",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            assert!(!public(ip), "{ip} counted as public");
+        }
+    }
+
+    #[test]
+    fn public_addresses_are_public() {
+        for ip in ["1.1.1.1", "8.8.8.8", "172.32.0.1", "2606:4700:4700::1111", "::ffff:1.1.1.1"] {
+            assert!(public(ip), "{ip} counted as private");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_names_of_local_addresses() {
+        let guarded = GuardedResolver { allow_private: false };
+        let name: Name = "localhost".parse().unwrap();
+        let err = guarded.resolve(name).await.err().unwrap();
+        assert!(err.is::<BlockedAddress>());
+        let open = GuardedResolver { allow_private: true };
+        let name: Name = "localhost".parse().unwrap();
+        let addrs: Vec<_> = open.resolve(name).await.unwrap().collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty());
+    }
+}

@@ -1,0 +1,197 @@
+//! Connection tests: the cheapest read-only call each provider documents, classified
+//! as connected, restricted, invalid or unavailable.
+
+mod answer;
+mod context;
+mod guard;
+mod http;
+mod outcome;
+mod settings;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use byok_core::{ProviderSpec, SecretFields};
+
+use crate::adapters;
+use crate::origin::Origin;
+
+pub(crate) use answer::{Detail, safe_code, safe_text};
+pub(crate) use context::ProbeContext;
+pub(crate) use http::Reply;
+pub(crate) use outcome::Verdict;
+pub use outcome::{ProbeOutcome, ProbeOutcomeKind};
+pub use settings::{ProbeSettings, ProbeSetupError, base_url_env_var};
+
+/// Runs connection tests. Cheap to clone (one pooled HTTP client behind an `Arc`),
+/// `Send` and `Sync`: build one at start-up and share it.
+#[derive(Clone)]
+pub struct Prober {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: http::Http,
+    /// Provider id to normalised origin.
+    overrides: HashMap<String, String>,
+    total_timeout: Duration,
+}
+
+impl fmt::Debug for Prober {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prober")
+            .field("overrides", &self.inner.overrides)
+            .field("total_timeout", &self.inner.total_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prober {
+    /// Checks the settings: every override must be an origin, and unless private
+    /// networks are allowed, none may name a loopback, private or link-local address
+    /// (names are checked again whenever they are resolved).
+    pub fn new(settings: ProbeSettings) -> Result<Self, ProbeSetupError> {
+        if settings.connect_timeout.is_zero() || settings.total_timeout.is_zero() {
+            return Err(ProbeSetupError::ZeroTimeout);
+        }
+        let mut overrides = HashMap::with_capacity(settings.base_url_overrides.len());
+        for (provider, value) in settings.base_url_overrides {
+            let origin = Origin::parse(&value)
+                .map_err(|e| ProbeSetupError::InvalidOverride { provider: provider.clone(), reason: e.to_string() })?;
+            let private = origin.is_localhost_name() || origin.ip().is_some_and(|ip| !guard::is_public(ip));
+            if private && !settings.allow_private_networks {
+                return Err(ProbeSetupError::PrivateOverride { provider });
+            }
+            overrides.insert(provider, origin.as_string());
+        }
+        let http = http::Http::new(settings.connect_timeout, settings.total_timeout, settings.allow_private_networks)
+            .map_err(ProbeSetupError::Client)?;
+        Ok(Self { inner: Arc::new(Inner { http, overrides, total_timeout: settings.total_timeout }) })
+    }
+
+    /// The origin byok calls for `provider`: its override, else the catalog's
+    /// `base_url`. `None` when the provider has neither.
+    pub fn base_url(&self, provider: &ProviderSpec) -> Option<String> {
+        if let Some(origin) = self.inner.overrides.get(provider.id.as_str()) {
+            return Some(origin.clone());
+        }
+        let base = provider.base_url.as_deref()?;
+        Origin::parse(base).ok().map(|o| o.as_string())
+    }
+
+    /// Tests a credential: `config` holds its public fields, `secrets` its secret
+    /// ones. Never fails: every problem is an outcome with a message for people.
+    pub async fn probe(
+        &self,
+        provider: &ProviderSpec,
+        config: &BTreeMap<String, String>,
+        secrets: &SecretFields,
+    ) -> ProbeOutcome {
+        let started = Instant::now();
+        let limit = self.inner.total_timeout;
+        let verdict = tokio::time::timeout(limit, self.run(provider, config, secrets)).await.unwrap_or_else(|_| {
+            Verdict::unavailable(format!("{} did not answer within {}; try again later.", provider.name, human(limit)))
+        });
+        ProbeOutcome {
+            kind: verdict.kind,
+            message: answer::scrub(verdict.message, secrets),
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    async fn run(&self, provider: &ProviderSpec, config: &BTreeMap<String, String>, secrets: &SecretFields) -> Verdict {
+        let Some(probe) = &provider.probe else {
+            return Verdict::unavailable(format!("The catalog has no connection test for {}.", provider.name));
+        };
+        let Some(origin) = self.base_url(provider) else {
+            return Verdict::unavailable(format!("The catalog has no base URL for {}.", provider.name));
+        };
+        let cx = ProbeContext {
+            http: &self.inner.http,
+            provider,
+            probe,
+            origin: &origin,
+            overridden: self.inner.overrides.contains_key(provider.id.as_str()),
+            config,
+            secrets,
+        };
+        adapters::for_probe(probe).probe(&cx).await
+    }
+}
+
+/// `15 s` or `500 ms`.
+fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) { format!("{} s", ms / 1000) } else { format!("{ms} ms") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(overrides: &[(&str, &str)], allow_private: bool) -> ProbeSettings {
+        ProbeSettings {
+            base_url_overrides: overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            allow_private_networks: allow_private,
+            ..ProbeSettings::default()
+        }
+    }
+
+    #[test]
+    fn overrides_must_be_origins() {
+        for bad in ["http://x.example/v1", "x.example", "ftp://x.example"] {
+            let err = Prober::new(settings(&[("openai", bad)], true)).unwrap_err();
+            assert!(
+                matches!(&err, ProbeSetupError::InvalidOverride { provider, .. } if provider == "openai"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn overrides_to_local_networks_need_the_opt_in() {
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://10.0.0.1",
+            "http://169.254.169.254",
+            "http://[::1]:9000",
+            "http://192.168.0.10",
+            "http://localhost:1234",
+        ] {
+            let err = Prober::new(settings(&[("openai", local)], false)).unwrap_err();
+            assert!(matches!(err, ProbeSetupError::PrivateOverride { .. }), "{local}: {err}");
+            assert!(Prober::new(settings(&[("openai", local)], true)).is_ok(), "{local}");
+        }
+        assert!(Prober::new(settings(&[("openai", "https://203.0.114.1")], false)).is_ok());
+    }
+
+    #[test]
+    fn base_url_prefers_the_override() {
+        let catalog = crate::builtin_catalog().unwrap();
+        let openai = catalog.get("openai").unwrap();
+        let prober = Prober::new(ProbeSettings::default()).unwrap();
+        assert_eq!(prober.base_url(openai).as_deref(), Some("https://api.openai.com"));
+        let prober = Prober::new(settings(&[("openai", "https://proxy.example:8443/")], false)).unwrap();
+        assert_eq!(prober.base_url(openai).as_deref(), Some("https://proxy.example:8443"));
+    }
+
+    #[test]
+    fn zero_timeouts_are_refused() {
+        let s = ProbeSettings { total_timeout: Duration::ZERO, ..ProbeSettings::default() };
+        assert!(matches!(Prober::new(s), Err(ProbeSetupError::ZeroTimeout)));
+    }
+
+    #[test]
+    fn the_prober_is_shareable_and_its_probe_future_is_send() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Prober>();
+        fn send<F: std::future::Future + Send>(_: F) {}
+        let prober = Prober::new(ProbeSettings::default()).unwrap();
+        let catalog = crate::builtin_catalog().unwrap();
+        let config = BTreeMap::new();
+        let secrets = SecretFields::new();
+        send(prober.probe(catalog.get("openai").unwrap(), &config, &secrets));
+    }
+}
