@@ -41,6 +41,10 @@ pub enum ApiError {
     #[error("{0}")]
     QuotaExhausted(String),
     #[error("{0}")]
+    RateLimited(String),
+    #[error("{0}")]
+    ValidationFailed(String),
+    #[error("{0}")]
     CredentialUnreadable(String),
     #[error("internal error")]
     Internal(String),
@@ -84,6 +88,10 @@ impl ApiError {
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             ApiError::NoCredential { .. } => (StatusCode::NOT_FOUND, "no_credential", "No credential"),
             ApiError::QuotaExhausted(_) => (StatusCode::TOO_MANY_REQUESTS, "quota_exhausted", "Quota exhausted"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Rate limited"),
+            ApiError::ValidationFailed(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed")
+            }
             ApiError::CredentialUnreadable(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "credential_unreadable", "Credential unreadable")
             }

@@ -5,6 +5,7 @@ mod error;
 mod extract;
 mod metrics;
 mod openapi;
+mod probing;
 mod routes;
 mod sealing;
 mod state;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/usage", get(routes::usage))
         .route("/orgs/{org}/policy", get(routes::get_org_policy).put(routes::put_org_policy))
         .route("/credentials", post(routes::create_credential).get(routes::list_credentials))
+        .route("/credentials/{id}/test", post(routes::test_credential))
         .route(
             "/credentials/{id}",
             get(routes::get_credential).patch(routes::patch_credential).delete(routes::delete_credential),

@@ -18,6 +18,7 @@ use crate::routes;
         routes::get_credential,
         routes::patch_credential,
         routes::delete_credential,
+        routes::test_credential,
         routes::resolve,
         routes::usage,
         routes::get_org_policy,

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use byok_core::{Credential, CredentialId, Label, Owner, ProviderId, SecretFields, SplitFields, Status, Timestamp, secret_hint};
+use byok_core::{
+    Credential, CredentialId, Label, Owner, ProviderId, SecretFields, SplitFields, Status, Timestamp, secret_hint,
+};
 use byok_crypto::Binding;
 
 use crate::AppState;

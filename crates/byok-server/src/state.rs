@@ -1,10 +1,13 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use byok_core::{Catalog, Clock, PeriodAnchor, PlatformEnv, SystemClock};
 use byok_crypto::Keyring;
+use byok_providers::Prober;
 use byok_store::Store;
 
 use crate::metrics::Metrics;
+use crate::probing::ProbeLimiter;
 use crate::token_cache::TokenCache;
 
 /// Settings of the HTTP layer.
@@ -16,11 +19,24 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Day of the month on which usage periods start.
     pub period_anchor: PeriodAnchor,
+    /// Connection tests allowed per owner per minute.
+    pub probe_rate_per_minute: u32,
+    /// How often connected credentials are re-tested; `None` turns it off.
+    pub reverify_interval: Option<Duration>,
+    /// Re-tests running at once.
+    pub reverify_concurrency: usize,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { admin_token_hash: None, max_body_bytes: 64 * 1024, period_anchor: PeriodAnchor::default() }
+        Self {
+            admin_token_hash: None,
+            max_body_bytes: 64 * 1024,
+            period_anchor: PeriodAnchor::default(),
+            probe_rate_per_minute: 10,
+            reverify_interval: Some(Duration::from_secs(24 * 3600)),
+            reverify_concurrency: 4,
+        }
     }
 }
 
@@ -32,11 +48,12 @@ pub struct AppParts {
     /// Platform credentials read from the environment at start-up.
     pub platform_env: PlatformEnv,
     pub clock: Arc<dyn Clock>,
+    pub prober: Prober,
 }
 
 impl AppParts {
-    pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, catalog: Arc<Catalog>) -> Self {
-        Self { store, keyring, catalog, platform_env: PlatformEnv::default(), clock: Arc::new(SystemClock) }
+    pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, catalog: Arc<Catalog>, prober: Prober) -> Self {
+        Self { store, keyring, catalog, platform_env: PlatformEnv::default(), clock: Arc::new(SystemClock), prober }
     }
 }
 
@@ -53,14 +70,35 @@ pub struct Inner {
     pub settings: ServerSettings,
     pub metrics: Metrics,
     pub token_cache: Arc<TokenCache>,
+    pub prober: Prober,
+    pub probe_limiter: ProbeLimiter,
 }
 
 impl AppState {
     pub fn new(parts: AppParts, settings: ServerSettings) -> Self {
-        let AppParts { store, keyring, catalog, platform_env, clock } = parts;
+        let AppParts { store, keyring, catalog, platform_env, clock, prober } = parts;
         let token_cache = Arc::new(TokenCache::new());
         TokenCache::start_polling(Arc::downgrade(&token_cache), store.clone());
-        Self(Arc::new(Inner { store, keyring, catalog, platform_env, clock, settings, metrics: Metrics::new(), token_cache }))
+        let probe_limiter = ProbeLimiter::new(settings.probe_rate_per_minute);
+        Self(Arc::new(Inner {
+            store,
+            keyring,
+            catalog,
+            platform_env,
+            clock,
+            settings,
+            metrics: Metrics::new(),
+            token_cache,
+            prober,
+            probe_limiter,
+        }))
+    }
+
+    /// Starts the background work a serving instance does (re-verification).
+    pub fn start_background(&self) {
+        if let Some(interval) = self.settings.reverify_interval {
+            crate::probing::start_reverification(self.clone(), interval, self.settings.reverify_concurrency);
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -58,7 +58,9 @@ impl TokenCache {
         if inner.entries.len() >= MAX_ENTRIES {
             inner.entries.clear();
         }
-        inner.entries.insert(hash, Entry { principal: Principal::from_token(token), expires_at: token.expires_at, epoch });
+        inner
+            .entries
+            .insert(hash, Entry { principal: Principal::from_token(token), expires_at: token.expires_at, epoch });
     }
 
     /// Records the store's epoch; a new one drops every entry.

@@ -364,6 +364,44 @@ macro_rules! impl_sql_store {
                     .collect()
             }
 
+            async fn record_test(
+                &self,
+                id: &byok_core::CredentialId,
+                version: i64,
+                status: Option<byok_core::Status>,
+                message: Option<&str>,
+                tested_at: byok_core::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query(concat!(
+                    "UPDATE credentials SET status = coalesce($1, status), status_message = $2, last_tested_at = $3, ",
+                    "revision = revision + 1 WHERE id = $4 AND version = $5"
+                ))
+                .bind(status.map(|s| s.as_str()))
+                .bind(message)
+                .bind(tested_at.millis())
+                .bind(id.to_string())
+                .bind(version)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn due_for_retest(
+                &self,
+                before: byok_core::Timestamp,
+                limit: u32,
+            ) -> Result<Vec<byok_core::Credential>, $crate::StoreError> {
+                let sql = concat!(
+                    "SELECT ",
+                    credential_columns!(),
+                    " FROM credentials WHERE enabled = TRUE AND status IN ('connected', 'restricted') ",
+                    "AND (last_tested_at IS NULL OR last_tested_at < $1) ORDER BY last_tested_at, id LIMIT $2"
+                );
+                let rows: Vec<$crate::rows::CredentialRow> =
+                    sqlx::query_as(sql).bind(before.millis()).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
             async fn mark_failing(
                 &self,
                 id: &byok_core::CredentialId,

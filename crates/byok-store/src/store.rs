@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use byok_core::{Credential, CredentialId, OrgId, Owner, ProviderId, Timestamp, Token, TokenId};
+use byok_core::{Credential, CredentialId, OrgId, Owner, ProviderId, Status, Timestamp, Token, TokenId};
 
 use crate::StoreError;
 
@@ -96,6 +96,20 @@ pub trait Store: Send + Sync + 'static {
     async fn roll_over(&self, owner: &Owner, provider: &ProviderId, period: Timestamp) -> Result<(), StoreError>;
     /// Closed periods of these credentials, newest first.
     async fn usage_history(&self, ids: &[CredentialId]) -> Result<Vec<UsagePeriod>, StoreError>;
+    /// Records a connection test's result if the credential's secret is still at
+    /// `version` (a test of an older secret must not label a newer one). `status:
+    /// None` keeps the status. False when the credential changed or is gone.
+    async fn record_test(
+        &self,
+        id: &CredentialId,
+        version: i64,
+        status: Option<Status>,
+        message: Option<&str>,
+        tested_at: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Enabled credentials whose last good test is older than `before` (or that never
+    /// had one while connected), oldest first.
+    async fn due_for_retest(&self, before: Timestamp, limit: u32) -> Result<Vec<Credential>, StoreError>;
     /// Marks a credential failing with a message (e.g. its secret did not open).
     async fn mark_failing(&self, id: &CredentialId, message: &str, now: Timestamp) -> Result<(), StoreError>;
 

@@ -164,6 +164,7 @@ async fn serve(config: Config) -> Result<(), CliError> {
         .map_err(|source| CliError::Listen { addr: config.listen.to_string(), source })?;
     let addr = listener.local_addr().map_err(CliError::Serve)?;
     tracing::info!(%addr, "byok listening on http://{addr}");
+    state.start_background();
     let app = byok_server::router(state);
     byok_server::serve(listener, app, shutdown_signal(), Duration::from_secs(20)).await.map_err(CliError::Serve)?;
     tracing::info!("byok stopped");

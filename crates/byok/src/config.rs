@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use byok_core::PeriodAnchor;
+use std::time::Duration;
+
+use byok_core::{PeriodAnchor, ProviderSpec};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -20,6 +22,8 @@ pub enum ConfigError {
     Listen(String),
     #[error("invalid BYOK_LOG_FORMAT `{0}`: expected `text` or `json`")]
     LogFormat(String),
+    #[error("invalid {0} `{1}`: expected a whole number")]
+    Number(&'static str, String),
     #[error("invalid usage period day `{0}`: expected a day of the month from 1 to 28")]
     PeriodDay(String),
     #[error(
@@ -40,6 +44,12 @@ pub struct Layer {
     pub log_format: Option<String>,
     /// Day of the month (1–28, UTC) on which usage periods start.
     pub usage_period_day: Option<u8>,
+    /// Connection tests allowed per owner per minute.
+    pub probe_rate_per_minute: Option<u32>,
+    /// Seconds between re-tests of connected credentials; 0 turns re-testing off.
+    pub reverify_interval_secs: Option<u64>,
+    /// Providers added to the built-in catalog (config file only).
+    pub providers: Option<Vec<ProviderSpec>>,
 }
 
 impl Layer {
@@ -53,6 +63,9 @@ impl Layer {
             admin_token: over.admin_token.or(self.admin_token),
             log_format: over.log_format.or(self.log_format),
             usage_period_day: over.usage_period_day.or(self.usage_period_day),
+            probe_rate_per_minute: over.probe_rate_per_minute.or(self.probe_rate_per_minute),
+            reverify_interval_secs: over.reverify_interval_secs.or(self.reverify_interval_secs),
+            providers: over.providers.or(self.providers),
         }
     }
 
@@ -61,7 +74,16 @@ impl Layer {
         let usage_period_day = get("BYOK_USAGE_PERIOD_DAY")
             .map(|d| d.trim().parse::<u8>().map_err(|_| ConfigError::PeriodDay(d.clone())))
             .transpose()?;
+        let number = |name: &'static str| {
+            get(name).map(|v| v.trim().parse::<u64>().map_err(|_| ConfigError::Number(name, v.clone()))).transpose()
+        };
+        let probe_rate_per_minute = number("BYOK_PROBE_RATE_PER_MINUTE")?
+            .map(|n| u32::try_from(n).map_err(|_| ConfigError::Number("BYOK_PROBE_RATE_PER_MINUTE", n.to_string())))
+            .transpose()?;
         Ok(Layer {
+            probe_rate_per_minute,
+            reverify_interval_secs: number("BYOK_REVERIFY_INTERVAL_SECS")?,
+            providers: None,
             master_key: get("BYOK_MASTER_KEY"),
             master_keys: get("BYOK_MASTER_KEYS"),
             database_url: get("DATABASE_URL"),
@@ -97,6 +119,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     pub log_format: LogFormat,
     pub period_anchor: PeriodAnchor,
+    pub probe_rate_per_minute: u32,
+    pub reverify_interval: Option<Duration>,
+    pub extra_providers: Vec<ProviderSpec>,
 }
 
 impl Config {
@@ -132,6 +157,13 @@ impl Config {
         let period_anchor = PeriodAnchor::new(day).map_err(|_| ConfigError::PeriodDay(day.to_string()))?;
         Ok(Config {
             period_anchor,
+            probe_rate_per_minute: layer.probe_rate_per_minute.unwrap_or(10),
+            reverify_interval: match layer.reverify_interval_secs {
+                Some(0) => None,
+                Some(secs) => Some(Duration::from_secs(secs)),
+                None => Some(Duration::from_secs(24 * 3600)),
+            },
+            extra_providers: layer.providers.unwrap_or_default(),
             master_key: layer.master_key,
             master_keys: layer.master_keys,
             database_url_given: layer.database_url.is_some(),

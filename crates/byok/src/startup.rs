@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use byok_core::{Clock, PlatformEnv, Timestamp};
 use byok_crypto::{KeyCheck, Keyring, KeyringError, hash_token};
-use byok_providers::{CatalogError, builtin_catalog};
+use byok_providers::{CatalogError, ProbeSettings, ProbeSetupError, Prober, build_catalog};
 use byok_server::{AppParts, AppState, ServerSettings};
 use byok_store::{KeyCheckRecord, Store, StoreError};
 use thiserror::Error;
@@ -26,6 +26,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Catalog(#[from] CatalogError),
+    #[error("provider settings: {0}")]
+    Probes(#[from] ProbeSetupError),
 }
 
 /// Builds the keyring from the settings: fails on a missing or malformed key before
@@ -62,7 +64,8 @@ pub struct World<'a> {
 /// Opens everything `serve` needs, in the order that fails safest.
 pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, StartupError> {
     let keyring = keyring(config)?;
-    let catalog = builtin_catalog()?;
+    let catalog = build_catalog(config.extra_providers.clone())?;
+    let prober = Prober::new(ProbeSettings::from_env(&catalog, world.env)?)?;
     let store = byok_store::connect(&config.database_url).await?;
     verify_keyring(store.as_ref(), &keyring).await?;
     let platform_env = PlatformEnv::read(&catalog, world.env);
@@ -75,9 +78,11 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
     let settings = ServerSettings {
         admin_token_hash: config.admin_token.as_deref().map(hash_token),
         period_anchor: config.period_anchor,
+        probe_rate_per_minute: config.probe_rate_per_minute,
+        reverify_interval: config.reverify_interval,
         ..ServerSettings::default()
     };
-    let mut parts = AppParts::new(store, Arc::new(keyring), Arc::new(catalog));
+    let mut parts = AppParts::new(store, Arc::new(keyring), Arc::new(catalog), prober);
     parts.platform_env = platform_env;
     parts.clock = world.clock;
     Ok(AppState::new(parts, settings))

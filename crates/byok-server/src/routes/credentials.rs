@@ -4,15 +4,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use byok_core::{
-    Credential, CredentialId, Label, Owner, Principal, Role, SecretValue, Status,
-};
+use byok_core::{Credential, CredentialId, Label, Owner, Principal, Role, SecretValue, Status};
+use byok_providers::{ProbeOutcome, ProbeOutcomeKind};
 use byok_store::CredentialFilter;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Auth;
 use crate::extract::{ApiJson, ApiQuery};
+use crate::probing::{probe_fields, status_after};
 use crate::sealing::{NewCredential, binding, current_period, hints, new_credential, seal_into};
 use crate::views::{CredentialView, Page};
 use crate::{ApiError, AppState};
@@ -35,6 +35,10 @@ pub struct CreateCredential {
     pub fields: BTreeMap<String, String>,
     pub monthly_limit: Option<i64>,
     pub priority: Option<i64>,
+    /// Test the submitted values with the provider first and refuse a definitely
+    /// invalid credential (422 `validation_failed`).
+    #[serde(default)]
+    pub validate: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -49,6 +53,9 @@ pub struct PatchCredential {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub monthly_limit: Option<Option<i64>>,
+    /// With changed fields: test the new values first, as on create.
+    #[serde(default)]
+    pub validate: bool,
 }
 
 /// Distinguishes an absent key (`None`) from an explicit `null` (`Some(None)`).
@@ -85,17 +92,14 @@ pub async fn create_credential(
     let label = body.label.as_deref().map(Label::parse).transpose()?.unwrap_or_default();
     let fields = body.fields.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect();
     let split = state.catalog.split_fields(provider.as_str(), fields)?;
-    let credential = new_credential(
-        &state,
-        NewCredential {
-            owner,
-            provider,
-            label,
-            split,
-            monthly_limit: body.monthly_limit.map(check_limit).transpose()?,
-            priority: check_priority(body.priority.unwrap_or(0))?,
-        },
-    );
+    let monthly_limit = body.monthly_limit.map(check_limit).transpose()?;
+    let priority = check_priority(body.priority.unwrap_or(0))?;
+    let verdict = if body.validate { Some(validate_submitted(&state, &owner, &provider, &split).await?) } else { None };
+    let mut credential =
+        new_credential(&state, NewCredential { owner, provider, label, split, monthly_limit, priority });
+    if let Some(outcome) = verdict {
+        apply_verdict(&state, &mut credential, &outcome);
+    }
     state.store.insert_credential(&credential).await?;
     tracing::info!(credential_id = %credential.id, owner = %credential.owner, provider = %credential.provider, "credential created");
     let location = format!("/v1/credentials/{}", credential.id);
@@ -172,7 +176,7 @@ pub async fn patch_credential(
         c.enabled = enabled;
     }
     if let Some(changes) = body.fields {
-        apply_field_changes(&state, &mut c, changes)?;
+        apply_field_changes(&state, &mut c, changes, body.validate).await?;
     }
     c.updated_at = state.clock.now();
     if !state.store.update_credential(&c).await? {
@@ -218,12 +222,38 @@ pub(crate) fn next_cursor(items: &[Credential], limit: u32) -> Option<String> {
     (items.len() == limit as usize).then(|| items.last().map(|c| c.id.to_string())).flatten()
 }
 
+/// Probes submitted values (`validate: true`): a definitely invalid credential is
+/// refused with the provider's reason; any other outcome is returned to be recorded.
+async fn validate_submitted(
+    state: &AppState,
+    owner: &Owner,
+    provider: &byok_core::ProviderId,
+    split: &byok_core::SplitFields,
+) -> Result<ProbeOutcome, ApiError> {
+    state.probe_limiter.check(owner)?;
+    let spec = state.catalog.get(provider.as_str())?;
+    let outcome = probe_fields(state, spec, &split.config, &split.secrets).await;
+    if outcome.kind == ProbeOutcomeKind::Invalid {
+        return Err(ApiError::ValidationFailed(format!("{} refused the credential: {}", spec.name, outcome.message)));
+    }
+    Ok(outcome)
+}
+
+/// Records a validation's outcome on a credential about to be saved.
+fn apply_verdict(state: &AppState, c: &mut Credential, outcome: &ProbeOutcome) {
+    c.status = status_after(outcome.kind).unwrap_or(Status::Unverified);
+    c.status_message = Some(outcome.message.clone());
+    c.last_tested_at = (outcome.kind != ProbeOutcomeKind::Unavailable).then(|| state.clock.now());
+}
+
 /// Merges field changes into the credential's current fields and re-checks the whole
-/// set; a changed secret is sealed as a new version.
-fn apply_field_changes(
+/// set; a changed secret is sealed as a new version. With `validate`, changed values
+/// are probed first.
+async fn apply_field_changes(
     state: &AppState,
     c: &mut Credential,
     changes: BTreeMap<String, Option<String>>,
+    validate: bool,
 ) -> Result<(), ApiError> {
     let old_secrets = state.keyring.open(&binding(c), &c.sealed)?;
     let mut fields: BTreeMap<String, SecretValue> = old_secrets.clone();
@@ -235,14 +265,23 @@ fn apply_field_changes(
         };
     }
     let split = state.catalog.split_fields(c.provider.as_str(), fields)?;
+    let secrets_changed = split.secrets != old_secrets;
+    let verdict = if validate && (secrets_changed || split.config != c.config) {
+        Some(validate_submitted(state, &c.owner, &c.provider, &split).await?)
+    } else {
+        None
+    };
     c.config = split.config;
-    if split.secrets != old_secrets {
+    if secrets_changed {
         c.version += 1;
         c.status = Status::Unverified;
         c.status_message = None;
         c.last_tested_at = None;
         c.secret_hints = hints(&split.secrets);
         seal_into(state, c, &split.secrets);
+    }
+    if let Some(outcome) = verdict {
+        apply_verdict(state, c, &outcome);
     }
     Ok(())
 }
@@ -302,7 +341,7 @@ pub(crate) fn visible_owners(principal: &Principal) -> Option<Vec<Owner>> {
 
 /// Loads a credential the caller may see. A foreign id answers exactly like a
 /// missing one, so ids cannot be probed.
-async fn load_visible(state: &AppState, principal: &Principal, id: &str) -> Result<Credential, ApiError> {
+pub(crate) async fn load_visible(state: &AppState, principal: &Principal, id: &str) -> Result<Credential, ApiError> {
     let id: CredentialId = id.parse().map_err(|_| ApiError::NotFound)?;
     match state.store.get_credential(&id).await? {
         Some(c) if principal.can_manage(&c.owner) => Ok(c),

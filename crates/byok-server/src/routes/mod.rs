@@ -3,6 +3,7 @@ mod health;
 mod policy;
 mod providers;
 mod resolve;
+mod testing;
 mod tokens;
 mod usage;
 
@@ -11,5 +12,6 @@ pub(crate) use health::*;
 pub(crate) use policy::*;
 pub(crate) use providers::*;
 pub(crate) use resolve::*;
+pub(crate) use testing::*;
 pub(crate) use tokens::*;
 pub(crate) use usage::*;

@@ -140,7 +140,9 @@ async fn list_pagination(engine: Engine) {
     loop {
         let page = app.get(&path, &svc).await;
         assert_eq!(page.status, 200, "{}", page.text);
-        seen.extend(page.body["items"].as_array().unwrap().iter().map(|c| c["credential_id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            page.body["items"].as_array().unwrap().iter().map(|c| c["credential_id"].as_str().unwrap().to_owned()),
+        );
         match page.body["next"].as_str() {
             Some(next) => path = format!("/v1/usage?owner=user:pat&limit=2&cursor={next}"),
             None => break,

@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod canary;
 mod cli;
+mod connection_tests;
 mod credentials;
 mod isolation;
 mod metering;

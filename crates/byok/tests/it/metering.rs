@@ -21,7 +21,8 @@ async fn race_to_the_limit(bases: Vec<String>, svc: String, user: &str) -> usize
     let granted = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for i in 0..CLIENTS {
-        let (base, svc, granted, user) = (bases[i % bases.len()].clone(), svc.clone(), granted.clone(), user.to_owned());
+        let (base, svc, granted, user) =
+            (bases[i % bases.len()].clone(), svc.clone(), granted.clone(), user.to_owned());
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             loop {
@@ -70,8 +71,16 @@ async fn two_serve_processes_share_one_exact_limit_on_postgres() {
     let a = ServeProcess::start(&envs);
     let b = ServeProcess::start(&envs);
     let client = reqwest::Client::new();
-    let svc: serde_json::Value =
-        client.post(format!("{}/v1/tokens", a.base)).bearer_auth(&admin).json(&json!({"role": "service"})).send().await.unwrap().json().await.unwrap();
+    let svc: serde_json::Value = client
+        .post(format!("{}/v1/tokens", a.base))
+        .bearer_auth(&admin)
+        .json(&json!({"role": "service"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let svc = svc["token"].as_str().unwrap().to_owned();
     let created = client
         .post(format!("{}/v1/credentials", b.base))
@@ -100,7 +109,8 @@ async fn month_rollover_keeps_history(engine: Engine) {
     let december = Timestamp::from_millis(1_796_083_200_000); // 2026-12-01T00:00:00Z
     assert_eq!(december.to_rfc3339(), "2026-12-01T00:00:00Z");
     let clock = Arc::new(ManualClock::new(november_end));
-    let app = spawn_with(TestDb::fresh(engine).await, AppOptions { clock: clock.clone(), ..AppOptions::default() }).await;
+    let app =
+        spawn_with(TestDb::fresh(engine).await, AppOptions { clock: clock.clone(), ..AppOptions::default() }).await;
     let svc = app.service_token().await;
     let r = app
         .post("/v1/credentials", &svc, json!({"owner": "user:alice", "provider": "openai", "monthly_limit": 2, "fields": {"api_key": "sk-limited-aaaaaaaaaaaaaaaa"}}))
@@ -116,7 +126,10 @@ async fn month_rollover_keeps_history(engine: Engine) {
     clock.set(december);
     // Before any resolve in December, the views already read the new period.
     let view = app.get(&format!("/v1/credentials/{id}"), &svc).await;
-    assert_eq!((view.body["usage"]["period"].clone(), view.body["usage"]["period_start"].clone()), (json!(0), json!("2026-12-01T00:00:00Z")));
+    assert_eq!(
+        (view.body["usage"]["period"].clone(), view.body["usage"]["period_start"].clone()),
+        (json!(0), json!("2026-12-01T00:00:00Z"))
+    );
     let r = app.post("/v1/resolve", &svc, ask.clone()).await;
     assert_eq!(r.status, 200, "the new month brings a new allowance: {}", r.text);
 

@@ -49,7 +49,10 @@ async fn tiers_in_order_with_sources(engine: Engine) {
     let r = resolve(&app, &svc, json!({"provider": "openai", "user": "bob", "org": "acme"})).await;
     assert_eq!((r.body["credential_id"].as_str(), r.body["source"].as_str()), (Some(org.as_str()), Some("org")));
     let r = resolve(&app, &svc, json!({"provider": "openai", "user": "bob", "org": "globex"})).await;
-    assert_eq!((r.body["credential_id"].as_str(), r.body["source"].as_str()), (Some(platform.as_str()), Some("platform")));
+    assert_eq!(
+        (r.body["credential_id"].as_str(), r.body["source"].as_str()),
+        (Some(platform.as_str()), Some("platform"))
+    );
     let r = resolve(&app, &svc, json!({"provider": "openai"})).await;
     assert_eq!(r.body["source"], "platform");
 
@@ -65,12 +68,31 @@ async fn tiers_in_order_with_sources(engine: Engine) {
 async fn priority_and_skips_within_an_owner(engine: Engine) {
     let app = spawn_app(engine).await;
     let svc = app.service_token().await;
-    let first = create(&app, &svc, "user:alice", "openai", "first", "sk-first-aaaaaaaaaaaaaaaaaa", json!({"priority": 1})).await;
-    let second = create(&app, &svc, "user:alice", "openai", "second", "sk-second-aaaaaaaaaaaaaaaaa", json!({"priority": 2})).await;
-    let third = create(&app, &svc, "user:alice", "openai", "third", "sk-third-aaaaaaaaaaaaaaaaaa", json!({"priority": 3, "monthly_limit": 1})).await;
-    let fourth = create(&app, &svc, "user:alice", "openai", "fourth", "sk-fourth-aaaaaaaaaaaaaaaaa", json!({"priority": 4})).await;
+    let first =
+        create(&app, &svc, "user:alice", "openai", "first", "sk-first-aaaaaaaaaaaaaaaaaa", json!({"priority": 1}))
+            .await;
+    let second =
+        create(&app, &svc, "user:alice", "openai", "second", "sk-second-aaaaaaaaaaaaaaaaa", json!({"priority": 2}))
+            .await;
+    let third = create(
+        &app,
+        &svc,
+        "user:alice",
+        "openai",
+        "third",
+        "sk-third-aaaaaaaaaaaaaaaaaa",
+        json!({"priority": 3, "monthly_limit": 1}),
+    )
+    .await;
+    let fourth =
+        create(&app, &svc, "user:alice", "openai", "fourth", "sk-fourth-aaaaaaaaaaaaaaaaa", json!({"priority": 4}))
+            .await;
     let ask = json!({"provider": "openai", "user": "alice"});
-    assert_eq!(resolve(&app, &svc, ask.clone()).await.body["credential_id"], first.as_str(), "lowest priority value first");
+    assert_eq!(
+        resolve(&app, &svc, ask.clone()).await.body["credential_id"],
+        first.as_str(),
+        "lowest priority value first"
+    );
 
     // Disabled: skipped.
     app.patch(&format!("/v1/credentials/{first}"), &svc, json!({"enabled": false})).await;
@@ -86,7 +108,8 @@ async fn priority_and_skips_within_an_owner(engine: Engine) {
 async fn exhausted_tier_answers_429_unless_allowed(engine: Engine) {
     let app = spawn_app(engine).await;
     let svc = app.service_token().await;
-    create(&app, &svc, "user:alice", "anthropic", "mine", "sk-ant-alice-aaaaaaaaaaaaaaa", json!({"monthly_limit": 1})).await;
+    create(&app, &svc, "user:alice", "anthropic", "mine", "sk-ant-alice-aaaaaaaaaaaaaaa", json!({"monthly_limit": 1}))
+        .await;
     let platform = create(&app, &svc, "platform", "anthropic", "p", "sk-ant-platform-aaaaaaaaaaaa", json!({})).await;
     let ask = json!({"provider": "anthropic", "user": "alice"});
     assert_eq!(resolve(&app, &svc, ask.clone()).await.body["source"], "user");
@@ -98,7 +121,8 @@ async fn exhausted_tier_answers_429_unless_allowed(engine: Engine) {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["credential_id"], platform.as_str());
     // A zero limit is exhausted from the start.
-    create(&app, &svc, "user:zed", "anthropic", "zero", "sk-ant-zed-aaaaaaaaaaaaaaaaa", json!({"monthly_limit": 0})).await;
+    create(&app, &svc, "user:zed", "anthropic", "zero", "sk-ant-zed-aaaaaaaaaaaaaaaaa", json!({"monthly_limit": 0}))
+        .await;
     resolve(&app, &svc, json!({"provider": "anthropic", "user": "zed"})).await.assert_problem(429, "quota_exhausted");
 }
 
@@ -127,11 +151,21 @@ async fn org_policy_and_request_can_forbid_fallback(engine: Engine) {
 
     let alice_admin = app.user_token("alice", &["acme"]).await;
     let bob = app.user_token("bob", &[]).await;
-    app.send(app.client.put(app.url("/v1/orgs/acme/policy")).bearer_auth(&bob).json(&json!({"allow_platform_fallback": false})))
-        .await
-        .assert_problem(403, "forbidden");
+    app.send(
+        app.client
+            .put(app.url("/v1/orgs/acme/policy"))
+            .bearer_auth(&bob)
+            .json(&json!({"allow_platform_fallback": false})),
+    )
+    .await
+    .assert_problem(403, "forbidden");
     let r = app
-        .send(app.client.put(app.url("/v1/orgs/acme/policy")).bearer_auth(&alice_admin).json(&json!({"allow_platform_fallback": false})))
+        .send(
+            app.client
+                .put(app.url("/v1/orgs/acme/policy"))
+                .bearer_auth(&alice_admin)
+                .json(&json!({"allow_platform_fallback": false})),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(app.get("/v1/orgs/acme/policy", &svc).await.body, json!({"allow_platform_fallback": false}));
@@ -139,7 +173,10 @@ async fn org_policy_and_request_can_forbid_fallback(engine: Engine) {
     r.assert_problem(404, "no_credential");
     assert_eq!(r.body["tiers"], json!(["user:alice", "org:acme"]));
     // Other orgs are not affected; a request can also ask for no fallback.
-    assert_eq!(resolve(&app, &svc, json!({"provider": "openai", "user": "alice", "org": "globex"})).await.body["source"], "platform");
+    assert_eq!(
+        resolve(&app, &svc, json!({"provider": "openai", "user": "alice", "org": "globex"})).await.body["source"],
+        "platform"
+    );
     let r = resolve(&app, &svc, json!({"provider": "openai", "user": "alice", "fallback": false})).await;
     r.assert_problem(404, "no_credential");
     assert_eq!(r.body["tiers"], json!(["user:alice"]));
@@ -155,7 +192,9 @@ async fn only_services_resolve(engine: Engine) {
         r.assert_problem(403, "forbidden");
         assert!(!r.text.contains("sk-user-alice"));
     }
-    app.send(app.client.post(app.url("/v1/resolve")).json(&json!({"provider": "openai"}))).await.assert_problem(401, "unauthorized");
+    app.send(app.client.post(app.url("/v1/resolve")).json(&json!({"provider": "openai"})))
+        .await
+        .assert_problem(401, "unauthorized");
 }
 
 async fn environment_platform_keys_are_the_last_resort(engine: Engine) {
@@ -175,7 +214,10 @@ async fn environment_platform_keys_are_the_last_resort(engine: Engine) {
     resolve(&app, &svc, json!({"provider": "twilio", "user": "alice"})).await.assert_problem(404, "no_credential");
     // A stored platform credential comes before the environment's.
     let stored = create(&app, &svc, "platform", "openai", "p", "sk-stored-platform-aaaaaaa", json!({})).await;
-    assert_eq!(resolve(&app, &svc, json!({"provider": "openai", "user": "alice"})).await.body["credential_id"], stored.as_str());
+    assert_eq!(
+        resolve(&app, &svc, json!({"provider": "openai", "user": "alice"})).await.body["credential_id"],
+        stored.as_str()
+    );
     // The user's own key comes before both.
     create(&app, &svc, "user:alice", "openai", "u", "sk-user-alice-aaaaaaaaaaaaa", json!({})).await;
     assert_eq!(resolve(&app, &svc, json!({"provider": "openai", "user": "alice"})).await.body["source"], "user");
@@ -188,7 +230,10 @@ async fn unreadable_credential_is_marked_not_skipped(engine: Engine) {
     let alice = create(&app, &svc, "user:alice", "openai", "a", "sk-alice-secret-aaaaaaaaaaa", json!({})).await;
     create(&app, &svc, "platform", "openai", "p", "sk-platform-aaaaaaaaaaaaaaaa", json!({})).await;
     app.db()
-        .execute("UPDATE credentials SET sealed = (SELECT sealed FROM credentials WHERE id = $1) WHERE id = $2", &[&bob, &alice])
+        .execute(
+            "UPDATE credentials SET sealed = (SELECT sealed FROM credentials WHERE id = $1) WHERE id = $2",
+            &[&bob, &alice],
+        )
         .await;
     let r = resolve(&app, &svc, json!({"provider": "openai", "user": "alice"})).await;
     r.assert_problem(500, "credential_unreadable");
@@ -205,7 +250,16 @@ async fn no_cross_user_leakage_when_interleaved(engine: Engine) {
     let svc = app.service_token().await;
     let users: Vec<String> = (0..40).map(|i| format!("u{i}")).collect();
     for user in &users {
-        create(&app, &svc, &format!("user:{user}"), "openai", "k", &format!("sk-key-of-{user}-aaaaaaaaaaaa"), json!({})).await;
+        create(
+            &app,
+            &svc,
+            &format!("user:{user}"),
+            "openai",
+            "k",
+            &format!("sk-key-of-{user}-aaaaaaaaaaaa"),
+            json!({}),
+        )
+        .await;
     }
     let asks = (0..400).map(|i| {
         let user = users[(i * 7) % users.len()].clone();

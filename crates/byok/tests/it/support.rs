@@ -255,7 +255,12 @@ pub struct AppOptions {
 impl Default for AppOptions {
     fn default() -> Self {
         Self {
-            settings: Layer { master_key: Some(TEST_KEY.to_owned()), ..Layer::default() },
+            // No background re-verification unless a test asks for it.
+            settings: Layer {
+                master_key: Some(TEST_KEY.to_owned()),
+                reverify_interval_secs: Some(0),
+                ..Layer::default()
+            },
             env: Vec::new(),
             clock: Arc::new(SystemClock),
         }
@@ -269,18 +274,34 @@ pub async fn spawn_on(db: TestDb, keys: Layer) -> TestApp {
 
 /// Opens the application state for `config` with an empty environment.
 pub async fn open_state(config: &Config) -> Result<byok_server::AppState, startup::StartupError> {
-    startup::open(config, startup::World { env: &|_| None, clock: Arc::new(SystemClock) }).await
+    open_state_with_env(config, &[]).await
+}
+
+/// Opens the application state for `config` with the given environment.
+pub async fn open_state_with_env(
+    config: &Config,
+    env: &[(&str, &str)],
+) -> Result<byok_server::AppState, startup::StartupError> {
+    let env: std::collections::HashMap<String, String> =
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let lookup = move |name: &str| env.get(name).cloned();
+    startup::open(config, startup::World { env: &lookup, clock: Arc::new(SystemClock) }).await
 }
 
 pub async fn spawn_with(db: TestDb, options: AppOptions) -> TestApp {
     init_logs();
     let admin = generate_token("byok_adm_");
-    let config =
-        Config::from_layer(Layer { database_url: Some(db.url.clone()), admin_token: Some(admin.clone()), ..options.settings })
-            .expect("valid test config");
+    let config = Config::from_layer(Layer {
+        database_url: Some(db.url.clone()),
+        admin_token: Some(admin.clone()),
+        ..options.settings
+    })
+    .expect("valid test config");
     let env: std::collections::HashMap<String, String> = options.env.into_iter().collect();
     let lookup = move |name: &str| env.get(name).cloned();
-    let state = startup::open(&config, startup::World { env: &lookup, clock: options.clock }).await.expect("app starts");
+    let state =
+        startup::open(&config, startup::World { env: &lookup, clock: options.clock }).await.expect("app starts");
+    state.start_background();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();

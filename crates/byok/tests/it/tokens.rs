@@ -72,7 +72,11 @@ both_engines!(revocation_reaches_other_instances_quickly);
 async fn revocation_reaches_other_instances_quickly(engine: Engine) {
     let db = crate::support::TestDb::fresh(engine).await;
     let admin = byok_crypto::generate_token("byok_adm_");
-    let envs = [("BYOK_MASTER_KEY", crate::support::TEST_KEY), ("DATABASE_URL", db.url.as_str()), ("BYOK_ADMIN_TOKEN", admin.as_str())];
+    let envs = [
+        ("BYOK_MASTER_KEY", crate::support::TEST_KEY),
+        ("DATABASE_URL", db.url.as_str()),
+        ("BYOK_ADMIN_TOKEN", admin.as_str()),
+    ];
     let a = crate::support::ServeProcess::start(&envs);
     let b = crate::support::ServeProcess::start(&envs);
     let client = reqwest::Client::new();

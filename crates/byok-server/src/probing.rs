@@ -1,0 +1,135 @@
+//! Connection tests as the API runs them: per-owner rate limiting, recording the
+//! outcome on the credential, and the background re-verification of connected ones.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use byok_core::{Credential, CredentialId, Owner, ProviderSpec, SecretFields, Status};
+use byok_providers::{ProbeOutcome, ProbeOutcomeKind};
+use futures::StreamExt;
+
+use crate::sealing::binding;
+use crate::{ApiError, AppState};
+
+/// Probes allowed per owner in each one-minute window (fixed windows: simple, and a
+/// burst of at most twice the rate across a window boundary is acceptable here).
+pub struct ProbeLimiter {
+    per_minute: u32,
+    windows: Mutex<HashMap<Owner, (Instant, u32)>>,
+}
+
+impl ProbeLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        Self { per_minute, windows: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn check(&self, owner: &Owner) -> Result<(), ApiError> {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if windows.len() > 10_000 {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+        }
+        let (start, used) = windows.entry(owner.clone()).or_insert((now, 0));
+        if now.duration_since(*start) >= Duration::from_secs(60) {
+            *start = now;
+            *used = 0;
+        }
+        if *used >= self.per_minute {
+            return Err(ApiError::RateLimited(format!(
+                "at most {} connection tests per minute for {owner}; try again shortly",
+                self.per_minute
+            )));
+        }
+        *used += 1;
+        Ok(())
+    }
+}
+
+/// The status a test outcome gives a credential; `None` keeps the current one (a
+/// provider being unavailable says nothing about the key).
+pub fn status_after(kind: ProbeOutcomeKind) -> Option<Status> {
+    match kind {
+        ProbeOutcomeKind::Connected => Some(Status::Connected),
+        ProbeOutcomeKind::Restricted => Some(Status::Restricted),
+        ProbeOutcomeKind::Invalid => Some(Status::Error),
+        ProbeOutcomeKind::Unavailable => None,
+    }
+}
+
+/// Probes the given fields of `provider` (nothing is stored).
+pub async fn probe_fields(
+    state: &AppState,
+    provider: &ProviderSpec,
+    config: &std::collections::BTreeMap<String, String>,
+    secrets: &SecretFields,
+) -> ProbeOutcome {
+    let outcome = state.prober.probe(provider, config, secrets).await;
+    tracing::info!(provider = %provider.id, outcome = outcome.kind.as_str(), latency_ms = outcome.latency_ms, "connection test");
+    outcome
+}
+
+/// Tests a stored credential and records the outcome on it.
+pub async fn test_stored(state: &AppState, c: &Credential) -> Result<ProbeOutcome, ApiError> {
+    let spec = state.catalog.get(c.provider.as_str())?;
+    let secrets = state.keyring.open(&binding(c), &c.sealed)?;
+    let outcome = probe_fields(state, spec, &c.config, &secrets).await;
+    if outcome.kind != ProbeOutcomeKind::Unavailable {
+        let tested_at = state.clock.now();
+        state
+            .store
+            .record_test(&c.id, c.version, status_after(outcome.kind), Some(&outcome.message), tested_at)
+            .await?;
+    }
+    Ok(outcome)
+}
+
+/// Re-tests connected credentials every `interval`, a few at a time, spread out by a
+/// random delay; a provider that is unavailable is retried with growing pauses and
+/// never flips the status.
+pub fn start_reverification(state: AppState, interval: Duration, concurrency: usize) {
+    tokio::spawn(async move {
+        let mut backoff: HashMap<CredentialId, (Instant, Duration)> = HashMap::new();
+        let sweep = (interval / 10).clamp(Duration::from_millis(200), Duration::from_secs(300));
+        loop {
+            tokio::time::sleep(jitter(sweep)).await;
+            let now = state.clock.now();
+            let before = byok_core::Timestamp::from_millis(now.millis() - interval.as_millis() as i64);
+            let due = match state.store.due_for_retest(before, 100).await {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::warn!(error = %e, "re-verification could not list credentials");
+                    continue;
+                }
+            };
+            let due: Vec<Credential> =
+                due.into_iter().filter(|c| backoff.get(&c.id).is_none_or(|(at, _)| Instant::now() >= *at)).collect();
+            let results: Vec<(CredentialId, Result<ProbeOutcome, ApiError>)> = futures::stream::iter(due)
+                .map(|c| {
+                    let state = state.clone();
+                    async move { (c.id, test_stored(&state, &c).await) }
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+            for (id, result) in results {
+                match result {
+                    Ok(outcome) if outcome.kind == ProbeOutcomeKind::Unavailable => {
+                        let pause = backoff.get(&id).map_or(sweep, |(_, p)| (*p * 2).min(interval));
+                        backoff.insert(id, (Instant::now() + pause, pause));
+                    }
+                    Ok(_) => {
+                        backoff.remove(&id);
+                    }
+                    Err(e) => tracing::warn!(credential_id = %id, error = %e, "re-verification failed"),
+                }
+            }
+        }
+    });
+}
+
+/// `base` plus up to a quarter more, so instances do not sweep in lockstep.
+fn jitter(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    base + base.mul_f64(f64::from(nanos % 1000) / 4000.0)
+}
