@@ -201,6 +201,31 @@ mod tests {
     }
 
     #[test]
+    fn config_file_adds_providers() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("byok.toml");
+        // The README's example.
+        std::fs::write(
+            &file,
+            r#"
+[[providers]]
+id = "acme-llm"
+name = "Acme LLM"
+category = "llm"
+base_url = "https://llm.acme.example"
+fields = [{ name = "api_key", label = "API key", secret = true, required = true }]
+auth = { type = "bearer" }
+probe = { path = "/v1/models", errors = { code = ["/error/code"], message = ["/error/message"] } }
+"#,
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &env(&[]), Layer::default()).unwrap();
+        let catalog = byok_providers::build_catalog(config.extra_providers).unwrap();
+        assert_eq!(catalog.get("acme-llm").unwrap().name, "Acme LLM");
+        assert!(catalog.get("openai").is_ok(), "built-in providers stay");
+    }
+
+    #[test]
     fn defaults_and_errors() {
         let config = Config::load(None, &env(&[]), Layer::default()).unwrap();
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
