@@ -1,6 +1,7 @@
 //! byok's domain: validated newtypes, the catalog model, credentials and principals.
 //! Nothing here does I/O; every value is parsed once at the edge and trusted after.
 
+mod audit;
 mod catalog;
 mod clock;
 mod credential;
@@ -14,6 +15,7 @@ mod resolution;
 mod secret;
 mod timestamp;
 
+pub use audit::{AuditAction, AuditEvent, AuditRecord};
 pub use catalog::{
     AuthSpec, Catalog, Category, FieldSpec, ProbeAdapter, ProbeErrors, ProbeMethod, ProbeSpec, ProviderSpec,
     SplitFields, echo_name,

@@ -29,9 +29,8 @@ pub struct Binding<'a> {
 }
 
 impl Binding<'_> {
-    fn aad(&self, header: &[u8]) -> Vec<u8> {
-        let mut aad = header.to_vec();
-        aad.extend_from_slice(b"byok-credential-v1");
+    fn aad(&self) -> Vec<u8> {
+        let mut aad = b"byok-credential-v1".to_vec();
         for part in [self.credential_id.to_string(), self.owner.to_string(), self.provider.to_string()] {
             aad.push(0);
             aad.extend_from_slice(part.as_bytes());
@@ -49,17 +48,18 @@ impl Keyring {
         let size: usize = exposed.iter().map(|(k, v)| k.len() + v.len() * 2 + 8).sum::<usize>() + 2;
         let mut plaintext = Zeroizing::new(Vec::with_capacity(size + TAG_LEN));
         serde_json::to_writer(&mut *plaintext, &exposed).expect("a map of strings serialises");
-        self.seal_bytes(binding, plaintext)
+        self.seal_with_aad(&binding.aad(), plaintext)
     }
 
-    fn seal_bytes(&self, binding: &Binding<'_>, mut in_out: Zeroizing<Vec<u8>>) -> (String, Vec<u8>) {
+    /// Seals under the primary key; the associated data is the header then `bound`.
+    pub(crate) fn seal_with_aad(&self, bound: &[u8], mut in_out: Zeroizing<Vec<u8>>) -> (String, Vec<u8>) {
         let key = self.primary();
         let id = key.id.as_str().as_bytes();
         let mut header = vec![FORMAT_V1, id.len() as u8];
         header.extend_from_slice(id);
         let nonce = key
             .seal
-            .seal_in_place_append_tag(Aad::from(binding.aad(&header)), &mut *in_out)
+            .seal_in_place_append_tag(Aad::from([header.as_slice(), bound].concat()), &mut *in_out)
             .expect("AES-GCM sealing of a bounded plaintext");
         let mut envelope = header;
         envelope.extend_from_slice(nonce.as_ref());
@@ -69,6 +69,13 @@ impl Keyring {
 
     /// Opens an envelope sealed for exactly this binding.
     pub fn open(&self, binding: &Binding<'_>, envelope: &[u8]) -> Result<SecretFields, CryptoError> {
+        let plaintext = self.open_with_aad(&binding.aad(), envelope)?;
+        let map: BTreeMap<String, String> = serde_json::from_slice(&plaintext).map_err(|_| CryptoError::Malformed)?;
+        Ok(map.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect())
+    }
+
+    /// Opens an envelope whose associated data after the header is `bound`.
+    pub(crate) fn open_with_aad(&self, bound: &[u8], envelope: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let (&format, rest) = envelope.split_first().ok_or(CryptoError::Malformed)?;
         let (&id_len, rest) = rest.split_first().ok_or(CryptoError::Malformed)?;
         if format != FORMAT_V1 || id_len == 0 || rest.len() < id_len as usize + NONCE_LEN + TAG_LEN {
@@ -81,12 +88,13 @@ impl Keyring {
         let header = &envelope[..2 + id_len as usize];
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Malformed)?;
         let mut buf = Zeroizing::new(ciphertext.to_vec());
-        let plaintext = key
+        let len = key
             .seal
-            .open_in_place(nonce, Aad::from(binding.aad(header)), &mut buf)
-            .map_err(|_| CryptoError::Authentication)?;
-        let map: BTreeMap<String, String> = serde_json::from_slice(plaintext).map_err(|_| CryptoError::Malformed)?;
-        Ok(map.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect())
+            .open_in_place(nonce, Aad::from([header, bound].concat()), &mut buf)
+            .map_err(|_| CryptoError::Authentication)?
+            .len();
+        buf.truncate(len);
+        Ok(buf)
     }
 
     /// The key id an envelope names, without opening it.

@@ -40,6 +40,10 @@ impl MasterKeyBytes {
         hex::decode_to_slice(hex_key.trim(), bytes.as_mut()).ok()?;
         Some(Self(bytes))
     }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_ref()
+    }
 }
 
 /// The value stored per key id so that a wrong key is caught at start-up. It is an

@@ -2,12 +2,16 @@
 //! nonces and associated data binding each envelope to its credential row), key-check
 //! values, and token generation and hashing.
 
+mod blob;
 mod envelope;
 mod error;
 mod keyring;
+mod legacy;
 mod tokens;
 
+pub use blob::{AUDIT_KEY_PURPOSE, AuditKey};
 pub use envelope::Binding;
 pub use error::{CryptoError, KeyringError};
 pub use keyring::{KeyCheck, KeyId, Keyring, MasterKeyBytes};
+pub use legacy::{LegacyError, LegacyKey, looks_legacy, open_legacy};
 pub use tokens::{constant_time_eq, generate_master_key_hex, generate_token, hash_token};

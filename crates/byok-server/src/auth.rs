@@ -4,9 +4,10 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use byok_core::{Principal, Timestamp};
+use byok_core::{AuditAction, AuditEvent, Principal, Timestamp};
 use byok_crypto::hash_token;
 
+use crate::audit::request_info;
 use crate::{ApiError, AppState};
 
 /// The authenticated caller of a request.
@@ -16,8 +17,14 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        authenticate(state, token).await.map(Auth)
+        let outcome = match bearer(parts) {
+            Some(token) => authenticate(state, token).await,
+            None => Err(ApiError::Unauthorized),
+        };
+        if matches!(outcome, Err(ApiError::Unauthorized)) {
+            record_refusal(state, parts).await;
+        }
+        outcome.map(Auth)
     }
 }
 
@@ -53,5 +60,23 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
             Ok(Principal::from_token(&stored))
         }
         _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// Every refused authentication is audited (without the presented token). A failure to
+/// write it is logged; the request is refused either way.
+async fn record_refusal(state: &AppState, parts: &Parts) {
+    let info = request_info(parts);
+    let event = AuditEvent {
+        actor_role: "anonymous".to_owned(),
+        action: AuditAction::AuthRefused.as_str().to_owned(),
+        outcome: "denied".to_owned(),
+        request_id: info.request_id,
+        client_addr: info.client_addr,
+        detail: Some(format!("{} {}", parts.method, parts.uri.path().chars().take(200).collect::<String>())),
+        ..AuditEvent::default()
+    };
+    if let Err(e) = state.audit.record(event).await {
+        tracing::error!(error = %e, "refused authentication could not be audited");
     }
 }

@@ -1,5 +1,7 @@
 //! byok's HTTP API: routes, authentication, problem+json errors, metrics, OpenAPI.
 
+pub mod audit;
+pub mod audit_verify;
 mod auth;
 mod error;
 mod extract;
@@ -26,6 +28,7 @@ use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use audit::Auditor;
 pub use error::{ApiError, Problem};
 pub use openapi::ApiDoc;
 pub use sealing::{NewCredential, new_credential};
@@ -44,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .route("/orgs/{org}/policy", get(routes::get_org_policy).put(routes::put_org_policy))
         .route("/credentials", post(routes::create_credential).get(routes::list_credentials))
         .route("/credentials/{id}/test", post(routes::test_credential))
+        .route("/credentials/{id}/versions", get(routes::list_versions))
+        .route("/credentials/{id}/rollback", post(routes::rollback))
+        .route("/audit", get(routes::list_audit))
         .route(
             "/credentials/{id}",
             get(routes::get_credential).patch(routes::patch_credential).delete(routes::delete_credential),
@@ -82,7 +88,14 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY could not be set");
+        }
+    });
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });

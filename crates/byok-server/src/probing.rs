@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use byok_core::{Credential, CredentialId, Owner, ProviderSpec, SecretFields, Status};
+use byok_core::{AuditAction, AuditEvent, Credential, CredentialId, Owner, ProviderSpec, SecretFields, Status};
 use byok_providers::{ProbeOutcome, ProbeOutcomeKind};
 use futures::StreamExt;
 
@@ -107,7 +107,25 @@ pub fn start_reverification(state: AppState, interval: Duration, concurrency: us
             let results: Vec<(CredentialId, Result<ProbeOutcome, ApiError>)> = futures::stream::iter(due)
                 .map(|c| {
                     let state = state.clone();
-                    async move { (c.id, test_stored(&state, &c).await) }
+                    async move {
+                        let result = test_stored(&state, &c).await;
+                        if let Ok(outcome) = &result {
+                            let event = AuditEvent {
+                                actor_role: "system".into(),
+                                action: AuditAction::CredentialTest.as_str().into(),
+                                owner: Some(c.owner.to_string()),
+                                credential_id: Some(c.id.to_string()),
+                                provider: Some(c.provider.to_string()),
+                                outcome: outcome.kind.as_str().into(),
+                                detail: Some("scheduled re-verification".into()),
+                                ..AuditEvent::default()
+                            };
+                            if let Err(e) = state.audit.record(event).await {
+                                tracing::error!(error = %e, "re-verification could not be audited");
+                            }
+                        }
+                        (c.id, result)
+                    }
                 })
                 .buffer_unordered(concurrency.max(1))
                 .collect()

@@ -6,6 +6,7 @@ use byok_crypto::Keyring;
 use byok_providers::Prober;
 use byok_store::Store;
 
+use crate::audit::Auditor;
 use crate::metrics::Metrics;
 use crate::probing::ProbeLimiter;
 use crate::token_cache::TokenCache;
@@ -25,6 +26,8 @@ pub struct ServerSettings {
     pub reverify_interval: Option<Duration>,
     /// Re-tests running at once.
     pub reverify_concurrency: usize,
+    /// Earlier secret versions kept per credential.
+    pub keep_versions: u32,
 }
 
 impl Default for ServerSettings {
@@ -36,6 +39,7 @@ impl Default for ServerSettings {
             probe_rate_per_minute: 10,
             reverify_interval: Some(Duration::from_secs(24 * 3600)),
             reverify_concurrency: 4,
+            keep_versions: 10,
         }
     }
 }
@@ -49,11 +53,26 @@ pub struct AppParts {
     pub platform_env: PlatformEnv,
     pub clock: Arc<dyn Clock>,
     pub prober: Prober,
+    pub audit: Auditor,
 }
 
 impl AppParts {
-    pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, catalog: Arc<Catalog>, prober: Prober) -> Self {
-        Self { store, keyring, catalog, platform_env: PlatformEnv::default(), clock: Arc::new(SystemClock), prober }
+    pub fn new(
+        store: Arc<dyn Store>,
+        keyring: Arc<Keyring>,
+        catalog: Arc<Catalog>,
+        prober: Prober,
+        audit: Auditor,
+    ) -> Self {
+        Self {
+            store,
+            keyring,
+            catalog,
+            platform_env: PlatformEnv::default(),
+            clock: Arc::new(SystemClock),
+            prober,
+            audit,
+        }
     }
 }
 
@@ -72,11 +91,12 @@ pub struct Inner {
     pub token_cache: Arc<TokenCache>,
     pub prober: Prober,
     pub probe_limiter: ProbeLimiter,
+    pub audit: Auditor,
 }
 
 impl AppState {
     pub fn new(parts: AppParts, settings: ServerSettings) -> Self {
-        let AppParts { store, keyring, catalog, platform_env, clock, prober } = parts;
+        let AppParts { store, keyring, catalog, platform_env, clock, prober, audit } = parts;
         let token_cache = Arc::new(TokenCache::new());
         TokenCache::start_polling(Arc::downgrade(&token_cache), store.clone());
         let probe_limiter = ProbeLimiter::new(settings.probe_rate_per_minute);
@@ -91,6 +111,7 @@ impl AppState {
             token_cache,
             prober,
             probe_limiter,
+            audit,
         }))
     }
 

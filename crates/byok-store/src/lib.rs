@@ -1,6 +1,7 @@
 //! Persistence. One [`Store`] trait, implemented for SQLite and for PostgreSQL; this
 //! crate is the only place that knows which engine is in use.
 
+mod audit_rows;
 mod error;
 mod group_commit;
 mod postgres;
@@ -12,7 +13,10 @@ mod store;
 use std::sync::Arc;
 
 pub use error::StoreError;
-pub use store::{CredentialFilter, KeyCheckRecord, Store, TierState, UsagePeriod};
+pub use store::{
+    AuditFilter, CredentialFilter, KeyCheckRecord, Reseal, ResealTarget, SealedItem, SecretVersion, Store, TierState,
+    UsagePeriod,
+};
 
 /// Opens the database `url` names (`sqlite://PATH` or `postgres://…`) and applies
 /// the migrations embedded for its engine.

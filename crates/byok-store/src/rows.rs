@@ -116,3 +116,19 @@ impl TryFrom<TokenRow> for Token {
         })
     }
 }
+
+/// A `credential_versions` row as (credential_id, version, key_id, sealed, hints, created_at).
+pub(crate) fn version_from_row(
+    (id, version, key_id, sealed, hints, created_at): (String, i64, String, Vec<u8>, String, i64),
+) -> Result<crate::SecretVersion, StoreError> {
+    Ok(crate::SecretVersion {
+        credential_id: id
+            .parse()
+            .map_err(|e: byok_core::DomainError| corrupt("version credential id")(e.to_string()))?,
+        version,
+        key_id,
+        sealed,
+        secret_hints: json_map(&hints)?,
+        created_at: Timestamp::from_millis(created_at),
+    })
+}

@@ -66,6 +66,24 @@ macro_rules! start_group_commit {
     }};
 }
 
+/// Records a credential's current secret as a version (inside a transaction).
+macro_rules! insert_version {
+    ($conn:expr, $c:expr) => {
+        sqlx::query(concat!(
+            "INSERT INTO credential_versions (credential_id, version, key_id, sealed, secret_hints, created_at) ",
+            "VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind($c.id.to_string())
+        .bind($c.version)
+        .bind(&$c.key_id)
+        .bind(&$c.sealed)
+        .bind($crate::rows::to_json(&$c.secret_hints))
+        .bind($c.updated_at.millis())
+        .execute($conn)
+        .await?;
+    };
+}
+
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
@@ -100,7 +118,12 @@ macro_rules! impl_sql_store {
 
             async fn sealed_key_ids(&self) -> Result<Vec<String>, $crate::StoreError> {
                 let rows: Vec<(String,)> =
-                    sqlx::query_as("SELECT DISTINCT key_id FROM credentials ORDER BY key_id").fetch_all(&self.pool).await?;
+                    sqlx::query_as(concat!(
+                        "SELECT key_id FROM credentials UNION SELECT key_id FROM credential_versions ",
+                        "UNION SELECT key_id FROM audit_key ORDER BY key_id"
+                    ))
+                    .fetch_all(&self.pool)
+                    .await?;
                 Ok(rows.into_iter().map(|(k,)| k).collect())
             }
 
@@ -161,6 +184,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_credential(&self, c: &byok_core::Credential) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(concat!(
                     "INSERT INTO credentials (id, owner, provider, label, config, secret_hints, key_id, sealed, status, ",
                     "status_message, last_tested_at, last_used_at, enabled, priority, monthly_limit, usage_total, ",
@@ -189,8 +213,10 @@ macro_rules! impl_sql_store {
                 .bind(c.revision)
                 .bind(c.created_at.millis())
                 .bind(c.updated_at.millis())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                insert_version!(&mut *tx, c);
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -238,7 +264,13 @@ macro_rules! impl_sql_store {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn update_credential(&self, c: &byok_core::Credential) -> Result<bool, $crate::StoreError> {
+            async fn update_credential(
+                &self,
+                c: &byok_core::Credential,
+                new_version: bool,
+                keep: u32,
+            ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(concat!(
                     "UPDATE credentials SET label = $1, config = $2, secret_hints = $3, key_id = $4, sealed = $5, ",
                     "status = $6, status_message = $7, last_tested_at = $8, enabled = $9, priority = $10, ",
@@ -260,15 +292,30 @@ macro_rules! impl_sql_store {
                 .bind(c.updated_at.millis())
                 .bind(c.id.to_string())
                 .bind(c.revision)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                if new_version {
+                    insert_version!(&mut *tx, c);
+                    sqlx::query("DELETE FROM credential_versions WHERE credential_id = $1 AND version < $2")
+                        .bind(c.id.to_string())
+                        .bind(c.version - i64::from(keep))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
             }
-
             async fn delete_credential(&self, id: &byok_core::CredentialId) -> Result<bool, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query("DELETE FROM credentials WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM usage_history WHERE credential_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM credential_versions WHERE credential_id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -419,6 +466,204 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn credential_versions(
+                &self,
+                id: &byok_core::CredentialId,
+            ) -> Result<Vec<$crate::SecretVersion>, $crate::StoreError> {
+                let rows: Vec<(String, i64, String, Vec<u8>, String, i64)> = sqlx::query_as(concat!(
+                    "SELECT credential_id, version, key_id, sealed, secret_hints, created_at FROM credential_versions ",
+                    "WHERE credential_id = $1 ORDER BY version DESC"
+                ))
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map($crate::rows::version_from_row).collect()
+            }
+
+            async fn audit_key(&self) -> Result<Option<(String, Vec<u8>)>, $crate::StoreError> {
+                Ok(sqlx::query_as("SELECT key_id, sealed FROM audit_key WHERE id = 1").fetch_optional(&self.pool).await?)
+            }
+
+            async fn insert_audit_key(&self, key_id: &str, sealed: &[u8]) -> Result<(), $crate::StoreError> {
+                sqlx::query("INSERT INTO audit_key (id, key_id, sealed) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING")
+                    .bind(key_id)
+                    .bind(sealed)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn register_audit_chain(&self, chain: &str, at: byok_core::Timestamp) -> Result<(), $crate::StoreError> {
+                sqlx::query("INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)")
+                    .bind(chain)
+                    .bind(at.millis())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn append_audit(&self, records: &[byok_core::AuditRecord]) -> Result<(), $crate::StoreError> {
+                if records.is_empty() {
+                    return Ok(());
+                }
+                let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
+                    "INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, credential_id, ",
+                    "provider, outcome, request_id, client_addr, detail, mac) "
+                ));
+                q.push_values(records, |mut row, r| {
+                    let e = &r.event;
+                    row.push_bind(r.chain.clone())
+                        .push_bind(r.seq)
+                        .push_bind(r.at.millis())
+                        .push_bind(e.actor_token.clone())
+                        .push_bind(e.actor_role.clone())
+                        .push_bind(e.action.clone())
+                        .push_bind(e.owner.clone())
+                        .push_bind(e.credential_id.clone())
+                        .push_bind(e.provider.clone())
+                        .push_bind(e.outcome.clone())
+                        .push_bind(e.request_id.clone())
+                        .push_bind(e.client_addr.clone())
+                        .push_bind(e.detail.clone())
+                        .push_bind(r.mac.clone());
+                });
+                q.build().execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn audit_chains(&self) -> Result<Vec<String>, $crate::StoreError> {
+                Ok(sqlx::query_scalar("SELECT chain FROM audit_chains ORDER BY started_at, chain").fetch_all(&self.pool).await?)
+            }
+
+            async fn audit_chain_entries(
+                &self,
+                chain: &str,
+                after_seq: i64,
+                limit: u32,
+            ) -> Result<Vec<byok_core::AuditRecord>, $crate::StoreError> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {} FROM audit_log WHERE chain = ", $crate::audit_rows::AUDIT_COLUMNS));
+                q.push_bind(chain.to_owned()).push(" AND seq > ").push_bind(after_seq);
+                q.push(" ORDER BY seq LIMIT ").push_bind(i64::from(limit));
+                let rows: Vec<$crate::audit_rows::AuditRow> = q.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn list_audit(
+                &self,
+                f: &$crate::AuditFilter,
+            ) -> Result<Vec<byok_core::AuditRecord>, $crate::StoreError> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {} FROM audit_log WHERE 1 = 1", $crate::audit_rows::AUDIT_COLUMNS));
+                if let Some(owner) = &f.owner {
+                    q.push(" AND owner = ").push_bind(owner.clone());
+                }
+                if let Some(id) = &f.credential_id {
+                    q.push(" AND credential_id = ").push_bind(id.clone());
+                }
+                if let Some(action) = &f.action {
+                    q.push(" AND action = ").push_bind(action.clone());
+                }
+                if let Some(since) = f.since {
+                    q.push(" AND at >= ").push_bind(since.millis());
+                }
+                if let Some(until) = f.until {
+                    q.push(" AND at < ").push_bind(until.millis());
+                }
+                if let Some((at, chain, seq)) = &f.after {
+                    q.push(" AND (at > ").push_bind(*at);
+                    q.push(" OR (at = ").push_bind(*at).push(" AND chain > ").push_bind(chain.clone());
+                    q.push(") OR (at = ").push_bind(*at).push(" AND chain = ").push_bind(chain.clone());
+                    q.push(" AND seq > ").push_bind(*seq).push("))");
+                }
+                q.push(" ORDER BY at, chain, seq LIMIT ").push_bind(i64::from(f.limit));
+                let rows: Vec<$crate::audit_rows::AuditRow> = q.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn sealed_elsewhere(&self, primary: &str, limit: u32) -> Result<Vec<$crate::SealedItem>, $crate::StoreError> {
+                let mut items = Vec::new();
+                if let Some((key_id, sealed)) = self.audit_key().await?.filter(|(k, _)| k != primary) {
+                    items.push($crate::SealedItem::AuditKey { key_id, sealed });
+                }
+                let sql = concat!("SELECT ", credential_columns!(), " FROM credentials WHERE key_id <> $1 ORDER BY id LIMIT $2");
+                let rows: Vec<$crate::rows::CredentialRow> =
+                    sqlx::query_as(sql).bind(primary).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+                for row in rows {
+                    items.push($crate::SealedItem::Credential(row.try_into()?));
+                }
+                if items.len() >= limit as usize {
+                    return Ok(items);
+                }
+                let versions: Vec<(String, i64, String, Vec<u8>, String, i64)> = sqlx::query_as(concat!(
+                    "SELECT credential_id, version, key_id, sealed, secret_hints, created_at FROM credential_versions ",
+                    "WHERE key_id <> $1 ORDER BY credential_id, version LIMIT $2"
+                ))
+                .bind(primary)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                for row in versions {
+                    let version = $crate::rows::version_from_row(row)?;
+                    if let Some(credential) = self.get_credential(&version.credential_id).await? {
+                        items.push($crate::SealedItem::Version { credential, version });
+                    }
+                }
+                Ok(items)
+            }
+
+            async fn reseal(&self, items: &[$crate::Reseal]) -> Result<u64, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let mut written = 0;
+                for item in items {
+                    let done = match &item.target {
+                        $crate::ResealTarget::Credential(id) => {
+                            sqlx::query(concat!(
+                                "UPDATE credentials SET key_id = $1, sealed = $2, revision = revision + 1 ",
+                                "WHERE id = $3 AND sealed = $4"
+                            ))
+                                .bind(&item.key_id)
+                                .bind(&item.sealed)
+                                .bind(id.to_string())
+                                .bind(&item.old)
+                                .execute(&mut *tx)
+                                .await?
+                        }
+                        $crate::ResealTarget::Version(id, version) => sqlx::query(concat!(
+                            "UPDATE credential_versions SET key_id = $1, sealed = $2 ",
+                            "WHERE credential_id = $3 AND version = $4 AND sealed = $5"
+                        ))
+                        .bind(&item.key_id)
+                        .bind(&item.sealed)
+                        .bind(id.to_string())
+                        .bind(*version)
+                        .bind(&item.old)
+                        .execute(&mut *tx)
+                        .await?,
+                        $crate::ResealTarget::AuditKey => {
+                            sqlx::query("UPDATE audit_key SET key_id = $1, sealed = $2 WHERE id = 1 AND sealed = $3")
+                                .bind(&item.key_id)
+                                .bind(&item.sealed)
+                                .bind(&item.old)
+                                .execute(&mut *tx)
+                                .await?
+                        }
+                    };
+                    written += done.rows_affected();
+                }
+                tx.commit().await?;
+                Ok(written)
+            }
+
+            async fn count_sealed_elsewhere(&self, primary: &str) -> Result<i64, $crate::StoreError> {
+                Ok(sqlx::query_scalar(concat!(
+                    "SELECT (SELECT count(*) FROM credentials WHERE key_id <> $1) ",
+                    "+ (SELECT count(*) FROM credential_versions WHERE key_id <> $1) ",
+                    "+ (SELECT count(*) FROM audit_key WHERE key_id <> $1)"
+                ))
+                .bind(primary)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
             async fn org_allows_platform(&self, org: &byok_core::OrgId) -> Result<bool, $crate::StoreError> {
                 let row: Option<(bool,)> = sqlx::query_as("SELECT allow_platform_fallback FROM org_policies WHERE org = $1")
                     .bind(org.as_str())
@@ -448,4 +693,4 @@ macro_rules! impl_sql_store {
     };
 }
 
-pub(crate) use {credential_columns, impl_sql_store, start_group_commit};
+pub(crate) use {credential_columns, impl_sql_store, insert_version, start_group_commit};

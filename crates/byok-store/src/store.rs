@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use byok_core::{Credential, CredentialId, OrgId, Owner, ProviderId, Status, Timestamp, Token, TokenId};
+use byok_core::{AuditRecord, Credential, CredentialId, OrgId, Owner, ProviderId, Status, Timestamp, Token, TokenId};
 
 use crate::StoreError;
 
@@ -29,6 +29,57 @@ pub struct UsagePeriod {
     pub credential_id: CredentialId,
     pub period_start: Timestamp,
     pub requests: i64,
+}
+
+/// One sealed secret version of a credential.
+#[derive(Debug, Clone)]
+pub struct SecretVersion {
+    pub credential_id: CredentialId,
+    pub version: i64,
+    pub key_id: String,
+    pub sealed: Vec<u8>,
+    pub secret_hints: std::collections::BTreeMap<String, String>,
+    pub created_at: Timestamp,
+}
+
+/// Which audit entries a listing returns, in (time, chain, seq) order.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub owner: Option<String>,
+    pub credential_id: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// Start after this (at, chain, seq).
+    pub after: Option<(i64, String, i64)>,
+    pub limit: u32,
+}
+
+/// A row sealed under a key other than the primary, for re-sealing.
+#[derive(Debug, Clone)]
+pub enum SealedItem {
+    /// A credential's current secret (also kept as its newest version).
+    Credential(Credential),
+    /// An older version of a credential's secret, with its credential for the binding.
+    Version { credential: Credential, version: SecretVersion },
+    /// The audit MAC key.
+    AuditKey { key_id: String, sealed: Vec<u8> },
+}
+
+/// A re-sealed envelope to write if the row still holds `old`.
+#[derive(Debug, Clone)]
+pub struct Reseal {
+    pub target: ResealTarget,
+    pub old: Vec<u8>,
+    pub key_id: String,
+    pub sealed: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ResealTarget {
+    Credential(CredentialId),
+    Version(CredentialId, i64),
+    AuditKey,
 }
 
 /// Which credentials a listing returns, oldest first, a page at a time.
@@ -68,9 +119,18 @@ pub trait Store: Send + Sync + 'static {
     async fn get_credential(&self, id: &CredentialId) -> Result<Option<Credential>, StoreError>;
     async fn list_credentials(&self, filter: &CredentialFilter) -> Result<Vec<Credential>, StoreError>;
     /// Writes the changeable columns of `credential` if its `revision` is still the
-    /// stored one, and bumps the revision. False when someone else changed it first.
-    async fn update_credential(&self, credential: &Credential) -> Result<bool, StoreError>;
-    /// Deletes a credential and its usage history, in one transaction.
+    /// stored one, and bumps the revision. With `new_version`, its secret is also
+    /// recorded as a version and versions older than the newest `keep + 1` are
+    /// dropped, in the same transaction. False when someone else changed it first.
+    async fn update_credential(
+        &self,
+        credential: &Credential,
+        new_version: bool,
+        keep: u32,
+    ) -> Result<bool, StoreError>;
+    /// A credential's secret versions, newest first (metadata and envelopes).
+    async fn credential_versions(&self, id: &CredentialId) -> Result<Vec<SecretVersion>, StoreError>;
+    /// Deletes a credential, its versions and usage history, in one transaction.
     async fn delete_credential(&self, id: &CredentialId) -> Result<bool, StoreError>;
 
     /// Takes one unit of quota from `owner`'s best usable credential for `provider`
@@ -112,6 +172,31 @@ pub trait Store: Send + Sync + 'static {
     async fn due_for_retest(&self, before: Timestamp, limit: u32) -> Result<Vec<Credential>, StoreError>;
     /// Marks a credential failing with a message (e.g. its secret did not open).
     async fn mark_failing(&self, id: &CredentialId, message: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// The sealed audit MAC key, if one was created.
+    async fn audit_key(&self) -> Result<Option<(String, Vec<u8>)>, StoreError>;
+    /// Stores the sealed audit MAC key unless one exists (the first instance wins).
+    async fn insert_audit_key(&self, key_id: &str, sealed: &[u8]) -> Result<(), StoreError>;
+    async fn register_audit_chain(&self, chain: &str, at: Timestamp) -> Result<(), StoreError>;
+    /// Appends entries in one transaction: all are written or none.
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+    async fn audit_chains(&self) -> Result<Vec<String>, StoreError>;
+    /// Entries of one chain after `after_seq`, by sequence number.
+    async fn audit_chain_entries(
+        &self,
+        chain: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Up to `limit` rows sealed under a key other than `primary`.
+    async fn sealed_elsewhere(&self, primary: &str, limit: u32) -> Result<Vec<SealedItem>, StoreError>;
+    /// Writes re-sealed envelopes in one transaction, each only if its row still holds
+    /// the envelope it was made from. Returns how many were written.
+    async fn reseal(&self, items: &[Reseal]) -> Result<u64, StoreError>;
+    /// How many rows are sealed under a key other than `primary`.
+    async fn count_sealed_elsewhere(&self, primary: &str) -> Result<i64, StoreError>;
 
     /// Whether members of `org` may fall back to platform credentials (default yes).
     async fn org_allows_platform(&self, org: &OrgId) -> Result<bool, StoreError>;

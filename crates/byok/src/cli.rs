@@ -43,12 +43,43 @@ pub enum Command {
     Token(TokenCommand),
     /// List the provider catalog.
     Providers,
+    /// Re-seal every secret under the primary master key (resumable).
+    RotateKey {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 200)]
+        batch_size: u32,
+    },
+    /// Check or export the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Import credentials from JSON lines (`{owner, provider, label?, fields}`).
+    Import {
+        file: PathBuf,
+        /// Environment variable holding the 64-hex key of legacy `iv:authTag:ciphertext` values.
+        #[arg(long, value_name = "VAR")]
+        legacy_key_env: Option<String>,
+        /// Check every line, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Copy platform credentials from the environment (and .env) into the store.
     ImportEnv {
         /// Show what would be imported, write nothing.
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every chain; exit 1 naming the first broken entry.
+    Verify {
+        /// Heads printed by an earlier verify, to detect truncation.
+        #[arg(long, value_name = "FILE")]
+        heads: Option<PathBuf>,
+    },
+    /// Write every entry as JSON lines.
+    Export,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +121,14 @@ pub enum CliError {
     Token(byok_store::StoreError),
     #[error("import failed: {0}")]
     Import(byok_store::StoreError),
+    #[error("{0}")]
+    Rotate(#[from] crate::rotate::RotateError),
+    #[error("the audit log is broken (see above)")]
+    AuditBroken,
+    #[error("{0}")]
+    Input(String),
+    #[error("{failed} of {total} lines failed (see above)")]
+    ImportLines { failed: usize, total: usize },
 }
 
 impl Cli {
@@ -113,6 +152,28 @@ impl Cli {
             Command::ImportEnv { dry_run } => {
                 let config = self.load(flags)?;
                 import_env(&config, dry_run).await
+            }
+            Command::RotateKey { batch_size } => {
+                let config = self.load(flags)?;
+                rotate_key(&config, batch_size.max(1)).await
+            }
+            Command::Audit(AuditCommand::Verify { ref heads }) => {
+                let config = self.load(flags)?;
+                if crate::audit_cli::verify_command(&config, heads.as_deref()).await? {
+                    Ok(())
+                } else {
+                    Err(CliError::AuditBroken)
+                }
+            }
+            Command::Audit(AuditCommand::Export) => {
+                let config = self.load(flags)?;
+                let written = crate::audit_cli::export_command(&config).await?;
+                eprintln!("byok: exported {written} audit entries");
+                Ok(())
+            }
+            Command::Import { ref file, ref legacy_key_env, dry_run } => {
+                let config = self.load(flags)?;
+                import_file(&config, file, legacy_key_env.as_deref(), dry_run).await
             }
         }
     }
@@ -194,6 +255,60 @@ async fn import_env(config: &Config, dry_run: bool) -> Result<(), CliError> {
     let state = open(config).await?;
     for line in crate::import_env::import_env(&state, dry_run).await.map_err(CliError::Import)? {
         println!("{line}");
+    }
+    Ok(())
+}
+
+async fn rotate_key(config: &Config, batch: u32) -> Result<(), CliError> {
+    let state = open(config).await?;
+    let primary = state.keyring.primary_id().to_string();
+    let progress = |done: u64, left: i64| {
+        let total = done + left.max(0) as u64;
+        let width = 30usize;
+        let filled = if total == 0 { width } else { (done as usize * width) / total as usize };
+        eprint!("\rre-sealing under {primary} [{}{}] {done}/{total}", "#".repeat(filled), ".".repeat(width - filled));
+    };
+    let report = crate::rotate::rotate(&state, batch, &progress).await?;
+    eprintln!();
+    if report.remaining == 0 {
+        let old: Vec<&str> = state.keyring.key_ids().into_iter().filter(|k| *k != primary).collect();
+        println!("re-sealed {} envelopes; every secret is now sealed under `{primary}`.", report.resealed);
+        if !old.is_empty() {
+            println!("no row uses {} any more: remove it from BYOK_MASTER_KEYS.", old.join(", "));
+        }
+    } else {
+        println!(
+            "re-sealed {}; {} rows were changed meanwhile under an older key (an instance with an old keyring?): run rotate-key again.",
+            report.resealed, report.remaining
+        );
+    }
+    Ok(())
+}
+
+async fn import_file(
+    config: &Config,
+    file: &std::path::Path,
+    legacy_env: Option<&str>,
+    dry_run: bool,
+) -> Result<(), CliError> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| CliError::Input(format!("cannot read {}: {e}", file.display())))?;
+    let legacy = match legacy_env {
+        Some(var) => {
+            let value = std::env::var(var).map_err(|_| CliError::Input(format!("{var} is not set")))?;
+            Some(byok_crypto::LegacyKey::from_hex(&value).map_err(|e| CliError::Input(format!("{var}: {e}")))?)
+        }
+        None => None,
+    };
+    let state = open(config).await?;
+    let summary = crate::import_file::import(&state, &text, legacy.as_ref(), dry_run).await;
+    for line in &summary.lines {
+        println!("{line}");
+    }
+    let verb = if dry_run { "would import" } else { "imported" };
+    println!("{verb} {}, failed {}", summary.imported, summary.failed);
+    if summary.failed > 0 {
+        return Err(CliError::ImportLines { failed: summary.failed, total: summary.imported + summary.failed });
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `byok import-env`: platform credentials from the environment into the store,
 //! printing only hints.
 
-use byok_core::{Label, Owner, SplitFields};
+use byok_core::{AuditAction, AuditEvent, Label, Owner, SplitFields};
 use byok_server::{AppState, NewCredential, new_credential};
 use byok_store::{CredentialFilter, StoreError};
 
@@ -45,7 +45,20 @@ pub async fn import_env(state: &AppState, dry_run: bool) -> Result<Vec<String>, 
             },
         );
         match state.store.insert_credential(&credential).await {
-            Ok(()) => lines.push(format!("{what}: imported as {}", credential.id)),
+            Ok(()) => {
+                let event = AuditEvent {
+                    actor_role: "operator".into(),
+                    action: AuditAction::CredentialImport.as_str().into(),
+                    owner: Some(credential.owner.to_string()),
+                    credential_id: Some(credential.id.to_string()),
+                    provider: Some(credential.provider.to_string()),
+                    outcome: "ok".into(),
+                    detail: Some(format!("byok import-env from {}", found.variables.join(", "))),
+                    ..AuditEvent::default()
+                };
+                state.audit.record(event).await.map_err(|e| StoreError::Metering(format!("audit: {e}")))?;
+                lines.push(format!("{what}: imported as {}", credential.id))
+            }
             Err(StoreError::Conflict(_)) => lines.push(format!("{what}: already imported")),
             Err(e) => return Err(e),
         }

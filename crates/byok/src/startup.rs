@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use byok_core::{Clock, PlatformEnv, Timestamp};
-use byok_crypto::{KeyCheck, Keyring, KeyringError, hash_token};
+use byok_crypto::{AuditKey, KeyCheck, Keyring, KeyringError, hash_token};
 use byok_providers::{CatalogError, ProbeSettings, ProbeSetupError, Prober, build_catalog};
-use byok_server::{AppParts, AppState, ServerSettings};
+use byok_server::audit::{AuditSetupError, load_audit_key};
+use byok_server::{AppParts, AppState, Auditor, ServerSettings};
 use byok_store::{KeyCheckRecord, Store, StoreError};
 use thiserror::Error;
 
@@ -28,6 +29,8 @@ pub enum StartupError {
     Catalog(#[from] CatalogError),
     #[error("provider settings: {0}")]
     Probes(#[from] ProbeSetupError),
+    #[error("{0}")]
+    Audit(#[from] AuditSetupError),
 }
 
 /// Builds the keyring from the settings: fails on a missing or malformed key before
@@ -82,8 +85,21 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
         reverify_interval: config.reverify_interval,
         ..ServerSettings::default()
     };
-    let mut parts = AppParts::new(store, Arc::new(keyring), Arc::new(catalog), prober);
+    let audit_key = load_audit_key(store.as_ref(), &keyring).await?;
+    let auditor = Auditor::start(store.clone(), audit_key, world.clock.clone()).await?;
+    let mut parts = AppParts::new(store, Arc::new(keyring), Arc::new(catalog), prober, auditor);
     parts.platform_env = platform_env;
     parts.clock = world.clock;
     Ok(AppState::new(parts, settings))
+}
+
+/// Opens the store and the audit key only, writing nothing: for `byok audit`.
+pub async fn open_audit(config: &Config) -> Result<(Arc<dyn Store>, AuditKey), StartupError> {
+    let keyring = keyring(config)?;
+    let store = byok_store::connect(&config.database_url).await?;
+    verify_keyring(store.as_ref(), &keyring).await?;
+    let sealed =
+        store.audit_key().await?.ok_or_else(|| AuditSetupError::Start("this database has no audit log yet".into()))?;
+    let key = keyring.open_blob(byok_crypto::AUDIT_KEY_PURPOSE, &sealed.1).map_err(AuditSetupError::from)?;
+    Ok((store, AuditKey::from_bytes(&key)))
 }

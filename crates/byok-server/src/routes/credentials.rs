@@ -4,12 +4,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use byok_core::{Credential, CredentialId, Label, Owner, Principal, Role, SecretValue, Status};
+use byok_core::{AuditAction, Credential, CredentialId, Label, Owner, Principal, Role, SecretValue, Status};
 use byok_providers::{ProbeOutcome, ProbeOutcomeKind};
 use byok_store::CredentialFilter;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::audit::{RequestInfo, credential_event};
 use crate::auth::Auth;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::probing::{probe_fields, status_after};
@@ -85,6 +86,7 @@ pub struct ListQuery {
 pub async fn create_credential(
     State(state): State<AppState>,
     Auth(principal): Auth,
+    info: RequestInfo,
     ApiJson(body): ApiJson<CreateCredential>,
 ) -> Result<Response, ApiError> {
     let owner = owner_for_write(&principal, body.owner.as_deref())?;
@@ -102,6 +104,9 @@ pub async fn create_credential(
     }
     state.store.insert_credential(&credential).await?;
     tracing::info!(credential_id = %credential.id, owner = %credential.owner, provider = %credential.provider, "credential created");
+    let mut event = credential_event(&principal, &info, AuditAction::CredentialCreate, "ok", &credential);
+    event.detail = body.validate.then(|| format!("validated: {}", credential.status));
+    state.audit.record(event).await?;
     let location = format!("/v1/credentials/{}", credential.id);
     Ok((
         StatusCode::CREATED,
@@ -159,10 +164,12 @@ pub async fn get_credential(
 pub async fn patch_credential(
     State(state): State<AppState>,
     Auth(principal): Auth,
+    info: RequestInfo,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchCredential>,
 ) -> Result<Json<CredentialView>, ApiError> {
     let mut c = load_visible(&state, &principal, &id).await?;
+    let (was_enabled, old_version) = (c.enabled, c.version);
     if let Some(label) = body.label.as_deref() {
         c.label = Label::parse(label)?;
     }
@@ -179,11 +186,19 @@ pub async fn patch_credential(
         apply_field_changes(&state, &mut c, changes, body.validate).await?;
     }
     c.updated_at = state.clock.now();
-    if !state.store.update_credential(&c).await? {
+    let new_version = c.version != old_version;
+    if !state.store.update_credential(&c, new_version, state.settings.keep_versions).await? {
         return Err(ApiError::Conflict("the credential was changed by another request; fetch it and retry".into()));
     }
     c.revision += 1;
     tracing::info!(credential_id = %c.id, version = c.version, "credential updated");
+    let mut event = credential_event(&principal, &info, AuditAction::CredentialUpdate, "ok", &c);
+    event.detail = Some(if new_version { format!("new secret version {}", c.version) } else { "settings".to_owned() });
+    state.audit.record(event).await?;
+    if c.enabled != was_enabled {
+        let action = if c.enabled { AuditAction::CredentialEnable } else { AuditAction::CredentialDisable };
+        state.audit.record(credential_event(&principal, &info, action, "ok", &c)).await?;
+    }
     Ok(Json(CredentialView::new(&c, current_period(&state))))
 }
 
@@ -194,6 +209,7 @@ pub async fn patch_credential(
 pub async fn delete_credential(
     State(state): State<AppState>,
     Auth(principal): Auth,
+    info: RequestInfo,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let credential = load_visible(&state, &principal, &id).await?;
@@ -201,6 +217,7 @@ pub async fn delete_credential(
         return Err(ApiError::NotFound);
     }
     tracing::info!(credential_id = %credential.id, "credential deleted");
+    state.audit.record(credential_event(&principal, &info, AuditAction::CredentialDelete, "ok", &credential)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

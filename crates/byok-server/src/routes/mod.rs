@@ -1,3 +1,4 @@
+mod audit_log;
 mod credentials;
 mod health;
 mod policy;
@@ -6,7 +7,9 @@ mod resolve;
 mod testing;
 mod tokens;
 mod usage;
+mod versions;
 
+pub(crate) use audit_log::*;
 pub(crate) use credentials::*;
 pub(crate) use health::*;
 pub(crate) use policy::*;
@@ -15,3 +18,4 @@ pub(crate) use resolve::*;
 pub(crate) use testing::*;
 pub(crate) use tokens::*;
 pub(crate) use usage::*;
+pub(crate) use versions::*;

@@ -3,10 +3,11 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use byok_core::{OrgId, Owner, Principal};
+use byok_core::{AuditAction, OrgId, Owner, Principal};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::audit::{self, RequestInfo};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
 use crate::routes::credentials::forbidden_owner;
@@ -46,11 +47,16 @@ pub async fn get_org_policy(
 pub async fn put_org_policy(
     State(state): State<AppState>,
     Auth(principal): Auth,
+    info: RequestInfo,
     Path(org): Path<String>,
     ApiJson(body): ApiJson<OrgPolicy>,
 ) -> Result<Json<OrgPolicy>, ApiError> {
     let org = org_for(&principal, &org)?;
     state.store.set_org_policy(&org, body.allow_platform_fallback, state.clock.now()).await?;
     tracing::info!(org = %org, allow_platform_fallback = body.allow_platform_fallback, "org policy set");
+    let mut event = audit::event(&principal, &info, AuditAction::PolicyUpdate, "ok");
+    event.owner = Some(Owner::Org(org).to_string());
+    event.detail = Some(format!("allow_platform_fallback = {}", body.allow_platform_fallback));
+    state.audit.record(event).await?;
     Ok(Json(body))
 }

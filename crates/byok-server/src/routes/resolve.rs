@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use byok_core::{Credential, OrgId, Owner, ProviderId, Role, Tier, Timestamp, UserId, resolution_chain};
+use byok_core::{
+    AuditAction, Credential, OrgId, Owner, Principal, ProviderId, Role, Tier, Timestamp, UserId, resolution_chain,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::audit::{self, RequestInfo, credential_event};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
 use crate::sealing::binding;
@@ -73,6 +76,7 @@ enum TierOutcome {
 pub async fn resolve(
     State(state): State<AppState>,
     Auth(principal): Auth,
+    info: RequestInfo,
     ApiJson(body): ApiJson<ResolveRequest>,
 ) -> Result<Json<Resolved>, ApiError> {
     if principal.role != Role::Service {
@@ -91,13 +95,20 @@ pub async fn resolve(
     let mut exhausted: Option<&Owner> = None;
     for (tier, owner) in &chain {
         match take_from_tier(&state, owner, &provider, period, now).await? {
-            TierOutcome::Granted(credential) => return open_answer(&state, *tier, *credential).await,
+            TierOutcome::Granted(credential) => {
+                return open_answer(&state, &principal, &info, *tier, *credential).await;
+            }
             TierOutcome::Exhausted if !body.fallback_on_exhausted => return Err(exhausted_error(owner, &provider)),
             TierOutcome::Exhausted => {
                 exhausted.get_or_insert(owner);
             }
             TierOutcome::Nothing if *tier == Tier::Platform => {
                 if let Some(env) = state.platform_env.get(&provider) {
+                    let mut event = audit::event(&principal, &info, AuditAction::CredentialResolve, "ok");
+                    event.owner = Some(Owner::Platform.to_string());
+                    event.credential_id = Some(format!("env:{provider}"));
+                    event.provider = Some(provider.to_string());
+                    state.audit.record(event).await?;
                     return Ok(Json(env_answer(env)));
                 }
             }
@@ -145,10 +156,17 @@ fn exhausted_error(owner: &Owner, provider: &ProviderId) -> ApiError {
 
 /// Opens the granted credential. One that does not open is marked failing and the
 /// request fails: it is never silently replaced by someone else's key.
-async fn open_answer(state: &AppState, tier: Tier, c: Credential) -> Result<Json<Resolved>, ApiError> {
+async fn open_answer(
+    state: &AppState,
+    principal: &Principal,
+    info: &RequestInfo,
+    tier: Tier,
+    c: Credential,
+) -> Result<Json<Resolved>, ApiError> {
     let secrets = match state.keyring.open(&binding(&c), &c.sealed) {
         Ok(secrets) => secrets,
         Err(e) => {
+            state.audit.record(credential_event(principal, info, AuditAction::CredentialResolve, "failed", &c)).await?;
             tracing::error!(credential_id = %c.id, owner = %c.owner, error = %e, "credential secret did not open; marked failing");
             let message = "the stored secret could not be opened; store the credential again";
             state.store.mark_failing(&c.id, message, state.clock.now()).await?;
@@ -158,6 +176,10 @@ async fn open_answer(state: &AppState, tier: Tier, c: Credential) -> Result<Json
             )));
         }
     };
+    // The secret leaves only once its read is on record.
+    let mut event = credential_event(principal, info, AuditAction::CredentialResolve, "ok", &c);
+    event.detail = Some(format!("source {tier}"));
+    state.audit.record(event).await?;
     let mut fields = c.config.clone();
     fields.extend(secrets.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
     tracing::info!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential resolved");

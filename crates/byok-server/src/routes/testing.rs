@@ -2,9 +2,11 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use byok_core::AuditAction;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::audit::{RequestInfo, credential_event};
 use crate::auth::Auth;
 use crate::probing::test_stored;
 use crate::routes::credentials::load_visible;
@@ -32,11 +34,14 @@ pub struct TestResult {
 pub async fn test_credential(
     State(state): State<AppState>,
     Auth(principal): Auth,
+    info: RequestInfo,
     Path(id): Path<String>,
 ) -> Result<Json<TestResult>, ApiError> {
     let credential = load_visible(&state, &principal, &id).await?;
     state.probe_limiter.check(&credential.owner)?;
     let outcome = test_stored(&state, &credential).await?;
+    let event = credential_event(&principal, &info, AuditAction::CredentialTest, outcome.kind.as_str(), &credential);
+    state.audit.record(event).await?;
     let status = crate::probing::status_after(outcome.kind).unwrap_or(credential.status);
     let status = if credential.enabled { status } else { byok_core::Status::Disabled };
     Ok(Json(TestResult {

@@ -1,11 +1,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use byok_core::{OrgId, Owner, Principal, Role, Timestamp, Token, TokenId};
+use byok_core::{AuditAction, OrgId, Owner, Principal, Role, Timestamp, Token, TokenId};
 use byok_crypto::{generate_token, hash_token};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::audit::{self, RequestInfo};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
 use crate::views::TokenCreated;
@@ -39,6 +40,7 @@ pub struct CreateToken {
 pub async fn create_token(
     State(state): State<AppState>,
     Auth(principal): Auth,
+    info: RequestInfo,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
     let role: Role = body.role.parse()?;
@@ -77,6 +79,10 @@ pub async fn create_token(
     };
     state.store.insert_token(&token).await?;
     tracing::info!(token_id = %token.id, role = %role, "token created");
+    let mut event = audit::event(&principal, &info, AuditAction::TokenCreate, "ok");
+    event.owner = token.owner.as_ref().map(Owner::to_string);
+    event.detail = Some(format!("{role} token {}", token.id));
+    state.audit.record(event).await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenCreated {
@@ -127,6 +133,7 @@ fn token_scope(role: Role, owner: Option<&str>, orgs: Vec<String>) -> Result<(Op
 pub async fn revoke_token(
     State(state): State<AppState>,
     Auth(principal): Auth,
+    info: RequestInfo,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: TokenId = id.parse().map_err(|_| ApiError::NotFound)?;
@@ -136,6 +143,10 @@ pub async fn revoke_token(
     }
     if state.store.revoke_token(&id, Timestamp::now()).await? {
         tracing::info!(token_id = %id, "token revoked");
+        let mut event = audit::event(&principal, &info, AuditAction::TokenRevoke, "ok");
+        event.owner = token.owner.as_ref().map(Owner::to_string);
+        event.detail = Some(format!("{} token {id}", token.role));
+        state.audit.record(event).await?;
     }
     // Effective here at once; other instances see the new epoch at their next poll.
     state.token_cache.refresh(state.store.as_ref()).await;

@@ -1,0 +1,184 @@
+//! The audit log's writer: one chain per instance, appended by one task in batches
+//! (many entries, one statement, one commit). `record` returns only once its entry is
+//! durable; a caller about to hand out a secret does so only after that.
+
+use std::sync::Arc;
+
+use byok_core::{AuditAction, AuditEvent, AuditRecord, Clock, Principal};
+use byok_crypto::{AUDIT_KEY_PURPOSE, AuditKey, CryptoError, Keyring};
+use byok_store::{Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ApiError;
+
+const MAX_BATCH: usize = 512;
+
+struct Job {
+    event: AuditEvent,
+    reply: oneshot::Sender<Result<(), String>>,
+}
+
+#[derive(Clone)]
+pub struct Auditor {
+    jobs: mpsc::Sender<Job>,
+    chain: Arc<str>,
+}
+
+/// Why the audit log could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditSetupError {
+    #[error("audit store: {0}")]
+    Store(#[from] StoreError),
+    #[error("the audit key does not open with this keyring: {0}")]
+    Key(#[from] CryptoError),
+    #[error("the audit chain could not start: {0}")]
+    Start(String),
+}
+
+/// The audit MAC key: created (sealed) by the first instance, opened by every one.
+pub async fn load_audit_key(store: &dyn Store, keyring: &Keyring) -> Result<AuditKey, AuditSetupError> {
+    if store.audit_key().await?.is_none() {
+        let (key_id, sealed) = keyring.seal_blob(AUDIT_KEY_PURPOSE, &AuditKey::generate_bytes());
+        store.insert_audit_key(&key_id, &sealed).await?;
+    }
+    let (_, sealed) = store.audit_key().await?.ok_or_else(|| AuditSetupError::Start("audit key missing".into()))?;
+    Ok(AuditKey::from_bytes(&keyring.open_blob(AUDIT_KEY_PURPOSE, &sealed)?))
+}
+
+impl Auditor {
+    /// Starts a new chain for this instance and its writer task.
+    pub async fn start(store: Arc<dyn Store>, key: AuditKey, clock: Arc<dyn Clock>) -> Result<Self, AuditSetupError> {
+        let chain: Arc<str> = uuid::Uuid::now_v7().to_string().into();
+        store.register_audit_chain(&chain, clock.now()).await?;
+        let (jobs, queue) = mpsc::channel(MAX_BATCH * 8);
+        tokio::spawn(write_loop(queue, store, key, clock, chain.clone()));
+        let auditor = Self { jobs, chain };
+        let start = AuditEvent {
+            actor_role: "system".into(),
+            action: AuditAction::ChainStart.as_str().into(),
+            outcome: "ok".into(),
+            ..AuditEvent::default()
+        };
+        auditor.record(start).await.map_err(|e| AuditSetupError::Start(e.to_string()))?;
+        Ok(auditor)
+    }
+
+    pub fn chain(&self) -> &str {
+        &self.chain
+    }
+
+    /// Appends `event` and waits until it is durable.
+    pub async fn record(&self, event: AuditEvent) -> Result<(), ApiError> {
+        let (reply, done) = oneshot::channel();
+        self.jobs
+            .send(Job { event, reply })
+            .await
+            .map_err(|_| ApiError::internal("audit", "the audit writer stopped"))?;
+        done.await
+            .map_err(|_| ApiError::internal("audit", "the audit writer dropped an entry"))?
+            .map_err(|e| ApiError::internal("audit", e))
+    }
+}
+
+async fn write_loop(
+    mut queue: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    key: AuditKey,
+    clock: Arc<dyn Clock>,
+    chain: Arc<str>,
+) {
+    let mut seq = 0i64;
+    let mut previous: Vec<u8> = Vec::new();
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (mut next_seq, mut prev) = (seq, previous.clone());
+        let records: Vec<AuditRecord> = batch
+            .iter()
+            .map(|job| {
+                next_seq += 1;
+                let mut record = AuditRecord {
+                    chain: chain.to_string(),
+                    seq: next_seq,
+                    at: clock.now(),
+                    event: job.event.clone(),
+                    mac: Vec::new(),
+                };
+                record.mac = key.mac(&prev, &record.canonical_bytes());
+                prev = record.mac.clone();
+                record
+            })
+            .collect();
+        match store.append_audit(&records).await {
+            Ok(()) => {
+                (seq, previous) = (next_seq, prev);
+                for job in batch {
+                    let _ = job.reply.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, entries = batch.len(), "audit entries could not be written");
+                for job in batch {
+                    let _ = job.reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Where a request came from, for its audit entries.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(request_info(parts))
+    }
+}
+
+pub fn request_info(parts: &axum::http::request::Parts) -> RequestInfo {
+    let request_id =
+        parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(100).collect());
+    let client_addr =
+        parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+    RequestInfo { request_id, client_addr }
+}
+
+/// An event by `principal` during the request `info`.
+pub fn event(principal: &Principal, info: &RequestInfo, action: AuditAction, outcome: &str) -> AuditEvent {
+    AuditEvent {
+        actor_token: Some(principal.token_id.map_or_else(|| "bootstrap-admin".to_owned(), |id| id.to_string())),
+        actor_role: principal.role.to_string(),
+        action: action.as_str().to_owned(),
+        outcome: outcome.to_owned(),
+        request_id: info.request_id.clone(),
+        client_addr: info.client_addr.clone(),
+        ..AuditEvent::default()
+    }
+}
+
+/// An event about a credential.
+pub fn credential_event(
+    principal: &Principal,
+    info: &RequestInfo,
+    action: AuditAction,
+    outcome: &str,
+    c: &byok_core::Credential,
+) -> AuditEvent {
+    AuditEvent {
+        owner: Some(c.owner.to_string()),
+        credential_id: Some(c.id.to_string()),
+        provider: Some(c.provider.to_string()),
+        ..event(principal, info, action, outcome)
+    }
+}
