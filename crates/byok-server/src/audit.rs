@@ -49,18 +49,18 @@ impl Auditor {
     /// Starts a new chain for this instance and its writer task.
     pub async fn start(store: Arc<dyn Store>, key: AuditKey, clock: Arc<dyn Clock>) -> Result<Self, AuditSetupError> {
         let chain: Arc<str> = uuid::Uuid::now_v7().to_string().into();
-        store.register_audit_chain(&chain, clock.now()).await?;
-        let (jobs, queue) = mpsc::channel(MAX_BATCH * 8);
-        tokio::spawn(write_loop(queue, store, key, clock, chain.clone()));
-        let auditor = Self { jobs, chain };
-        let start = AuditEvent {
+        let event = AuditEvent {
             actor_role: "system".into(),
             action: AuditAction::ChainStart.as_str().into(),
             outcome: "ok".into(),
             ..AuditEvent::default()
         };
-        auditor.record(start).await.map_err(|e| AuditSetupError::Start(e.to_string()))?;
-        Ok(auditor)
+        let mut genesis = AuditRecord { chain: chain.to_string(), seq: 1, at: clock.now(), event, mac: Vec::new() };
+        genesis.mac = key.mac(&[], &genesis.canonical_bytes());
+        store.start_audit_chain(&genesis).await?;
+        let (jobs, queue) = mpsc::channel(MAX_BATCH * 8);
+        tokio::spawn(write_loop(queue, store, key, clock, chain.clone(), genesis.mac));
+        Ok(Self { jobs, chain })
     }
 
     pub fn chain(&self) -> &str {
@@ -86,9 +86,10 @@ async fn write_loop(
     key: AuditKey,
     clock: Arc<dyn Clock>,
     chain: Arc<str>,
+    genesis_mac: Vec<u8>,
 ) {
-    let mut seq = 0i64;
-    let mut previous: Vec<u8> = Vec::new();
+    let mut seq = 1i64;
+    let mut previous = genesis_mac;
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {

@@ -67,13 +67,15 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
 /// write it is logged; the request is refused either way.
 async fn record_refusal(state: &AppState, parts: &Parts) {
     let info = request_info(parts);
+    // Inside the nested `/v1` router the URI has lost its prefix; log the one asked for.
+    let path = parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
     let event = AuditEvent {
         actor_role: "anonymous".to_owned(),
         action: AuditAction::AuthRefused.as_str().to_owned(),
         outcome: "denied".to_owned(),
         request_id: info.request_id,
         client_addr: info.client_addr,
-        detail: Some(format!("{} {}", parts.method, parts.uri.path().chars().take(200).collect::<String>())),
+        detail: Some(format!("{} {}", parts.method, path.chars().take(200).collect::<String>())),
         ..AuditEvent::default()
     };
     if let Err(e) = state.audit.record(event).await {

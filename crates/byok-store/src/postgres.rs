@@ -6,7 +6,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::StoreError;
 use crate::group_commit::GroupCommit;
-use crate::sql_store::{credential_columns, impl_sql_store, insert_version, start_group_commit};
+use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_version, start_group_commit};
 
 /// PostgreSQL, shared by any number of byok instances. Migrations take sqlx's
 /// advisory lock, so instances starting together apply them once.

@@ -84,6 +84,34 @@ macro_rules! insert_version {
     };
 }
 
+/// A multi-row INSERT of audit records.
+macro_rules! audit_insert {
+    ($db:ty, $records:expr) => {{
+        let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
+            "INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, credential_id, ",
+            "provider, outcome, request_id, client_addr, detail, mac) "
+        ));
+        q.push_values($records, |mut row, r: &byok_core::AuditRecord| {
+            let e = &r.event;
+            row.push_bind(r.chain.clone())
+                .push_bind(r.seq)
+                .push_bind(r.at.millis())
+                .push_bind(e.actor_token.clone())
+                .push_bind(e.actor_role.clone())
+                .push_bind(e.action.clone())
+                .push_bind(e.owner.clone())
+                .push_bind(e.credential_id.clone())
+                .push_bind(e.provider.clone())
+                .push_bind(e.outcome.clone())
+                .push_bind(e.request_id.clone())
+                .push_bind(e.client_addr.clone())
+                .push_bind(e.detail.clone())
+                .push_bind(r.mac.clone());
+        });
+        q
+    }};
+}
+
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
@@ -493,12 +521,15 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn register_audit_chain(&self, chain: &str, at: byok_core::Timestamp) -> Result<(), $crate::StoreError> {
+            async fn start_audit_chain(&self, genesis: &byok_core::AuditRecord) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query("INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)")
-                    .bind(chain)
-                    .bind(at.millis())
-                    .execute(&self.pool)
+                    .bind(&genesis.chain)
+                    .bind(genesis.at.millis())
+                    .execute(&mut *tx)
                     .await?;
+                audit_insert!($db, std::slice::from_ref(genesis)).build().execute(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -506,27 +537,7 @@ macro_rules! impl_sql_store {
                 if records.is_empty() {
                     return Ok(());
                 }
-                let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
-                    "INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, credential_id, ",
-                    "provider, outcome, request_id, client_addr, detail, mac) "
-                ));
-                q.push_values(records, |mut row, r| {
-                    let e = &r.event;
-                    row.push_bind(r.chain.clone())
-                        .push_bind(r.seq)
-                        .push_bind(r.at.millis())
-                        .push_bind(e.actor_token.clone())
-                        .push_bind(e.actor_role.clone())
-                        .push_bind(e.action.clone())
-                        .push_bind(e.owner.clone())
-                        .push_bind(e.credential_id.clone())
-                        .push_bind(e.provider.clone())
-                        .push_bind(e.outcome.clone())
-                        .push_bind(e.request_id.clone())
-                        .push_bind(e.client_addr.clone())
-                        .push_bind(e.detail.clone())
-                        .push_bind(r.mac.clone());
-                });
+                let mut q = audit_insert!($db, records);
                 q.build().execute(&self.pool).await?;
                 Ok(())
             }
@@ -693,4 +704,4 @@ macro_rules! impl_sql_store {
     };
 }
 
-pub(crate) use {credential_columns, impl_sql_store, insert_version, start_group_commit};
+pub(crate) use {audit_insert, credential_columns, impl_sql_store, insert_version, start_group_commit};

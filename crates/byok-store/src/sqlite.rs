@@ -6,7 +6,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::StoreError;
 use crate::group_commit::GroupCommit;
-use crate::sql_store::{credential_columns, impl_sql_store, insert_version, start_group_commit};
+use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_version, start_group_commit};
 
 /// SQLite in WAL mode: readers never block the writer, and every commit is synced.
 pub(crate) struct SqliteStore {

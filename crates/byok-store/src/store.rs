@@ -177,7 +177,9 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_key(&self) -> Result<Option<(String, Vec<u8>)>, StoreError>;
     /// Stores the sealed audit MAC key unless one exists (the first instance wins).
     async fn insert_audit_key(&self, key_id: &str, sealed: &[u8]) -> Result<(), StoreError>;
-    async fn register_audit_chain(&self, chain: &str, at: Timestamp) -> Result<(), StoreError>;
+    /// Registers a new chain with its first entry, in one transaction: a chain is never
+    /// registered without an entry.
+    async fn start_audit_chain(&self, genesis: &AuditRecord) -> Result<(), StoreError>;
     /// Appends entries in one transaction: all are written or none.
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
     async fn audit_chains(&self) -> Result<Vec<String>, StoreError>;

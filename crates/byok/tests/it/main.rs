@@ -3,14 +3,18 @@
 
 mod support;
 
+mod audit;
 mod bad_input;
 mod canary;
 mod cli;
 mod connection_tests;
 mod credentials;
+mod import;
 mod isolation;
 mod metering;
 mod operations;
 mod resolve;
+mod rotation;
 mod startup_keys;
 mod tokens;
+mod versions;

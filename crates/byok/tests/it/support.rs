@@ -489,3 +489,21 @@ impl Drop for ServeProcess {
         let _ = self.child.wait();
     }
 }
+
+impl TestDb {
+    /// Every sealed envelope with the key id its row records.
+    pub async fn envelopes(&self) -> Vec<(String, Vec<u8>)> {
+        let sql = "SELECT key_id, sealed FROM credentials UNION ALL SELECT key_id, sealed FROM credential_versions \
+                   UNION ALL SELECT key_id, sealed FROM audit_key";
+        match self.engine {
+            Engine::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+            }
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+            }
+        }
+    }
+}
