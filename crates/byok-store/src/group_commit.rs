@@ -1,8 +1,9 @@
-//! Group commit for metering: concurrent `take_unit` calls are gathered into batches,
-//! and a batch takes its units with one `UPDATE` statement per round (a round holds at
-//! most one job per owner and provider), so many units share one statement and one
-//! commit (one fsync) instead of one each. An answer is sent only after its statement
-//! committed, so every granted unit is durable and counted.
+//! Group commit for the hot writes: concurrent `take_unit` calls and audit appends are
+//! gathered into one transaction per batch, so many units and entries share one commit
+//! (one fsync) instead of one each. Units are taken with one `UPDATE` statement per
+//! round (a round holds at most one job per owner and provider). An answer is sent only
+//! after its transaction committed, so every granted unit and every audit entry is
+//! durable before anyone is told so.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -25,8 +26,33 @@ pub(crate) struct TakeJob {
     pub reply: oneshot::Sender<Result<Option<CredentialRow>, StoreError>>,
 }
 
+/// One `append_audit` call waiting for its batch.
+pub(crate) struct AuditJob {
+    pub records: Vec<byok_core::AuditRecord>,
+    pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+pub(crate) enum Job {
+    Take(TakeJob),
+    Audit(AuditJob),
+}
+
+impl Job {
+    /// Tells the caller its batch failed: nothing of it was written.
+    pub(crate) fn fail(self, message: &str) {
+        match self {
+            Job::Take(job) => {
+                let _ = job.reply.send(Err(StoreError::Metering(message.to_owned())));
+            }
+            Job::Audit(job) => {
+                let _ = job.reply.send(Err(StoreError::Metering(message.to_owned())));
+            }
+        }
+    }
+}
+
 pub(crate) struct GroupCommit {
-    jobs: mpsc::Sender<TakeJob>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl GroupCommit {
@@ -34,10 +60,10 @@ impl GroupCommit {
     /// job it is given.
     pub(crate) fn start<F, Fut>(workers: usize, run: F) -> Self
     where
-        F: Fn(Vec<TakeJob>) -> Fut + Send + Sync + 'static,
+        F: Fn(Vec<Job>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let (jobs, queue) = mpsc::channel::<TakeJob>(MAX_BATCH * 16);
+        let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 16);
         let queue = Arc::new(Mutex::new(queue));
         let run = Arc::new(run);
         for _ in 0..workers {
@@ -72,51 +98,52 @@ impl GroupCommit {
     ) -> Result<Option<CredentialRow>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(TakeJob { owner, provider, period, now, reply })
+            .send(Job::Take(TakeJob { owner, provider, period, now, reply }))
             .await
             .map_err(|_| StoreError::Metering("the metering worker has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Metering("the metering worker dropped a request".into()))?
     }
+
+    pub(crate) async fn append_audit(&self, records: Vec<byok_core::AuditRecord>) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Audit(AuditJob { records, reply }))
+            .await
+            .map_err(|_| StoreError::Metering("the write worker has stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Metering("the write worker dropped a request".into()))?
+    }
 }
 
-/// Runs `jobs` in rounds of distinct (owner, provider) pairs through `run_round`,
-/// which executes one statement and hands back the round with the rows it updated;
-/// then answers each job with its row, `None` when none was updated for it, or the
-/// round's error.
-pub(crate) async fn take_rounds<F, Fut>(mut jobs: Vec<TakeJob>, run_round: F)
-where
-    F: Fn(Vec<TakeJob>) -> Fut,
-    Fut: Future<Output = (Vec<TakeJob>, Result<Vec<CredentialRow>, sqlx::Error>)>,
-{
-    // One lock order for every statement: no deadlock between instances.
+/// Splits take jobs into rounds of distinct (owner, provider) pairs, sorted so every
+/// statement locks rows in one order (no deadlock between instances).
+pub(crate) fn rounds(mut jobs: Vec<TakeJob>) -> Vec<Vec<TakeJob>> {
     jobs.sort_by(|a, b| (&a.owner, &a.provider).cmp(&(&b.owner, &b.provider)));
+    let mut rounds = Vec::new();
     while !jobs.is_empty() {
-        let mut round = Vec::with_capacity(jobs.len());
+        let mut round: Vec<TakeJob> = Vec::with_capacity(jobs.len());
         let mut later = Vec::new();
         for job in jobs {
-            if round.last().is_some_and(|prev: &TakeJob| prev.owner == job.owner && prev.provider == job.provider) {
+            if round.last().is_some_and(|prev| prev.owner == job.owner && prev.provider == job.provider) {
                 later.push(job);
             } else {
                 round.push(job);
             }
         }
+        rounds.push(round);
         jobs = later;
-        let (round, outcome) = run_round(round).await;
-        match outcome {
-            Ok(rows) => {
-                let mut by_pair: HashMap<(String, String), CredentialRow> =
-                    rows.into_iter().map(|r| ((r.owner.clone(), r.provider.clone()), r)).collect();
-                for job in round {
-                    let row = by_pair.remove(&(job.owner.clone(), job.provider.clone()));
-                    let _ = job.reply.send(Ok(row));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, units = round.len(), "metering statement failed; no unit granted");
-                for job in round {
-                    let _ = job.reply.send(Err(StoreError::Metering(e.to_string())));
-                }
-            }
-        }
     }
+    rounds
+}
+
+/// Pairs each job of a round with the row its statement updated for it, if any.
+pub(crate) fn match_rows(round: Vec<TakeJob>, rows: Vec<CredentialRow>) -> Vec<(TakeJob, Option<CredentialRow>)> {
+    let mut by_pair: HashMap<(String, String), CredentialRow> =
+        rows.into_iter().map(|r| ((r.owner.clone(), r.provider.clone()), r)).collect();
+    round
+        .into_iter()
+        .map(|job| {
+            let row = by_pair.remove(&(job.owner.clone(), job.provider.clone()));
+            (job, row)
+        })
+        .collect()
 }

@@ -15,12 +15,21 @@ macro_rules! credential_columns {
 macro_rules! start_group_commit {
     ($pool:expr, $db:ty, $workers:expr, $lock_rows:literal) => {{
         let pool = $pool.clone();
-        $crate::group_commit::GroupCommit::start($workers, move |jobs: Vec<$crate::group_commit::TakeJob>| {
+        $crate::group_commit::GroupCommit::start($workers, move |jobs: Vec<$crate::group_commit::Job>| {
             let pool = pool.clone();
             async move {
-                $crate::group_commit::take_rounds(jobs, |round: Vec<$crate::group_commit::TakeJob>| {
-                    let pool = pool.clone();
-                    async move {
+                let (mut takes, mut audits) = (Vec::new(), Vec::new());
+                for job in jobs {
+                    match job {
+                        $crate::group_commit::Job::Take(t) => takes.push(t),
+                        $crate::group_commit::Job::Audit(a) => audits.push(a),
+                    }
+                }
+                let rounds = $crate::group_commit::rounds(takes);
+                let outcome: Result<Vec<Vec<Option<$crate::rows::CredentialRow>>>, sqlx::Error> = async {
+                    let mut tx = pool.begin().await?;
+                    let mut answers = Vec::with_capacity(rounds.len());
+                    for round in &rounds {
                         let now = round.iter().map(|j| j.now).max().unwrap_or_default();
                         // Each distinct (owner, provider) of the round picks its best usable
                         // credential; the picked rows are locked in id order (no deadlock
@@ -40,7 +49,7 @@ macro_rules! start_group_commit {
                             "ORDER BY c.priority, c.id LIMIT 1) FROM (VALUES "
                         ));
                         let mut values = q.separated(", ");
-                        for job in &round {
+                        for job in round {
                             values.push("(");
                             values.push_bind_unseparated(job.owner.clone());
                             values.push_unseparated(", ");
@@ -55,12 +64,41 @@ macro_rules! start_group_commit {
                             "AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING ",
                             credential_columns!()
                         ));
-                        let rows: Result<Vec<$crate::rows::CredentialRow>, sqlx::Error> =
-                            q.build_query_as().fetch_all(&pool).await;
-                        (round, rows)
+                        let rows: Vec<$crate::rows::CredentialRow> = q.build_query_as().fetch_all(&mut *tx).await?;
+                        answers.push(rows.into_iter().map(Some).collect());
                     }
-                })
-                .await
+                    let records: Vec<byok_core::AuditRecord> =
+                        audits.iter().flat_map(|a| a.records.iter().cloned()).collect();
+                    if !records.is_empty() {
+                        audit_insert!($db, &records).build().execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(answers)
+                }
+                .await;
+                match outcome {
+                    Ok(answers) => {
+                        for (round, rows) in rounds.into_iter().zip(answers) {
+                            let rows: Vec<$crate::rows::CredentialRow> = rows.into_iter().flatten().collect();
+                            for (job, row) in $crate::group_commit::match_rows(round, rows) {
+                                let _ = job.reply.send(Ok(row));
+                            }
+                        }
+                        for audit in audits {
+                            let _ = audit.reply.send(Ok(()));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "write batch failed; nothing of it was written");
+                        let message = e.to_string();
+                        for job in rounds.into_iter().flatten() {
+                            $crate::group_commit::Job::Take(job).fail(&message);
+                        }
+                        for audit in audits {
+                            $crate::group_commit::Job::Audit(audit).fail(&message);
+                        }
+                    }
+                }
             }
         })
     }};
@@ -537,9 +575,7 @@ macro_rules! impl_sql_store {
                 if records.is_empty() {
                     return Ok(());
                 }
-                let mut q = audit_insert!($db, records);
-                q.build().execute(&self.pool).await?;
-                Ok(())
+                self.meter.append_audit(records.to_vec()).await
             }
 
             async fn audit_chains(&self) -> Result<Vec<String>, $crate::StoreError> {
