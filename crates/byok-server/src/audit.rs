@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use byok_core::{AuditAction, AuditEvent, AuditRecord, Clock, Principal};
 use byok_crypto::{AUDIT_KEY_PURPOSE, AuditKey, CryptoError, Keyring};
-use byok_store::{Store, StoreError};
+use byok_store::{Chainer, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ApiError;
@@ -48,6 +48,9 @@ pub async fn load_audit_key(store: &dyn Store, keyring: &Keyring) -> Result<Audi
 impl Auditor {
     /// Starts a new chain for this instance and its writer task.
     pub async fn start(store: Arc<dyn Store>, key: AuditKey, clock: Arc<dyn Clock>) -> Result<Self, AuditSetupError> {
+        let key = Arc::new(key);
+        // The store's write worker chains the resolve entries it writes with their units.
+        store.attach_chainer(Arc::new(KeyChainer { key: key.clone(), clock: clock.clone() }));
         let chain: Arc<str> = uuid::Uuid::now_v7().to_string().into();
         let event = AuditEvent {
             actor_role: "system".into(),
@@ -83,7 +86,7 @@ impl Auditor {
 async fn write_loop(
     mut queue: mpsc::Receiver<Job>,
     store: Arc<dyn Store>,
-    key: AuditKey,
+    key: Arc<AuditKey>,
     clock: Arc<dyn Clock>,
     chain: Arc<str>,
     genesis_mac: Vec<u8>,
@@ -129,6 +132,43 @@ async fn write_loop(
                 }
             }
         }
+    }
+}
+
+/// Chains entries with the audit key: a new chain per call of `genesis`.
+struct KeyChainer {
+    key: Arc<AuditKey>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Chainer for KeyChainer {
+    fn genesis(&self) -> AuditRecord {
+        let event = AuditEvent {
+            actor_role: "system".into(),
+            action: AuditAction::ChainStart.as_str().into(),
+            outcome: "ok".into(),
+            detail: Some("metering writer".into()),
+            ..AuditEvent::default()
+        };
+        let chain = uuid::Uuid::now_v7().to_string();
+        let mut genesis = AuditRecord { chain, seq: 1, at: self.clock.now(), event, mac: Vec::new() };
+        genesis.mac = self.key.mac(&[], &genesis.canonical_bytes());
+        genesis
+    }
+
+    fn extend(&self, previous: &AuditRecord, events: Vec<AuditEvent>) -> Vec<AuditRecord> {
+        let (mut seq, mut prev) = (previous.seq, previous.mac.clone());
+        events
+            .into_iter()
+            .map(|event| {
+                seq += 1;
+                let mut record =
+                    AuditRecord { chain: previous.chain.clone(), seq, at: self.clock.now(), event, mac: Vec::new() };
+                record.mac = self.key.mac(&prev, &record.canonical_bytes());
+                prev = record.mac.clone();
+                record
+            })
+            .collect()
     }
 }
 

@@ -23,6 +23,8 @@ pub(crate) struct TakeJob {
     pub provider: String,
     pub period: i64,
     pub now: i64,
+    /// The audit entry to write with the unit, if any.
+    pub audit: Option<byok_core::AuditEvent>,
     pub reply: oneshot::Sender<Result<Option<CredentialRow>, StoreError>>,
 }
 
@@ -33,7 +35,7 @@ pub(crate) struct AuditJob {
 }
 
 pub(crate) enum Job {
-    Take(TakeJob),
+    Take(Box<TakeJob>),
     Audit(AuditJob),
 }
 
@@ -53,6 +55,13 @@ impl Job {
 
 pub(crate) struct GroupCommit {
     jobs: mpsc::Sender<Job>,
+    chainer: Arc<std::sync::OnceLock<Arc<dyn crate::Chainer>>>,
+}
+
+/// A worker's own audit chain: the chainer and the last record written, if any.
+pub(crate) struct WorkerChain {
+    pub chainer: Arc<std::sync::OnceLock<Arc<dyn crate::Chainer>>>,
+    pub last: Option<byok_core::AuditRecord>,
 }
 
 impl GroupCommit {
@@ -60,14 +69,16 @@ impl GroupCommit {
     /// job it is given.
     pub(crate) fn start<F, Fut>(workers: usize, run: F) -> Self
     where
-        F: Fn(Vec<Job>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
+        F: Fn(Vec<Job>, WorkerChain) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = WorkerChain> + Send + 'static,
     {
         let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 16);
         let queue = Arc::new(Mutex::new(queue));
         let run = Arc::new(run);
+        let chainer = Arc::new(std::sync::OnceLock::new());
         for _ in 0..workers {
             let (queue, run) = (queue.clone(), run.clone());
+            let mut chain = WorkerChain { chainer: chainer.clone(), last: None };
             tokio::spawn(async move {
                 loop {
                     let batch = {
@@ -82,11 +93,15 @@ impl GroupCommit {
                         }
                         batch
                     };
-                    run(batch).await;
+                    chain = run(batch, chain).await;
                 }
             });
         }
-        Self { jobs }
+        Self { jobs, chainer }
+    }
+
+    pub(crate) fn attach_chainer(&self, chainer: Arc<dyn crate::Chainer>) {
+        let _ = self.chainer.set(chainer);
     }
 
     pub(crate) async fn take(
@@ -95,10 +110,11 @@ impl GroupCommit {
         provider: String,
         period: i64,
         now: i64,
+        audit: Option<byok_core::AuditEvent>,
     ) -> Result<Option<CredentialRow>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Take(TakeJob { owner, provider, period, now, reply }))
+            .send(Job::Take(Box::new(TakeJob { owner, provider, period, now, audit, reply })))
             .await
             .map_err(|_| StoreError::Metering("the metering worker has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Metering("the metering worker dropped a request".into()))?
@@ -146,4 +162,34 @@ pub(crate) fn match_rows(round: Vec<TakeJob>, rows: Vec<CredentialRow>) -> Vec<(
             (job, row)
         })
         .collect()
+}
+
+/// The audit records to write in this batch's transaction: the taken units' entries
+/// (filled in from their rows) chained after the worker's last record, plus, for a new
+/// chain, its genesis. Returns (genesis to register, records to insert).
+pub(crate) fn chain_take_entries(
+    chain: &WorkerChain,
+    taken: Vec<(byok_core::AuditEvent, &CredentialRow)>,
+) -> Result<(Option<byok_core::AuditRecord>, Vec<byok_core::AuditRecord>), String> {
+    if taken.is_empty() {
+        return Ok((None, Vec::new()));
+    }
+    let chainer = chain.chainer.get().ok_or("audited metering needs a chainer attached")?;
+    let events = taken
+        .into_iter()
+        .map(|(mut event, row)| {
+            event.owner = Some(row.owner.clone());
+            event.credential_id = Some(row.id.clone());
+            event.provider = Some(row.provider.clone());
+            event
+        })
+        .collect();
+    let (genesis, previous) = match &chain.last {
+        Some(last) => (None, last.clone()),
+        None => {
+            let genesis = chainer.genesis();
+            (Some(genesis.clone()), genesis)
+        }
+    };
+    Ok((genesis, chainer.extend(&previous, events)))
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use store::{
-    AuditFilter, CredentialFilter, KeyCheckRecord, Reseal, ResealTarget, SealedItem, SecretVersion, Store, TierState,
-    UsagePeriod,
+    AuditFilter, Chainer, CredentialFilter, KeyCheckRecord, Reseal, ResealTarget, SealedItem, SecretVersion, Store,
+    TierState, UsagePeriod,
 };
 
 /// Opens the database `url` names (`sqlite://PATH` or `postgres://…`) and applies

@@ -15,20 +15,21 @@ macro_rules! credential_columns {
 macro_rules! start_group_commit {
     ($pool:expr, $db:ty, $workers:expr, $lock_rows:literal) => {{
         let pool = $pool.clone();
-        $crate::group_commit::GroupCommit::start($workers, move |jobs: Vec<$crate::group_commit::Job>| {
+        $crate::group_commit::GroupCommit::start($workers, move |jobs: Vec<$crate::group_commit::Job>, mut chain: $crate::group_commit::WorkerChain| {
             let pool = pool.clone();
             async move {
                 let (mut takes, mut audits) = (Vec::new(), Vec::new());
                 for job in jobs {
                     match job {
-                        $crate::group_commit::Job::Take(t) => takes.push(t),
+                        $crate::group_commit::Job::Take(t) => takes.push(*t),
                         $crate::group_commit::Job::Audit(a) => audits.push(a),
                     }
                 }
                 let rounds = $crate::group_commit::rounds(takes);
-                let outcome: Result<Vec<Vec<Option<$crate::rows::CredentialRow>>>, sqlx::Error> = async {
+                let mut new_last = None;
+                let outcome: Result<Vec<Vec<Option<$crate::rows::CredentialRow>>>, $crate::StoreError> = async {
                     let mut tx = pool.begin().await?;
-                    let mut answers = Vec::with_capacity(rounds.len());
+                    let mut answers: Vec<Vec<Option<$crate::rows::CredentialRow>>> = Vec::with_capacity(rounds.len());
                     for round in &rounds {
                         let now = round.iter().map(|j| j.now).max().unwrap_or_default();
                         // Each distinct (owner, provider) of the round picks its best usable
@@ -67,8 +68,31 @@ macro_rules! start_group_commit {
                         let rows: Vec<$crate::rows::CredentialRow> = q.build_query_as().fetch_all(&mut *tx).await?;
                         answers.push(rows.into_iter().map(Some).collect());
                     }
-                    let records: Vec<byok_core::AuditRecord> =
-                        audits.iter().flat_map(|a| a.records.iter().cloned()).collect();
+                    // Entries for the units just taken, written with them.
+                    let mut taken = Vec::new();
+                    for (round, rows) in rounds.iter().zip(&answers) {
+                        for job in round {
+                            let row = rows
+                                .iter()
+                                .flatten()
+                                .find(|r: &&$crate::rows::CredentialRow| r.owner == job.owner && r.provider == job.provider);
+                            if let (Some(event), Some(row)) = (&job.audit, row) {
+                                taken.push((event.clone(), row));
+                            }
+                        }
+                    }
+                    let (genesis, mut records) =
+                        $crate::group_commit::chain_take_entries(&chain, taken).map_err($crate::StoreError::Metering)?;
+                    if let Some(genesis) = &genesis {
+                        sqlx::query("INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)")
+                            .bind(&genesis.chain)
+                            .bind(genesis.at.millis())
+                            .execute(&mut *tx)
+                            .await?;
+                        records.insert(0, genesis.clone());
+                    }
+                    new_last = records.last().cloned();
+                    records.extend(audits.iter().flat_map(|a| a.records.iter().cloned()));
                     if !records.is_empty() {
                         audit_insert!($db, &records).build().execute(&mut *tx).await?;
                     }
@@ -78,6 +102,9 @@ macro_rules! start_group_commit {
                 .await;
                 match outcome {
                     Ok(answers) => {
+                        if new_last.is_some() {
+                            chain.last = new_last;
+                        }
                         for (round, rows) in rounds.into_iter().zip(answers) {
                             let rows: Vec<$crate::rows::CredentialRow> = rows.into_iter().flatten().collect();
                             for (job, row) in $crate::group_commit::match_rows(round, rows) {
@@ -92,13 +119,14 @@ macro_rules! start_group_commit {
                         tracing::error!(error = %e, "write batch failed; nothing of it was written");
                         let message = e.to_string();
                         for job in rounds.into_iter().flatten() {
-                            $crate::group_commit::Job::Take(job).fail(&message);
+                            $crate::group_commit::Job::Take(Box::new(job)).fail(&message);
                         }
                         for audit in audits {
                             $crate::group_commit::Job::Audit(audit).fail(&message);
                         }
                     }
                 }
+                chain
             }
         })
     }};
@@ -392,12 +420,17 @@ macro_rules! impl_sql_store {
                 provider: &byok_core::ProviderId,
                 period: byok_core::Timestamp,
                 now: byok_core::Timestamp,
+                audit: Option<byok_core::AuditEvent>,
             ) -> Result<Option<byok_core::Credential>, $crate::StoreError> {
                 let row = self
                     .meter
-                    .take(owner.to_string(), provider.as_str().to_owned(), period.millis(), now.millis())
+                    .take(owner.to_string(), provider.as_str().to_owned(), period.millis(), now.millis(), audit)
                     .await?;
                 row.map(TryInto::try_into).transpose()
+            }
+
+            fn attach_chainer(&self, chainer: std::sync::Arc<dyn $crate::Chainer>) {
+                self.meter.attach_chainer(chainer);
             }
 
             async fn tier_state(

@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use byok_core::{AuditRecord, Credential, CredentialId, OrgId, Owner, ProviderId, Status, Timestamp, Token, TokenId};
+use byok_core::{
+    AuditEvent, AuditRecord, Credential, CredentialId, OrgId, Owner, ProviderId, Status, Timestamp, Token, TokenId,
+};
 
 use crate::StoreError;
 
@@ -82,6 +84,16 @@ pub enum ResealTarget {
     AuditKey,
 }
 
+/// Places audit events in a chain: implemented where the audit MAC key lives, handed
+/// to the store so that the write worker can chain the entries it writes together with
+/// the units they record (one transaction, one commit).
+pub trait Chainer: Send + Sync + 'static {
+    /// The first record of a new chain.
+    fn genesis(&self) -> AuditRecord;
+    /// Records for `events`, following `previous` (the chain's last record).
+    fn extend(&self, previous: &AuditRecord, events: Vec<AuditEvent>) -> Vec<AuditRecord>;
+}
+
 /// Which credentials a listing returns, oldest first, a page at a time.
 #[derive(Debug, Clone)]
 pub struct CredentialFilter {
@@ -137,13 +149,20 @@ pub trait Store: Send + Sync + 'static {
     /// (lowest priority value first) in the period starting at `period`, with one
     /// conditional `UPDATE`: never more than a limit allows, on any number of
     /// instances. `None` when no credential could give one.
+    ///
+    /// With `audit`, an entry for the granted credential (owner, credential and
+    /// provider filled in) is written in the same transaction as the unit, chained by
+    /// the attached [`Chainer`].
     async fn take_unit(
         &self,
         owner: &Owner,
         provider: &ProviderId,
         period: Timestamp,
         now: Timestamp,
+        audit: Option<AuditEvent>,
     ) -> Result<Option<Credential>, StoreError>;
+    /// Attaches the chainer that audited takes use.
+    fn attach_chainer(&self, chainer: std::sync::Arc<dyn Chainer>);
     /// Why `take_unit` found nothing.
     async fn tier_state(
         &self,

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use byok_core::{
-    AuditAction, Credential, OrgId, Owner, Principal, ProviderId, Role, Tier, Timestamp, UserId, resolution_chain,
+    AuditAction, AuditEvent, Credential, OrgId, Owner, Principal, ProviderId, Role, Tier, Timestamp, UserId,
+    resolution_chain,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -94,7 +95,11 @@ pub async fn resolve(
     let period = state.settings.period_anchor.period_start(now);
     let mut exhausted: Option<&Owner> = None;
     for (tier, owner) in &chain {
-        match take_from_tier(&state, owner, &provider, period, now).await? {
+        // The read is audited in the same transaction that takes its unit: the secret
+        // leaves only after both are durable.
+        let mut audit = audit::event(&principal, &info, AuditAction::CredentialResolve, "ok");
+        audit.detail = Some(format!("source {tier}"));
+        match take_from_tier(&state, owner, &provider, period, now, &audit).await? {
             TierOutcome::Granted(credential) => {
                 return open_answer(&state, &principal, &info, *tier, *credential).await;
             }
@@ -131,9 +136,10 @@ async fn take_from_tier(
     provider: &ProviderId,
     period: Timestamp,
     now: Timestamp,
+    audit: &AuditEvent,
 ) -> Result<TierOutcome, ApiError> {
     for _ in 0..MAX_ROUNDS {
-        if let Some(credential) = state.store.take_unit(owner, provider, period, now).await? {
+        if let Some(credential) = state.store.take_unit(owner, provider, period, now, Some(audit.clone())).await? {
             return Ok(TierOutcome::Granted(Box::new(credential)));
         }
         let tier = state.store.tier_state(owner, provider, period).await?;
@@ -176,10 +182,6 @@ async fn open_answer(
             )));
         }
     };
-    // The secret leaves only once its read is on record.
-    let mut event = credential_event(principal, info, AuditAction::CredentialResolve, "ok", &c);
-    event.detail = Some(format!("source {tier}"));
-    state.audit.record(event).await?;
     let mut fields = c.config.clone();
     fields.extend(secrets.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
     tracing::info!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential resolved");
