@@ -1,7 +1,9 @@
 //! `byok import-env`: platform credentials from the environment into the store,
 //! printing only hints.
 
-use byok_core::{AuditAction, AuditEvent, Label, Owner, SplitFields};
+use byok_core::{Label, Owner, SplitFields};
+
+use crate::import_file::import_event;
 use byok_server::{AppState, NewCredential, new_credential};
 use byok_store::{CredentialFilter, StoreError};
 
@@ -46,16 +48,7 @@ pub async fn import_env(state: &AppState, dry_run: bool) -> Result<Vec<String>, 
         );
         match state.store.insert_credential(&credential).await {
             Ok(()) => {
-                let event = AuditEvent {
-                    actor_role: "operator".into(),
-                    action: AuditAction::CredentialImport.as_str().into(),
-                    owner: Some(credential.owner.to_string()),
-                    credential_id: Some(credential.id.to_string()),
-                    provider: Some(credential.provider.to_string()),
-                    outcome: "ok".into(),
-                    detail: Some(format!("byok import-env from {}", found.variables.join(", "))),
-                    ..AuditEvent::default()
-                };
+                let event = import_event(&credential, format!("byok import-env from {}", found.variables.join(", ")));
                 state.audit.record(event).await.map_err(|e| StoreError::Metering(format!("audit: {e}")))?;
                 lines.push(format!("{what}: imported as {}", credential.id))
             }

@@ -78,16 +78,24 @@ async fn import_line(state: &AppState, raw: &str, legacy: Option<&LegacyKey>, dr
     let credential =
         new_credential(state, NewCredential { owner, provider, label, split, monthly_limit: None, priority: 0 });
     state.store.insert_credential(&credential).await.map_err(|e| e.to_string())?;
-    let event = AuditEvent {
+    state
+        .audit
+        .record(import_event(&credential, "byok import".into()))
+        .await
+        .map_err(|e| format!("imported but not audited: {e}"))?;
+    Ok(format!("imported {what} as {}", credential.id))
+}
+
+/// The audit entry for a credential an operator imported.
+pub(crate) fn import_event(c: &byok_core::Credential, detail: String) -> AuditEvent {
+    AuditEvent {
         actor_role: "operator".into(),
         action: AuditAction::CredentialImport.as_str().into(),
-        owner: Some(credential.owner.to_string()),
-        credential_id: Some(credential.id.to_string()),
-        provider: Some(credential.provider.to_string()),
+        owner: Some(c.owner.to_string()),
+        credential_id: Some(c.id.to_string()),
+        provider: Some(c.provider.to_string()),
         outcome: "ok".into(),
-        detail: Some("byok import".into()),
+        detail: Some(detail),
         ..AuditEvent::default()
-    };
-    state.audit.record(event).await.map_err(|e| format!("imported but not audited: {e}"))?;
-    Ok(format!("imported {what} as {}", credential.id))
+    }
 }
