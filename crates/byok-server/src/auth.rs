@@ -4,7 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use byok_core::{Principal, Timestamp};
+use byok_core::{Principal, Role, Timestamp};
 use byok_crypto::hash_token;
 
 use crate::{ApiError, AppState};
@@ -17,7 +17,12 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        authenticate(state, token).await.map(Auth)
+        let principal = authenticate(state, token).await?;
+        // A virtual key is accepted by the proxy alone.
+        if principal.role == Role::Virtual {
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(Auth(principal))
     }
 }
 

@@ -8,6 +8,7 @@ use byok_store::Store;
 
 use crate::metrics::Metrics;
 use crate::probing::ProbeLimiter;
+use crate::proxy::ProxyState;
 use crate::token_cache::TokenCache;
 
 /// Settings of the HTTP layer.
@@ -25,6 +26,8 @@ pub struct ServerSettings {
     pub reverify_interval: Option<Duration>,
     /// Re-tests running at once.
     pub reverify_concurrency: usize,
+    /// Largest request body the proxy forwards, in bytes.
+    pub proxy_max_body_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -36,6 +39,7 @@ impl Default for ServerSettings {
             probe_rate_per_minute: 10,
             reverify_interval: Some(Duration::from_secs(24 * 3600)),
             reverify_concurrency: 4,
+            proxy_max_body_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -72,6 +76,7 @@ pub struct Inner {
     pub token_cache: Arc<TokenCache>,
     pub prober: Prober,
     pub probe_limiter: ProbeLimiter,
+    pub(crate) proxy: ProxyState,
 }
 
 impl AppState {
@@ -80,6 +85,7 @@ impl AppState {
         let token_cache = Arc::new(TokenCache::new());
         TokenCache::start_polling(Arc::downgrade(&token_cache), store.clone());
         let probe_limiter = ProbeLimiter::new(settings.probe_rate_per_minute);
+        let proxy = ProxyState::new(store.clone(), clock.clone(), &settings);
         Self(Arc::new(Inner {
             store,
             keyring,
@@ -91,6 +97,7 @@ impl AppState {
             token_cache,
             prober,
             probe_limiter,
+            proxy,
         }))
     }
 

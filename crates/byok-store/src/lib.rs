@@ -4,6 +4,9 @@
 mod error;
 mod group_commit;
 mod postgres;
+mod proxy_rows;
+mod proxy_sql;
+mod proxy_store;
 mod rows;
 mod sql_store;
 mod sqlite;
@@ -12,6 +15,7 @@ mod store;
 use std::sync::Arc;
 
 pub use error::StoreError;
+pub use proxy_store::{CredentialTokens, ProxyStore, ProxyUsage, VirtualKeyDelta};
 pub use store::{CredentialFilter, KeyCheckRecord, Store, TierState, UsagePeriod};
 
 /// Opens the database `url` names (`sqlite://PATH` or `postgres://…`) and applies

@@ -6,6 +6,7 @@ mod resolve;
 mod testing;
 mod tokens;
 mod usage;
+pub(crate) mod virtual_keys;
 
 pub(crate) use credentials::*;
 pub(crate) use health::*;
@@ -15,3 +16,4 @@ pub(crate) use resolve::*;
 pub(crate) use testing::*;
 pub(crate) use tokens::*;
 pub(crate) use usage::*;
+pub(crate) use virtual_keys::*;
