@@ -58,6 +58,33 @@ pub struct ProviderSpec {
     /// The cheapest read-only call that proves a credential works.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeSpec>,
+    /// How the provider's API speaks, for the proxy.
+    #[serde(default, skip_serializing_if = "Dialect::is_generic")]
+    pub dialect: Dialect,
+}
+
+/// How a provider's HTTP API speaks, as far as the proxy cares: the shape of its error
+/// answers (so byok's own refusals raise an SDK's usual error type), and whether
+/// streamed requests can ask for a final usage report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    /// OpenAI and OpenAI-compatible APIs: `{"error": {"message", "type", "code"}}`,
+    /// `stream_options.include_usage`.
+    Openai,
+    /// `{"type": "error", "error": {"type", "message"}}`.
+    Anthropic,
+    /// google.rpc status: `{"error": {"code", "message", "status"}}`.
+    Gemini,
+    /// Anything else: byok's own JSON error shape.
+    #[default]
+    Generic,
+}
+
+impl Dialect {
+    pub fn is_generic(&self) -> bool {
+        *self == Dialect::Generic
+    }
 }
 
 /// Where a credential goes in a request to its provider. The generic kinds name the

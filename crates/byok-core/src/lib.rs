@@ -14,10 +14,11 @@ mod principal;
 mod resolution;
 mod secret;
 mod timestamp;
+mod virtual_key;
 
 pub use audit::{AuditAction, AuditEvent, AuditRecord};
 pub use catalog::{
-    AuthSpec, Catalog, Category, FieldSpec, ProbeAdapter, ProbeErrors, ProbeMethod, ProbeSpec, ProviderSpec,
+    AuthSpec, Catalog, Category, Dialect, FieldSpec, ProbeAdapter, ProbeErrors, ProbeMethod, ProbeSpec, ProviderSpec,
     SplitFields, echo_name,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -31,3 +32,4 @@ pub use principal::{Principal, Role, Token};
 pub use resolution::{Tier, resolution_chain};
 pub use secret::{SecretFields, SecretValue};
 pub use timestamp::Timestamp;
+pub use virtual_key::{VirtualKey, VirtualKeyUsage};

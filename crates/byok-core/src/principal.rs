@@ -12,6 +12,9 @@ pub enum Role {
     Service,
     /// One person's session: their own credentials and those of the orgs they manage.
     User,
+    /// A virtual key: stands in for an owner's real provider key, accepted only by
+    /// the proxy.
+    Virtual,
 }
 
 impl Role {
@@ -20,6 +23,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Service => "service",
             Role::User => "user",
+            Role::Virtual => "virtual",
         }
     }
 
@@ -29,6 +33,7 @@ impl Role {
             Role::Admin => "byok_adm_",
             Role::Service => "byok_svc_",
             Role::User => "byok_usr_",
+            Role::Virtual => "byok_vk_",
         }
     }
 }
@@ -46,7 +51,8 @@ impl FromStr for Role {
             "admin" => Ok(Role::Admin),
             "service" => Ok(Role::Service),
             "user" => Ok(Role::User),
-            _ => Err(DomainError::invalid("role", "must be `admin`, `service` or `user`")),
+            "virtual" => Ok(Role::Virtual),
+            _ => Err(DomainError::invalid("role", "must be `admin`, `service`, `user` or `virtual`")),
         }
     }
 }
@@ -107,6 +113,8 @@ impl Principal {
                 Owner::Org(org) => self.manage_orgs.contains(org),
                 Owner::Platform => false,
             },
+            // A virtual key only ever reaches the proxy.
+            Role::Virtual => false,
         }
     }
 }
@@ -141,5 +149,13 @@ mod tests {
         assert!(svc.can_manage(&"org:acme".parse().unwrap()));
         assert!(!svc.can_manage(&Owner::Platform));
         assert!(Principal::bootstrap_admin().can_manage(&Owner::Platform));
+    }
+
+    #[test]
+    fn virtual_keys_manage_nothing() {
+        let owner: Owner = "user:alice".parse().unwrap();
+        let vk = Principal { token_id: None, role: Role::Virtual, owner: Some(owner.clone()), manage_orgs: vec![] };
+        assert!(!vk.can_manage(&owner));
+        assert_eq!("virtual".parse::<Role>().unwrap().token_prefix(), "byok_vk_");
     }
 }

@@ -31,5 +31,6 @@ mod record;
 mod server;
 
 pub use credentials::{PROVIDERS, Scenario, fields};
+pub use providers::llm::{CHAT_COMPLETION, MESSAGE, SLOW_PAUSE};
 pub use record::RecordedRequest;
 pub use server::FakeProviders;

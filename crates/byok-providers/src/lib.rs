@@ -6,7 +6,11 @@ mod adapters;
 mod catalog;
 mod origin;
 mod probe;
+mod proxy;
 mod template;
 
 pub use catalog::{CatalogError, build_catalog, builtin_catalog, builtin_providers};
-pub use probe::{ProbeOutcome, ProbeOutcomeKind, ProbeSettings, ProbeSetupError, Prober, base_url_env_var};
+pub use probe::{
+    Failure as SendFailure, ProbeOutcome, ProbeOutcomeKind, ProbeSettings, ProbeSetupError, Prober, base_url_env_var,
+};
+pub use proxy::{InjectError, Upstream, UsageMeter, ask_for_usage, inject_auth, proxyable};

@@ -4,7 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use byok_core::{AuditAction, AuditEvent, Principal, Timestamp};
+use byok_core::{AuditAction, AuditEvent, Principal, Role, Timestamp};
 use byok_crypto::hash_token;
 
 use crate::audit::request_info;
@@ -21,6 +21,8 @@ impl FromRequestParts<AppState> for Auth {
             Some(token) => authenticate(state, token).await,
             None => Err(ApiError::Unauthorized),
         };
+        // A virtual key is accepted by the proxy alone.
+        let outcome = outcome.and_then(|p| if p.role == Role::Virtual { Err(ApiError::Unauthorized) } else { Ok(p) });
         if matches!(outcome, Err(ApiError::Unauthorized)) {
             record_refusal(state, parts).await;
         }

@@ -8,10 +8,12 @@ mod extract;
 mod metrics;
 mod openapi;
 mod probing;
+mod proxy;
 mod routes;
 mod sealing;
 mod state;
 mod token_cache;
+mod token_counts;
 mod views;
 
 use std::future::Future;
@@ -20,7 +22,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
-use axum::routing::{delete, get, post};
+use axum::routing::{any, get, post};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -41,7 +44,7 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/providers", get(routes::list_providers))
         .route("/tokens", post(routes::create_token))
-        .route("/tokens/{id}", delete(routes::revoke_token))
+        .route("/tokens/{id}", get(routes::get_token).delete(routes::revoke_token))
         .route("/resolve", post(routes::resolve))
         .route("/usage", get(routes::usage))
         .route("/orgs/{org}/policy", get(routes::get_org_policy).put(routes::put_org_policy))
@@ -53,7 +56,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/credentials/{id}",
             get(routes::get_credential).patch(routes::patch_credential).delete(routes::delete_credential),
-        );
+        )
+        .route("/proxy/{provider}/{*path}", any(proxy::proxy));
     Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
@@ -88,7 +92,7 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    use axum::serve::ListenerExt;
+    // No Nagle delay: streamed chunks leave as soon as they are written.
     let listener = listener.tap_io(|tcp| {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY could not be set");

@@ -13,6 +13,7 @@ use crate::routes;
         routes::list_providers,
         routes::create_token,
         routes::revoke_token,
+        routes::get_token,
         routes::create_credential,
         routes::list_credentials,
         routes::get_credential,

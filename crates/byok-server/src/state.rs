@@ -9,6 +9,7 @@ use byok_store::Store;
 use crate::audit::Auditor;
 use crate::metrics::Metrics;
 use crate::probing::ProbeLimiter;
+use crate::proxy::ProxyState;
 use crate::token_cache::TokenCache;
 
 /// Settings of the HTTP layer.
@@ -28,6 +29,8 @@ pub struct ServerSettings {
     pub reverify_concurrency: usize,
     /// Earlier secret versions kept per credential.
     pub keep_versions: u32,
+    /// Largest request body the proxy forwards, in bytes.
+    pub proxy_max_body_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -40,6 +43,7 @@ impl Default for ServerSettings {
             reverify_interval: Some(Duration::from_secs(24 * 3600)),
             reverify_concurrency: 4,
             keep_versions: 10,
+            proxy_max_body_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -92,6 +96,7 @@ pub struct Inner {
     pub prober: Prober,
     pub probe_limiter: ProbeLimiter,
     pub audit: Auditor,
+    pub(crate) proxy: ProxyState,
 }
 
 impl AppState {
@@ -100,6 +105,7 @@ impl AppState {
         let token_cache = Arc::new(TokenCache::new());
         TokenCache::start_polling(Arc::downgrade(&token_cache), store.clone());
         let probe_limiter = ProbeLimiter::new(settings.probe_rate_per_minute);
+        let proxy = ProxyState::new(store.clone(), clock.clone(), &settings);
         Self(Arc::new(Inner {
             store,
             keyring,
@@ -112,6 +118,7 @@ impl AppState {
             prober,
             probe_limiter,
             audit,
+            proxy,
         }))
     }
 

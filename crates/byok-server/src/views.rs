@@ -6,12 +6,17 @@ use byok_core::{Credential, FieldSpec, ProviderSpec, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::token_counts::Tokens;
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageView {
     pub total: i64,
     pub period: i64,
     pub period_start: String,
     pub monthly_limit: Option<i64>,
+    /// Tokens providers reported for proxied requests, in all and this period.
+    pub tokens_total: i64,
+    pub tokens_period: i64,
 }
 
 /// A credential as answered: public configuration and hints, never a secret.
@@ -67,11 +72,23 @@ impl CredentialView {
                 period: usage_period,
                 period_start: period_start.to_rfc3339(),
                 monthly_limit: c.monthly_limit,
+                tokens_total: 0,
+                tokens_period: 0,
             },
             version: c.version,
             created_at: c.created_at.to_rfc3339(),
             updated_at: c.updated_at.to_rfc3339(),
         }
+    }
+}
+
+impl CredentialView {
+    /// The view with the proxy's token counts.
+    pub(crate) fn with_tokens(mut self, tokens: Option<&Tokens>) -> Self {
+        let tokens = tokens.copied().unwrap_or_default();
+        self.usage.tokens_total = tokens.total;
+        self.usage.tokens_period = tokens.period;
+        self
     }
 }
 
@@ -139,4 +156,10 @@ pub struct TokenCreated {
     pub manage_orgs: Vec<String>,
     pub name: Option<String>,
     pub expires_at: Option<String>,
+    /// For virtual keys: the providers it may reach (empty: all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<String>>,
+    /// For virtual keys: requests allowed per usage period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monthly_limit: Option<i64>,
 }

@@ -5,6 +5,9 @@ mod audit_rows;
 mod error;
 mod group_commit;
 mod postgres;
+mod proxy_rows;
+mod proxy_sql;
+mod proxy_store;
 mod rows;
 mod sql_store;
 mod sqlite;
@@ -13,6 +16,7 @@ mod store;
 use std::sync::Arc;
 
 pub use error::StoreError;
+pub use proxy_store::{CredentialTokens, ProxyStore, ProxyUsage, VirtualKeyDelta};
 pub use store::{
     AuditFilter, Chainer, CredentialFilter, KeyCheckRecord, Reseal, ResealTarget, SealedItem, SecretVersion, Store,
     TierState, UsagePeriod,

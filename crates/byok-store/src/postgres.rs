@@ -6,6 +6,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::StoreError;
 use crate::group_commit::GroupCommit;
+use crate::proxy_sql::impl_proxy_store;
 use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_version, start_group_commit};
 
 /// PostgreSQL, shared by any number of byok instances. Migrations take sqlx's
@@ -30,3 +31,4 @@ impl PgStore {
 }
 
 impl_sql_store!(PgStore, sqlx::Postgres);
+impl_proxy_store!(PgStore, sqlx::Postgres);

@@ -6,6 +6,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::StoreError;
 use crate::group_commit::GroupCommit;
+use crate::proxy_sql::impl_proxy_store;
 use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_version, start_group_commit};
 
 /// SQLite in WAL mode: readers never block the writer, and every commit is synced.
@@ -30,3 +31,4 @@ impl SqliteStore {
 }
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
+impl_proxy_store!(SqliteStore, sqlx::Sqlite);

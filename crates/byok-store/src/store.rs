@@ -3,7 +3,7 @@ use byok_core::{
     AuditEvent, AuditRecord, Credential, CredentialId, OrgId, Owner, ProviderId, Status, Timestamp, Token, TokenId,
 };
 
-use crate::StoreError;
+use crate::{ProxyStore, StoreError};
 
 /// The stored key-check value of one master key id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +108,7 @@ pub struct CredentialFilter {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ProxyStore + Send + Sync + 'static {
     /// Is the database answering?
     async fn ping(&self) -> Result<(), StoreError>;
 

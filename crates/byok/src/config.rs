@@ -11,6 +11,10 @@ use thiserror::Error;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://byok.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The proxy's default request body limit: 10 MiB.
+pub const DEFAULT_PROXY_MAX_BODY: usize = 10 * 1024 * 1024;
+/// How long the proxy waits for the next bytes from a provider by default.
+pub const DEFAULT_PROXY_READ_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -50,6 +54,10 @@ pub struct Layer {
     pub reverify_interval_secs: Option<u64>,
     /// Providers added to the built-in catalog (config file only).
     pub providers: Option<Vec<ProviderSpec>>,
+    /// Largest request body the proxy forwards, in bytes.
+    pub proxy_max_body_bytes: Option<u64>,
+    /// Seconds the proxy waits for the next bytes from a provider.
+    pub proxy_read_timeout_secs: Option<u64>,
 }
 
 impl Layer {
@@ -66,6 +74,8 @@ impl Layer {
             probe_rate_per_minute: over.probe_rate_per_minute.or(self.probe_rate_per_minute),
             reverify_interval_secs: over.reverify_interval_secs.or(self.reverify_interval_secs),
             providers: over.providers.or(self.providers),
+            proxy_max_body_bytes: over.proxy_max_body_bytes.or(self.proxy_max_body_bytes),
+            proxy_read_timeout_secs: over.proxy_read_timeout_secs.or(self.proxy_read_timeout_secs),
         }
     }
 
@@ -83,6 +93,8 @@ impl Layer {
         Ok(Layer {
             probe_rate_per_minute,
             reverify_interval_secs: number("BYOK_REVERIFY_INTERVAL_SECS")?,
+            proxy_max_body_bytes: number("BYOK_PROXY_MAX_BODY_BYTES")?,
+            proxy_read_timeout_secs: number("BYOK_PROXY_READ_TIMEOUT_SECS")?,
             providers: None,
             master_key: get("BYOK_MASTER_KEY"),
             master_keys: get("BYOK_MASTER_KEYS"),
@@ -122,6 +134,8 @@ pub struct Config {
     pub probe_rate_per_minute: u32,
     pub reverify_interval: Option<Duration>,
     pub extra_providers: Vec<ProviderSpec>,
+    pub proxy_max_body_bytes: usize,
+    pub proxy_read_timeout: Duration,
 }
 
 impl Config {
@@ -153,6 +167,18 @@ impl Config {
         {
             return Err(ConfigError::AdminToken);
         }
+        let proxy_max_body_bytes = match layer.proxy_max_body_bytes {
+            None => DEFAULT_PROXY_MAX_BODY,
+            Some(n @ 1..) => {
+                usize::try_from(n).map_err(|_| ConfigError::Number("proxy_max_body_bytes", n.to_string()))?
+            }
+            Some(0) => return Err(ConfigError::Number("proxy_max_body_bytes", "0".into())),
+        };
+        let proxy_read_timeout = match layer.proxy_read_timeout_secs {
+            None => DEFAULT_PROXY_READ_TIMEOUT,
+            Some(0) => return Err(ConfigError::Number("proxy_read_timeout_secs", "0".into())),
+            Some(secs) => Duration::from_secs(secs),
+        };
         let day = layer.usage_period_day.unwrap_or(1);
         let period_anchor = PeriodAnchor::new(day).map_err(|_| ConfigError::PeriodDay(day.to_string()))?;
         Ok(Config {
@@ -164,6 +190,8 @@ impl Config {
                 None => Some(Duration::from_secs(24 * 3600)),
             },
             extra_providers: layer.providers.unwrap_or_default(),
+            proxy_max_body_bytes,
+            proxy_read_timeout,
             master_key: layer.master_key,
             master_keys: layer.master_keys,
             database_url_given: layer.database_url.is_some(),

@@ -68,7 +68,11 @@ pub struct World<'a> {
 pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, StartupError> {
     let keyring = keyring(config)?;
     let catalog = build_catalog(config.extra_providers.clone())?;
-    let prober = Prober::new(ProbeSettings::from_env(&catalog, world.env)?)?;
+    let probe_settings = ProbeSettings {
+        proxy_read_timeout: config.proxy_read_timeout,
+        ..ProbeSettings::from_env(&catalog, world.env)?
+    };
+    let prober = Prober::new(probe_settings)?;
     let store = byok_store::connect(&config.database_url).await?;
     verify_keyring(store.as_ref(), &keyring).await?;
     let platform_env = PlatformEnv::read(&catalog, world.env);
@@ -83,6 +87,7 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
         period_anchor: config.period_anchor,
         probe_rate_per_minute: config.probe_rate_per_minute,
         reverify_interval: config.reverify_interval,
+        proxy_max_body_bytes: config.proxy_max_body_bytes,
         ..ServerSettings::default()
     };
     let audit_key = load_audit_key(store.as_ref(), &keyring).await?;

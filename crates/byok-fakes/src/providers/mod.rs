@@ -6,6 +6,7 @@ mod azure;
 mod exa;
 mod gcp;
 mod gemini;
+pub(crate) mod llm;
 mod openai;
 mod openrouter;
 mod resend;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use serde_json::Value;
 
 use crate::credentials::{Behaviour, behaviour};
@@ -27,9 +29,9 @@ const HANG: Duration = Duration::from_secs(60);
 
 pub(crate) fn router(provider: &'static str, origin: &str) -> Router {
     match provider {
-        "openai" => openai::router("openai"),
+        "openai" => openai::router("openai").route("/v1/chat/completions", post(llm::chat)),
         "groq" => openai::router("groq"),
-        "anthropic" => anthropic::router(),
+        "anthropic" => anthropic::router().route("/v1/messages", post(llm::messages)),
         "gemini" => gemini::router(),
         "openrouter" => openrouter::router(),
         "stability" => stability::router(),

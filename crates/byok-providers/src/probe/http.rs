@@ -35,7 +35,7 @@ impl Reply {
 
 /// Why no answer arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failure {
+pub enum Failure {
     Timeout,
     Connect,
     /// The SSRF guard refused the address.
@@ -90,14 +90,14 @@ impl Http {
     }
 }
 
-fn is_allowed_host(url: &Url) -> bool {
+pub(crate) fn is_allowed_host(url: &Url) -> bool {
     match host_ip(url) {
         Some(ip) => is_public(ip),
         None => !url.host_str().is_some_and(is_localhost_name),
     }
 }
 
-fn classify(err: reqwest::Error) -> Failure {
+pub(crate) fn classify(err: reqwest::Error) -> Failure {
     let mut source: Option<&(dyn StdError + 'static)> = Some(&err);
     while let Some(e) = source {
         if e.is::<BlockedAddress>() {

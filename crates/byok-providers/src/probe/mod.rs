@@ -17,10 +17,14 @@ use byok_core::{ProviderSpec, SecretFields};
 
 use crate::adapters;
 use crate::origin::Origin;
+use crate::proxy::Upstream;
 
 pub(crate) use answer::{Detail, safe_code, safe_text};
 pub(crate) use context::ProbeContext;
+pub(crate) use guard::GuardedResolver;
+pub use http::Failure;
 pub(crate) use http::Reply;
+pub(crate) use http::{classify, is_allowed_host};
 pub(crate) use outcome::Verdict;
 pub use outcome::{ProbeOutcome, ProbeOutcomeKind};
 pub use settings::{ProbeSettings, ProbeSetupError, base_url_env_var};
@@ -34,6 +38,8 @@ pub struct Prober {
 
 struct Inner {
     http: http::Http,
+    /// The proxy's client: same guard, timeouts fit for long streams.
+    upstream: Upstream,
     /// Provider id to normalised origin.
     overrides: HashMap<String, String>,
     total_timeout: Duration,
@@ -53,7 +59,10 @@ impl Prober {
     /// networks are allowed, none may name a loopback, private or link-local address
     /// (names are checked again whenever they are resolved).
     pub fn new(settings: ProbeSettings) -> Result<Self, ProbeSetupError> {
-        if settings.connect_timeout.is_zero() || settings.total_timeout.is_zero() {
+        if settings.connect_timeout.is_zero()
+            || settings.total_timeout.is_zero()
+            || settings.proxy_read_timeout.is_zero()
+        {
             return Err(ProbeSetupError::ZeroTimeout);
         }
         let mut overrides = HashMap::with_capacity(settings.base_url_overrides.len());
@@ -68,7 +77,15 @@ impl Prober {
         }
         let http = http::Http::new(settings.connect_timeout, settings.total_timeout, settings.allow_private_networks)
             .map_err(ProbeSetupError::Client)?;
-        Ok(Self { inner: Arc::new(Inner { http, overrides, total_timeout: settings.total_timeout }) })
+        let upstream =
+            Upstream::new(settings.connect_timeout, settings.proxy_read_timeout, settings.allow_private_networks)
+                .map_err(ProbeSetupError::Client)?;
+        Ok(Self { inner: Arc::new(Inner { http, upstream, overrides, total_timeout: settings.total_timeout }) })
+    }
+
+    /// The proxy's outbound client (pooled, behind the same SSRF guard).
+    pub fn upstream(&self) -> &Upstream {
+        &self.inner.upstream
     }
 
     /// The origin byok calls for `provider`: its override, else the catalog's

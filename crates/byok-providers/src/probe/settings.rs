@@ -21,6 +21,9 @@ pub struct ProbeSettings {
     pub connect_timeout: Duration,
     /// The bound on one whole probe, every request of it included.
     pub total_timeout: Duration,
+    /// The proxy's bound on waiting for the next bytes from a provider (the answer's
+    /// head, or the next chunk of a stream); a whole answer has no bound.
+    pub proxy_read_timeout: Duration,
 }
 
 impl Default for ProbeSettings {
@@ -30,6 +33,7 @@ impl Default for ProbeSettings {
             allow_private_networks: false,
             connect_timeout: Duration::from_secs(5),
             total_timeout: Duration::from_secs(15),
+            proxy_read_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -45,7 +49,7 @@ pub enum ProbeSetupError {
     PrivateOverride { provider: String },
     #[error("{ALLOW_PRIVATE_NETWORKS} must be `true` or `false`")]
     InvalidFlag,
-    #[error("probe timeouts must be longer than zero")]
+    #[error("probe and proxy timeouts must be longer than zero")]
     ZeroTimeout,
     #[error("the outbound HTTP client could not be built: {0}")]
     Client(#[source] reqwest::Error),

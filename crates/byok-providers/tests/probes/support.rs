@@ -26,6 +26,7 @@ impl Harness {
             allow_private_networks: true,
             connect_timeout: Duration::from_secs(2),
             total_timeout,
+            ..ProbeSettings::default()
         })
         .unwrap();
         Self { fakes, prober, catalog: builtin_catalog().unwrap() }

@@ -15,6 +15,7 @@ use crate::auth::Auth;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::probing::{probe_fields, status_after};
 use crate::sealing::{NewCredential, binding, current_period, hints, new_credential, seal_into};
+use crate::token_counts::token_counts;
 use crate::views::{CredentialView, Page};
 use crate::{ApiError, AppState};
 
@@ -140,7 +141,9 @@ pub async fn list_credentials(
     let items = state.store.list_credentials(&filter).await?;
     let next = next_cursor(&items, limit);
     let period = current_period(&state);
-    Ok(Json(Page { items: items.iter().map(|c| CredentialView::new(c, period)).collect(), next }))
+    let tokens = token_counts(&state, &items).await?;
+    let items = items.iter().map(|c| CredentialView::new(c, period).with_tokens(tokens.get(&c.id))).collect();
+    Ok(Json(Page { items, next }))
 }
 
 /// One credential.
@@ -153,7 +156,8 @@ pub async fn get_credential(
     Path(id): Path<String>,
 ) -> Result<Json<CredentialView>, ApiError> {
     let credential = load_visible(&state, &principal, &id).await?;
-    Ok(Json(CredentialView::new(&credential, current_period(&state))))
+    let tokens = token_counts(&state, std::slice::from_ref(&credential)).await?;
+    Ok(Json(CredentialView::new(&credential, current_period(&state)).with_tokens(tokens.get(&credential.id))))
 }
 
 /// Changes a credential's label, fields, enabled flag, priority or limit.
@@ -199,7 +203,8 @@ pub async fn patch_credential(
         let action = if c.enabled { AuditAction::CredentialEnable } else { AuditAction::CredentialDisable };
         state.audit.record(credential_event(&principal, &info, action, "ok", &c)).await?;
     }
-    Ok(Json(CredentialView::new(&c, current_period(&state))))
+    let tokens = token_counts(&state, std::slice::from_ref(&c)).await?;
+    Ok(Json(CredentialView::new(&c, current_period(&state)).with_tokens(tokens.get(&c.id))))
 }
 
 /// Deletes a credential and its sealed secret.
@@ -353,6 +358,8 @@ pub(crate) fn visible_owners(principal: &Principal) -> Option<Vec<Owner>> {
             owners.extend(principal.manage_orgs.iter().cloned().map(Owner::Org));
             Some(owners)
         }
+        // Never reached (the proxy alone accepts virtual keys): nothing is visible.
+        Role::Virtual => Some(Vec::new()),
     }
 }
 

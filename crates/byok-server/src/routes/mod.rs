@@ -8,6 +8,7 @@ mod testing;
 mod tokens;
 mod usage;
 mod versions;
+pub(crate) mod virtual_keys;
 
 pub(crate) use audit_log::*;
 pub(crate) use credentials::*;
@@ -19,3 +20,4 @@ pub(crate) use testing::*;
 pub(crate) use tokens::*;
 pub(crate) use usage::*;
 pub(crate) use versions::*;
+pub(crate) use virtual_keys::*;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use byok_core::{
-    AuditAction, AuditEvent, Credential, OrgId, Owner, Principal, ProviderId, Role, Tier, Timestamp, UserId,
-    resolution_chain,
+    AuditAction, AuditEvent, Credential, OrgId, Owner, Principal, ProviderId, Role, SecretFields, Tier, Timestamp,
+    UserId, resolution_chain,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -59,7 +59,7 @@ pub struct Resolved {
     pub fields: BTreeMap<String, String>,
 }
 
-enum TierOutcome {
+pub(crate) enum TierOutcome {
     Granted(Box<Credential>),
     Exhausted,
     Nothing,
@@ -130,7 +130,7 @@ pub async fn resolve(
     })
 }
 
-async fn take_from_tier(
+pub(crate) async fn take_from_tier(
     state: &AppState,
     owner: &Owner,
     provider: &ProviderId,
@@ -156,12 +156,27 @@ async fn take_from_tier(
     Err(ApiError::internal("resolve", format!("no unit could be taken for {owner} after {MAX_ROUNDS} rounds")))
 }
 
-fn exhausted_error(owner: &Owner, provider: &ProviderId) -> ApiError {
+pub(crate) fn exhausted_error(owner: &Owner, provider: &ProviderId) -> ApiError {
     ApiError::QuotaExhausted(format!("every `{provider}` credential of {owner} has reached its monthly limit"))
 }
 
-/// Opens the granted credential. One that does not open is marked failing and the
-/// request fails: it is never silently replaced by someone else's key.
+/// Opens a granted credential's secrets. One that does not open is marked failing and
+/// the request fails: it is never silently replaced by someone else's key.
+pub(crate) async fn open_secrets(state: &AppState, c: &Credential) -> Result<SecretFields, ApiError> {
+    match state.keyring.open(&binding(c), &c.sealed) {
+        Ok(secrets) => Ok(secrets),
+        Err(e) => {
+            tracing::error!(credential_id = %c.id, owner = %c.owner, error = %e, "credential secret did not open; marked failing");
+            let message = "the stored secret could not be opened; store the credential again";
+            state.store.mark_failing(&c.id, message, state.clock.now()).await?;
+            Err(ApiError::CredentialUnreadable(format!(
+                "credential {} of {} could not be opened and is now marked failing",
+                c.id, c.owner
+            )))
+        }
+    }
+}
+
 async fn open_answer(
     state: &AppState,
     principal: &Principal,
@@ -169,17 +184,11 @@ async fn open_answer(
     tier: Tier,
     c: Credential,
 ) -> Result<Json<Resolved>, ApiError> {
-    let secrets = match state.keyring.open(&binding(&c), &c.sealed) {
+    let secrets = match open_secrets(state, &c).await {
         Ok(secrets) => secrets,
         Err(e) => {
             state.audit.record(credential_event(principal, info, AuditAction::CredentialResolve, "failed", &c)).await?;
-            tracing::error!(credential_id = %c.id, owner = %c.owner, error = %e, "credential secret did not open; marked failing");
-            let message = "the stored secret could not be opened; store the credential again";
-            state.store.mark_failing(&c.id, message, state.clock.now()).await?;
-            return Err(ApiError::CredentialUnreadable(format!(
-                "credential {} of {} could not be opened and is now marked failing",
-                c.id, c.owner
-            )));
+            return Err(e);
         }
     };
     let mut fields = c.config.clone();

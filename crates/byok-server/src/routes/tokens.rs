@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use byok_core::{AuditAction, OrgId, Owner, Principal, Role, Timestamp, Token, TokenId};
+use byok_core::{AuditAction, OrgId, Owner, Principal, Role, Timestamp, Token, TokenId, VirtualKey};
 use byok_crypto::{generate_token, hash_token};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -9,6 +9,8 @@ use utoipa::ToSchema;
 use crate::audit::{self, RequestInfo};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
+use crate::routes::virtual_keys::virtual_scope;
+use crate::sealing::current_period;
 use crate::views::TokenCreated;
 use crate::{ApiError, AppState};
 
@@ -17,10 +19,10 @@ const MAX_EXPIRES_IN: i64 = 10 * 366 * 86_400;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// `admin`, `service` or `user`.
+    /// `admin`, `service`, `user` or `virtual`.
     #[schema(example = "user")]
     pub role: String,
-    /// For `user` tokens: `user:<id>`.
+    /// For `user` tokens: `user:<id>`; for `virtual` keys: `user:<id>` or `org:<id>`.
     #[schema(example = "user:alice")]
     pub owner: Option<String>,
     /// For `user` tokens: bare ids of the orgs whose credentials this user may manage.
@@ -29,9 +31,14 @@ pub struct CreateToken {
     pub name: Option<String>,
     /// Lifetime in seconds.
     pub expires_in: Option<i64>,
+    /// For `virtual` keys: the providers the key may reach (default: all).
+    #[schema(example = json!(["openai"]))]
+    pub providers: Option<Vec<String>>,
+    /// For `virtual` keys: requests allowed per usage period (default: no limit).
+    pub monthly_limit: Option<i64>,
 }
 
-/// Mints a token. Admins mint any role; services mint user tokens.
+/// Mints a token. Admins mint any role; services mint user tokens and virtual keys.
 #[utoipa::path(post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken, responses(
     (status = 201, body = TokenCreated),
     (status = 403, body = crate::Problem, content_type = "application/problem+json"),
@@ -46,13 +53,14 @@ pub async fn create_token(
     let role: Role = body.role.parse()?;
     let allowed = match principal.role {
         Role::Admin => true,
-        Role::Service => role == Role::User,
-        Role::User => false,
+        Role::Service => matches!(role, Role::User | Role::Virtual),
+        Role::User | Role::Virtual => false,
     };
     if !allowed {
         return Err(ApiError::Forbidden(format!("a {} token may not mint {} tokens", principal.role, role)));
     }
     let (owner, manage_orgs) = token_scope(role, body.owner.as_deref(), body.manage_orgs.unwrap_or_default())?;
+    let scope = virtual_scope(&state, role, body.providers, body.monthly_limit)?;
     let name = body.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 100 || n.chars().any(char::is_control)) {
         return Err(ApiError::InvalidField("invalid name: must be at most 100 printable characters".into()));
@@ -77,7 +85,12 @@ pub async fn create_token(
         expires_at,
         revoked_at: None,
     };
-    state.store.insert_token(&token).await?;
+    let virtual_key =
+        scope.map(|(providers, monthly_limit)| VirtualKey { token_id: token.id, providers, monthly_limit });
+    match &virtual_key {
+        Some(key) => state.store.insert_virtual_key(&token, key, current_period(&state)).await?,
+        None => state.store.insert_token(&token).await?,
+    }
     tracing::info!(token_id = %token.id, role = %role, "token created");
     let mut event = audit::event(&principal, &info, AuditAction::TokenCreate, "ok");
     event.owner = token.owner.as_ref().map(Owner::to_string);
@@ -93,12 +106,29 @@ pub async fn create_token(
             manage_orgs: token.manage_orgs.iter().map(|o| o.to_string()).collect(),
             name: token.name,
             expires_at: expires_at.map(Timestamp::to_rfc3339),
+            providers: virtual_key.as_ref().map(|k| k.providers.iter().map(|p| p.to_string()).collect()),
+            monthly_limit: virtual_key.and_then(|k| k.monthly_limit),
         }),
     ))
 }
 
 fn token_scope(role: Role, owner: Option<&str>, orgs: Vec<String>) -> Result<(Option<Owner>, Vec<OrgId>), ApiError> {
     match role {
+        Role::Virtual => {
+            let owner: Owner = owner
+                .ok_or_else(|| {
+                    ApiError::InvalidField(
+                        "invalid owner: a virtual key needs `owner`: `user:<id>` or `org:<id>`".into(),
+                    )
+                })?
+                .parse()?;
+            if owner.is_platform() || !orgs.is_empty() {
+                return Err(ApiError::InvalidField(
+                    "invalid owner: a virtual key's owner is `user:<id>` or `org:<id>`, without manage_orgs".into(),
+                ));
+            }
+            Ok((Some(owner), Vec::new()))
+        }
         Role::User => {
             let owner: Owner = owner
                 .ok_or_else(|| ApiError::InvalidField("invalid owner: a user token needs `owner`: `user:<id>`".into()))?
@@ -126,7 +156,7 @@ fn token_scope(role: Role, owner: Option<&str>, orgs: Vec<String>) -> Result<(Op
     }
 }
 
-/// Revokes a token. Services may revoke only user tokens.
+/// Revokes a token. Services may revoke only user tokens and virtual keys.
 #[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "token id")),
     responses((status = 204), (status = 404, body = crate::Problem, content_type = "application/problem+json")))]
@@ -156,7 +186,7 @@ pub async fn revoke_token(
 fn may_revoke(principal: &Principal, token: &Token) -> bool {
     match principal.role {
         Role::Admin => true,
-        Role::Service => token.role == Role::User,
-        Role::User => false,
+        Role::Service => matches!(token.role, Role::User | Role::Virtual),
+        Role::User | Role::Virtual => false,
     }
 }

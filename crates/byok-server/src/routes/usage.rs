@@ -13,6 +13,7 @@ use crate::auth::Auth;
 use crate::extract::ApiQuery;
 use crate::routes::credentials::{forbidden_owner, next_cursor, page_params, visible_owners};
 use crate::sealing::current_period;
+use crate::token_counts::token_counts;
 use crate::views::Page;
 use crate::{ApiError, AppState};
 
@@ -42,6 +43,9 @@ pub struct CredentialUsage {
     pub label: String,
     pub total: i64,
     pub monthly_limit: Option<i64>,
+    /// Tokens providers reported for proxied requests, in all and this period.
+    pub tokens_total: i64,
+    pub tokens_period: i64,
     pub last_used_at: Option<String>,
     /// Newest first; the first is the current period.
     pub periods: Vec<PeriodUsage>,
@@ -80,6 +84,7 @@ pub async fn usage(
         });
     }
     let period = current_period(&state);
+    let tokens = token_counts(&state, &credentials).await?;
     let items = credentials
         .iter()
         .map(|c| {
@@ -104,6 +109,8 @@ pub async fn usage(
                 label: c.label.as_str().to_owned(),
                 total: c.usage_total,
                 monthly_limit: c.monthly_limit,
+                tokens_total: tokens.get(&c.id).map_or(0, |t| t.total),
+                tokens_period: tokens.get(&c.id).map_or(0, |t| t.period),
                 last_used_at: c.last_used_at.map(|t| t.to_rfc3339()),
                 periods,
             }

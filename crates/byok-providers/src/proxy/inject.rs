@@ -1,0 +1,129 @@
+//! The owner's real key, put where the catalog's `auth` says the provider expects it.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use byok_core::{AuthSpec, ProviderSpec, SecretFields};
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum InjectError {
+    /// Signing or token grants (AWS, Google service accounts, Azure) are not done by
+    /// the proxy yet.
+    #[error("{0}'s authentication is not a key in a header or the query, which the proxy does not do yet")]
+    NotProxyable(String),
+    #[error("the credential has no `{0}`")]
+    MissingField(String),
+    #[error("the credential's `{0}` cannot be sent in an HTTP header")]
+    BadValue(String),
+}
+
+/// Puts the credential (`config` and `secrets`) into `headers` or `url`. Header values
+/// made from secrets are marked sensitive. The provider's `probe.field_headers` (such
+/// as OpenAI's organization and project) are set from public fields too.
+pub fn inject_auth(
+    spec: &ProviderSpec,
+    config: &BTreeMap<String, String>,
+    secrets: &SecretFields,
+    headers: &mut HeaderMap,
+    url: &mut Url,
+) -> Result<(), InjectError> {
+    let value = |field: &str| -> Result<&str, InjectError> {
+        secrets
+            .get(field)
+            .map(|s| s.expose())
+            .or_else(|| config.get(field).map(String::as_str))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| InjectError::MissingField(field.to_owned()))
+    };
+    match spec.auth.as_ref() {
+        Some(AuthSpec::Bearer { field }) => {
+            headers.insert(AUTHORIZATION, sensitive(&format!("Bearer {}", value(field)?), field)?);
+        }
+        Some(AuthSpec::Header { name, field }) => {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| InjectError::BadValue(name.clone()))?;
+            headers.insert(name, sensitive(value(field)?, field)?);
+        }
+        Some(AuthSpec::Query { name, field }) => {
+            url.query_pairs_mut().append_pair(name, value(field)?);
+        }
+        Some(AuthSpec::Basic { username, password }) => {
+            let pair = format!("{}:{}", value(username)?, value(password)?);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            headers.insert(AUTHORIZATION, sensitive(&format!("Basic {encoded}"), password)?);
+        }
+        Some(AuthSpec::AwsSigv4 | AuthSpec::GoogleServiceAccount | AuthSpec::AzureClientCredentials) | None => {
+            return Err(InjectError::NotProxyable(spec.name.clone()));
+        }
+    }
+    if let Some(probe) = &spec.probe {
+        for (header, field) in &probe.field_headers {
+            if let (Ok(name), Some(v)) = (HeaderName::from_bytes(header.as_bytes()), config.get(field)) {
+                let v = HeaderValue::from_str(v).map_err(|_| InjectError::BadValue(field.clone()))?;
+                headers.insert(name, v);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the proxy can put this provider's key into a request.
+pub fn proxyable(spec: &ProviderSpec) -> bool {
+    matches!(
+        spec.auth,
+        Some(AuthSpec::Bearer { .. } | AuthSpec::Header { .. } | AuthSpec::Query { .. } | AuthSpec::Basic { .. })
+    )
+}
+
+fn sensitive(value: &str, field: &str) -> Result<HeaderValue, InjectError> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| InjectError::BadValue(field.to_owned()))?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use byok_core::SecretValue;
+
+    use super::*;
+
+    fn inject(provider: &str, config: &[(&str, &str)], secrets: &[(&str, &str)]) -> (HeaderMap, Url) {
+        let catalog = crate::builtin_catalog().unwrap();
+        let config = config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let secrets = secrets.iter().map(|(k, v)| (k.to_string(), SecretValue::new(v.to_string()))).collect();
+        let mut headers = HeaderMap::new();
+        let mut url = Url::parse("https://example.test/v1/x?a=1").unwrap();
+        inject_auth(catalog.get(provider).unwrap(), &config, &secrets, &mut headers, &mut url).unwrap();
+        (headers, url)
+    }
+
+    #[test]
+    fn keys_go_where_each_provider_expects_them() {
+        let (h, _) = inject("openai", &[("organization", "org-1")], &[("api_key", "sk-real")]);
+        assert_eq!(h["authorization"], "Bearer sk-real");
+        assert!(h["authorization"].is_sensitive());
+        assert_eq!(h["openai-organization"], "org-1");
+        let (h, _) = inject("anthropic", &[], &[("api_key", "sk-ant-real")]);
+        assert_eq!(h["x-api-key"], "sk-ant-real");
+        let (h, _) = inject("gemini", &[], &[("api_key", "AIzaReal")]);
+        assert_eq!(h["x-goog-api-key"], "AIzaReal");
+        let (h, _) = inject("twilio", &[("account_sid", "AC1")], &[("auth_token", "tok")]);
+        assert_eq!(h["authorization"], "Basic QUMxOnRvaw==");
+    }
+
+    #[test]
+    fn signed_providers_are_not_proxyable() {
+        let catalog = crate::builtin_catalog().unwrap();
+        for id in ["aws", "gcp", "azure"] {
+            let spec = catalog.get(id).unwrap();
+            assert!(!proxyable(spec));
+            let mut url = Url::parse("https://example.test/").unwrap();
+            let err = inject_auth(spec, &BTreeMap::new(), &SecretFields::new(), &mut HeaderMap::new(), &mut url);
+            assert!(matches!(err, Err(InjectError::NotProxyable(_))));
+        }
+        assert!(proxyable(catalog.get("openai").unwrap()));
+    }
+}

@@ -1,0 +1,13 @@
+//! What the proxy needs from the provider layer: the pooled outbound client behind
+//! the SSRF guard, putting an owner's real key where the provider expects it, asking
+//! OpenAI-style streams for a usage report, and reading the tokens a provider reports.
+
+mod inject;
+mod request_body;
+mod upstream;
+mod usage;
+
+pub use inject::{InjectError, inject_auth, proxyable};
+pub use request_body::ask_for_usage;
+pub use upstream::Upstream;
+pub use usage::UsageMeter;

@@ -1,0 +1,103 @@
+//! The provider's answer on its way back: status and headers as they came, the body
+//! streamed chunk by chunk as it arrives, its token usage read in passing, and the
+//! request's usage recorded when the stream ends, fails, or the client goes away.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use byok_core::ProviderId;
+use byok_providers::UsageMeter;
+use futures::Stream;
+
+use super::forward::response_headers;
+use super::usage_writer::{UsageEvent, UsageWriter};
+
+/// What to record once the answer is over.
+pub(super) struct Settlement {
+    pub writer: UsageWriter,
+    pub event: UsageEvent,
+    pub provider: ProviderId,
+    pub status: u16,
+    pub started: Instant,
+}
+
+impl Settlement {
+    /// Records a request that got no answer from the provider (its unit stays taken).
+    pub(super) fn unanswered(self) {
+        self.settle(None, "no answer");
+    }
+
+    fn settle(mut self, tokens: Option<u64>, ending: &'static str) {
+        self.event.tokens = tokens.unwrap_or(0);
+        tracing::info!(
+            provider = %self.provider,
+            status = self.status,
+            credential_id = ?self.event.credential,
+            virtual_key = ?self.event.virtual_key,
+            tokens = ?tokens,
+            ending,
+            elapsed_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "proxied request finished"
+        );
+        self.writer.record(self.event);
+    }
+}
+
+type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+
+/// The answer's body: every chunk is passed on as soon as it arrives.
+struct Metered {
+    inner: Upstream,
+    meter: UsageMeter,
+    settlement: Option<Settlement>,
+}
+
+impl Stream for Metered {
+    type Item = Result<Bytes, reqwest::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let polled = this.inner.as_mut().poll_next(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(chunk))) => this.meter.feed(chunk),
+            Poll::Ready(Some(Err(e))) => {
+                tracing::warn!(error = %e, "the provider's answer broke off; the client sees the stream end");
+                if let Some(s) = this.settlement.take() {
+                    s.settle(this.meter.tokens(), "upstream error");
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(s) = this.settlement.take() {
+                    s.settle(this.meter.finish(), "complete");
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        if let Some(s) = self.settlement.take() {
+            s.settle(self.meter.tokens(), "client gone");
+        }
+    }
+}
+
+/// The client's answer for the provider's `upstream` answer.
+pub(super) fn stream_back(upstream: reqwest::Response, settlement: Settlement) -> Response {
+    let status = StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = response_headers(upstream.headers());
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let meter = UsageMeter::for_content_type(content_type);
+    let body = Metered { inner: Box::pin(upstream.bytes_stream()), meter, settlement: Some(settlement) };
+    let mut response = Response::new(Body::from_stream(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}

@@ -1,0 +1,241 @@
+//! The request as it goes to the provider: its path and query on the provider's
+//! origin, the caller's headers without hop-by-hop ones, byok's own, or any place the
+//! presented key could be, and the body streamed (or, for JSON, read up to the limit
+//! so an OpenAI-style stream can be asked for its usage report).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::http::header::{self, HeaderMap, HeaderName};
+use byok_core::Dialect;
+use futures::{Stream, StreamExt};
+use reqwest::Url;
+
+use super::caller::KEY_HEADERS;
+use super::refusal::Refusal;
+
+/// Headers meaningful only for one connection (RFC 9110 §7.6.1), and `Host`.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The caller's headers fit to forward: no hop-by-hop headers (nor those `Connection`
+/// names), no `Host`, no `X-Byok-*`, no authentication header or cookie, no
+/// `Accept-Encoding` (answers come back uncompressed so their usage can be read), no
+/// `Content-Length` (the body sets it), and nothing that contains the presented key.
+pub(super) fn request_headers(incoming: &HeaderMap, key: &str) -> HeaderMap {
+    let mut out = without_hop_by_hop(incoming);
+    for name in [
+        header::HOST,
+        header::AUTHORIZATION,
+        header::COOKIE,
+        header::ACCEPT_ENCODING,
+        header::CONTENT_LENGTH,
+        header::EXPECT,
+    ] {
+        out.remove(name);
+    }
+    for name in KEY_HEADERS {
+        out.remove(name);
+    }
+    let drop: Vec<HeaderName> = out
+        .iter()
+        .filter(|(name, value)| {
+            name.as_str().starts_with("x-byok-") || String::from_utf8_lossy(value.as_bytes()).contains(key)
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in drop {
+        out.remove(name);
+    }
+    out
+}
+
+/// An answer's headers fit to pass back.
+pub(super) fn response_headers(upstream: &HeaderMap) -> HeaderMap {
+    without_hop_by_hop(upstream)
+}
+
+fn without_hop_by_hop(headers: &HeaderMap) -> HeaderMap {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .collect();
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let n = name.as_str();
+        if !HOP_BY_HOP.contains(&n) && !named.iter().any(|x| x == n) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// `origin` + the caller's path and query, with every query parameter that carries the
+/// presented key left out. The result must still be on `origin`.
+pub(super) fn target_url(origin: &str, path: &str, query: Option<&str>, key: &str) -> Result<Url, Refusal> {
+    let mut target = format!("{origin}{path}");
+    let kept: Vec<&str> = query
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let decoded: String = form_urlencoded::parse(pair.as_bytes()).map(|(k, v)| format!("{k}={v}")).collect();
+            !pair.contains(key) && !decoded.contains(key)
+        })
+        .collect();
+    if !kept.is_empty() {
+        target.push('?');
+        target.push_str(&kept.join("&"));
+    }
+    let url = Url::parse(&target).map_err(|_| Refusal::BadRequest("the path cannot be forwarded".into()))?;
+    if url.origin().ascii_serialization() != origin {
+        return Err(Refusal::BadRequest("the path cannot be forwarded".into()));
+    }
+    Ok(url)
+}
+
+/// The body to forward. JSON bodies are read whole (up to `limit`) and OpenAI-style
+/// streamed requests get `stream_options.include_usage`; other bodies stream through
+/// with `limit` enforced on the way. `exceeded` is set when a streamed body runs over.
+pub(super) async fn request_body(
+    body: Body,
+    headers: &HeaderMap,
+    dialect: Dialect,
+    limit: usize,
+    exceeded: &Arc<AtomicBool>,
+) -> Result<Option<reqwest::Body>, Refusal> {
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Refusal::PayloadTooLarge(limit));
+    }
+    if body.size_hint().exact() == Some(0) {
+        return Ok(None);
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+    if is_json {
+        let bytes = read_whole(body, limit).await?;
+        let bytes = match dialect {
+            Dialect::Openai => byok_providers::ask_for_usage(&bytes).map(Bytes::from).unwrap_or(bytes),
+            _ => bytes,
+        };
+        return Ok(Some(reqwest::Body::from(bytes)));
+    }
+    let limited = Limited { inner: body.into_data_stream(), left: limit, exceeded: exceeded.clone() };
+    Ok(Some(reqwest::Body::wrap_stream(limited)))
+}
+
+/// Reads a body of at most `limit` bytes.
+async fn read_whole(body: Body, limit: usize) -> Result<Bytes, Refusal> {
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Refusal::BadRequest("the request body could not be read".into()))?;
+        if out.len() + chunk.len() > limit {
+            return Err(Refusal::PayloadTooLarge(limit));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(out))
+}
+
+/// A body stream that fails once more than `left` bytes went through.
+struct Limited<S> {
+    inner: S,
+    left: usize,
+    exceeded: Arc<AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the request body is larger than the proxy's limit")]
+struct TooLarge;
+
+impl<S> Stream for Limited<S>
+where
+    S: Stream<Item = Result<Bytes, axum::Error>> + Unpin,
+{
+    type Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                if chunk.len() > self.left {
+                    self.exceeded.store(true, Ordering::Relaxed);
+                    return Poll::Ready(Some(Err(Box::new(TooLarge))));
+                }
+                self.left -= chunk.len();
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn drops_hop_by_hop_byok_and_key_headers() {
+        let key = "byok_vk_0123";
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("connection", "keep-alive, x-custom-hop"),
+            ("x-custom-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("host", "byok"),
+            ("authorization", "Bearer byok_vk_0123"),
+            ("x-api-key", "byok_vk_0123"),
+            ("x-byok-user", "alice"),
+            ("x-stray", "prefix byok_vk_0123"),
+            ("accept-encoding", "gzip"),
+            ("anthropic-version", "2023-06-01"),
+            ("content-type", "application/json"),
+        ] {
+            h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        let out = request_headers(&h, key);
+        let mut names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["anthropic-version", "content-type"]);
+    }
+
+    #[test]
+    fn urls_keep_path_and_query_without_the_key() {
+        let url = target_url(
+            "http://127.0.0.1:9",
+            "/v1beta/models/m:generateContent",
+            Some("alt=sse&key=byok_vk_1&x=%2F"),
+            "byok_vk_1",
+        )
+        .unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:9/v1beta/models/m:generateContent?alt=sse&x=%2F");
+        let url = target_url("http://127.0.0.1:9", "//evil.example/x", None, "k").unwrap();
+        assert_eq!(url.host_str(), Some("127.0.0.1"));
+        let url = target_url("http://127.0.0.1:9", "/x", Some("key=byok%5Fvk%5F1"), "byok_vk_1").unwrap();
+        assert_eq!(url.query(), None);
+    }
+}

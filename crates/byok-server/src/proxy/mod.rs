@@ -1,0 +1,145 @@
+//! `ANY /v1/proxy/{provider}/{path…}`: an official provider SDK pointed at byok works
+//! unchanged. The caller's key (a virtual key, or a service token naming a user and
+//! org) is checked, one unit is taken from the key's own limit and from the owner's
+//! credential exactly as `resolve` takes it, the real key goes where the provider
+//! expects it, and the provider's answer streams back unchanged while its token usage
+//! is read in passing.
+
+mod answer;
+mod caller;
+mod forward;
+mod keys;
+mod pay;
+mod refusal;
+mod usage_writer;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use axum::extract::{OriginalUri, Request, State};
+use axum::response::Response;
+use byok_core::{Dialect, ProviderSpec, echo_name};
+use byok_providers::{InjectError, SendFailure, inject_auth, proxyable};
+
+use crate::AppState;
+use crate::state::ServerSettings;
+use answer::{Settlement, stream_back};
+use caller::identify;
+use forward::{request_body, request_headers, target_url};
+use keys::VirtualKeys;
+use refusal::Refusal;
+use usage_writer::{UsageEvent, UsageWriter};
+
+const PREFIX: &str = "/v1/proxy/";
+
+/// The proxy's share of the application state.
+pub(crate) struct ProxyState {
+    keys: VirtualKeys,
+    usage: UsageWriter,
+    max_body: usize,
+}
+
+impl ProxyState {
+    pub(crate) fn new(
+        store: Arc<dyn byok_store::Store>,
+        clock: Arc<dyn byok_core::Clock>,
+        settings: &ServerSettings,
+    ) -> Self {
+        Self {
+            keys: VirtualKeys::default(),
+            usage: UsageWriter::start(store, clock, settings.period_anchor),
+            max_body: settings.proxy_max_body_bytes,
+        }
+    }
+}
+
+/// The proxy's handler, for every method.
+pub(crate) async fn proxy(State(state): State<AppState>, request: Request) -> Response {
+    let uri = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().clone(), |u| u.0.clone());
+    let (name, path) = uri
+        .path()
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once('/'))
+        .map_or(("", ""), |(name, _)| (name, &uri.path()[PREFIX.len() + name.len()..]));
+    let Ok(spec) = state.catalog.get(name) else {
+        return Refusal::UnknownProvider(echo_name(name)).answer(Dialect::Generic);
+    };
+    let dialect = spec.dialect;
+    match forward(&state, spec, path, uri.query(), request).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.answer(dialect),
+    }
+}
+
+async fn forward(
+    state: &AppState,
+    spec: &ProviderSpec,
+    path: &str,
+    query: Option<&str>,
+    request: Request,
+) -> Result<Response, Refusal> {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let caller = identify(state, &spec.id, &parts.headers, query).await?;
+    if !proxyable(spec) {
+        return Err(Refusal::NotProxyable(format!(
+            "{} cannot be proxied yet: its authentication is signed or token-based; use /v1/resolve",
+            spec.name
+        )));
+    }
+    let origin = state
+        .prober
+        .base_url(spec)
+        .ok_or_else(|| Refusal::NotProxyable(format!("the catalog has no base URL for {}", spec.name)))?;
+    let mut url = target_url(&origin, path, query, &caller.key)?;
+    let mut headers = request_headers(&parts.headers, &caller.key);
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let body = request_body(body, &parts.headers, spec.dialect, state.proxy.max_body, &exceeded).await?;
+
+    let info = crate::audit::request_info(&parts);
+    let paid = pay::take_units(state, spec, &caller, &info).await?;
+    inject_auth(spec, &paid.config, &paid.secrets, &mut headers, &mut url).map_err(|e| match e {
+        InjectError::NotProxyable(_) => Refusal::NotProxyable(e.to_string()),
+        other => Refusal::internal(&format!("credential {:?} of {}", paid.credential, paid.owner), other),
+    })?;
+    let upstream = state.prober.upstream();
+    let mut builder = upstream.request(parts.method, url).headers(headers);
+    if let Some(body) = body {
+        builder = builder.body(body);
+    }
+    let outbound = builder.build().map_err(|e| Refusal::internal("building the upstream request", e))?;
+    let mut settlement = Settlement {
+        writer: state.proxy.usage.clone(),
+        event: UsageEvent {
+            credential: paid.credential,
+            virtual_key: caller.token_id(),
+            count_request: caller.virtual_key.as_ref().is_some_and(|k| k.monthly_limit.is_none()),
+            tokens: 0,
+        },
+        provider: spec.id.clone(),
+        status: 0,
+        started,
+    };
+    match upstream.send(outbound).await {
+        Ok(answer) => {
+            settlement.status = answer.status().as_u16();
+            Ok(stream_back(answer, settlement))
+        }
+        Err(failure) => {
+            settlement.unanswered();
+            if exceeded.load(Ordering::Relaxed) {
+                return Err(Refusal::PayloadTooLarge(state.proxy.max_body));
+            }
+            Err(match failure {
+                SendFailure::Timeout => Refusal::UpstreamTimeout(format!("{} did not answer in time", spec.name)),
+                SendFailure::Connect => Refusal::Upstream(format!("could not connect to {}", spec.name)),
+                SendFailure::Blocked => Refusal::Upstream(format!(
+                    "byok did not call {}: its address is in a loopback, private or link-local network",
+                    spec.name
+                )),
+                SendFailure::Other => Refusal::Upstream(format!("the request to {} failed", spec.name)),
+            })
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Who pays for one proxied request: a unit from the virtual key's own limit, then a
+//! unit from the first usable credential along the caller's chain, taken exactly as
+//! `resolve` takes it (an exhausted tier refuses rather than moving the bill on).
+
+use std::collections::BTreeMap;
+
+use byok_core::{AuditAction, AuditEvent, CredentialId, Owner, ProviderSpec, SecretFields, Tier};
+
+use super::caller::Caller;
+use super::refusal::Refusal;
+use crate::AppState;
+use crate::audit::RequestInfo;
+use crate::routes::{TierOutcome, exhausted_error, open_secrets, take_from_tier};
+
+/// The credential a request goes out with.
+pub(super) struct Paid {
+    /// `None` for a platform key from the environment (not metered).
+    pub credential: Option<CredentialId>,
+    pub owner: Owner,
+    pub config: BTreeMap<String, String>,
+    pub secrets: SecretFields,
+}
+
+/// Takes the request's units; a unit taken from the key is given back when no
+/// credential can pay.
+pub(super) async fn take_units(
+    state: &AppState,
+    spec: &ProviderSpec,
+    caller: &Caller,
+    info: &RequestInfo,
+) -> Result<Paid, Refusal> {
+    let now = state.clock.now();
+    let period = state.settings.period_anchor.period_start(now);
+    let limited = caller.virtual_key.as_ref().and_then(|k| k.monthly_limit.map(|limit| (k.token_id, limit)));
+    if let Some((token_id, limit)) = limited
+        && !state.store.take_virtual_unit(&token_id, period, now).await?
+    {
+        return Err(Refusal::KeyQuotaExhausted(limit));
+    }
+    let paid = credential(state, spec, caller, info, period, now).await;
+    if let (Err(_), Some((token_id, _))) = (&paid, limited)
+        && let Err(e) = state.store.return_virtual_unit(&token_id, period).await
+    {
+        tracing::error!(virtual_key = %token_id, error = %e, "a refused request's unit could not be given back");
+    }
+    paid
+}
+
+async fn credential(
+    state: &AppState,
+    spec: &ProviderSpec,
+    caller: &Caller,
+    info: &RequestInfo,
+    period: byok_core::Timestamp,
+    now: byok_core::Timestamp,
+) -> Result<Paid, Refusal> {
+    for (tier, owner) in &caller.chain {
+        // The secret's use is audited in the transaction that takes its unit.
+        let audit = AuditEvent {
+            actor_token: caller.token_id().map(|t| t.to_string()),
+            actor_role: if caller.virtual_key.is_some() { "virtual" } else { "service" }.to_owned(),
+            action: AuditAction::CredentialProxy.as_str().to_owned(),
+            outcome: "ok".to_owned(),
+            request_id: info.request_id.clone(),
+            client_addr: info.client_addr.clone(),
+            detail: Some(format!("source {tier}")),
+            ..AuditEvent::default()
+        };
+        match take_from_tier(state, owner, &spec.id, period, now, &audit).await? {
+            TierOutcome::Granted(c) => {
+                let secrets = open_secrets(state, &c).await?;
+                tracing::info!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
+                return Ok(Paid { credential: Some(c.id), owner: c.owner.clone(), config: c.config.clone(), secrets });
+            }
+            TierOutcome::Exhausted => return Err(exhausted_error(owner, &spec.id).into()),
+            TierOutcome::Nothing if *tier == Tier::Platform => {
+                if let Some(env) = state.platform_env.get(&spec.id) {
+                    tracing::info!(provider = %spec.id, "platform credential from the environment used by the proxy");
+                    let event = AuditEvent {
+                        owner: Some(Owner::Platform.to_string()),
+                        credential_id: Some(format!("env:{}", spec.id)),
+                        provider: Some(spec.id.to_string()),
+                        ..audit
+                    };
+                    state.audit.record(event).await.map_err(|e| Refusal::internal("audit", e))?;
+                    return Ok(Paid {
+                        credential: None,
+                        owner: Owner::Platform,
+                        config: env.config.clone(),
+                        secrets: env.secrets.clone(),
+                    });
+                }
+            }
+            TierOutcome::Nothing => {}
+        }
+    }
+    let tiers: Vec<String> = caller.chain.iter().map(|(_, owner)| owner.to_string()).collect();
+    Err(Refusal::NoCredential(format!("no usable `{}` credential for {}", spec.id, tiers.join(", then "))))
+}

@@ -1,0 +1,104 @@
+//! Counts of finished proxied requests (tokens per credential; requests and tokens per
+//! virtual key), gathered in memory and written in one transaction per batch by a
+//! background task, so counting never delays an answer. Units of quota are not
+//! counted here: they are taken, exactly, before a request is forwarded.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use byok_core::{Clock, CredentialId, PeriodAnchor, TokenId};
+use byok_store::{ProxyUsage, Store, VirtualKeyDelta};
+use tokio::sync::mpsc;
+
+/// Most events folded into one write.
+const MAX_BATCH: usize = 10_000;
+
+/// What one finished request adds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UsageEvent {
+    pub credential: Option<CredentialId>,
+    pub virtual_key: Option<TokenId>,
+    /// Whether the virtual key's request is still to be counted (keys without a limit).
+    pub count_request: bool,
+    pub tokens: u64,
+}
+
+#[derive(Clone)]
+pub(crate) struct UsageWriter {
+    events: mpsc::UnboundedSender<UsageEvent>,
+}
+
+impl UsageWriter {
+    /// Starts the writer; it stops once every sender is gone and the rest is written.
+    pub(crate) fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, anchor: PeriodAnchor) -> Self {
+        let (events, mut queue) = mpsc::unbounded_channel::<UsageEvent>();
+        tokio::spawn(async move {
+            while let Some(first) = queue.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match queue.try_recv() {
+                        Ok(event) => batch.push(event),
+                        Err(_) => break,
+                    }
+                }
+                let usage = fold(&batch);
+                let now = clock.now();
+                if let Err(e) = store.record_proxy_usage(&usage, anchor.period_start(now), now).await {
+                    tracing::error!(error = %e, requests = batch.len(), "proxy usage could not be recorded");
+                }
+            }
+        });
+        Self { events }
+    }
+
+    pub(crate) fn record(&self, event: UsageEvent) {
+        let counts = event.tokens > 0 || (event.count_request && event.virtual_key.is_some());
+        if counts && self.events.send(event).is_err() {
+            tracing::warn!("proxy usage writer has stopped; a request's usage was not recorded");
+        }
+    }
+}
+
+/// Sums a batch per credential and per virtual key.
+fn fold(batch: &[UsageEvent]) -> ProxyUsage {
+    let mut credentials: HashMap<CredentialId, i64> = HashMap::new();
+    let mut keys: HashMap<TokenId, (i64, i64)> = HashMap::new();
+    for e in batch {
+        let tokens = i64::try_from(e.tokens).unwrap_or(i64::MAX);
+        if let Some(id) = e.credential
+            && tokens > 0
+        {
+            *credentials.entry(id).or_default() += tokens;
+        }
+        if let Some(id) = e.virtual_key {
+            let entry = keys.entry(id).or_default();
+            entry.0 += i64::from(e.count_request);
+            entry.1 += tokens;
+        }
+    }
+    ProxyUsage {
+        credential_tokens: credentials.into_iter().collect(),
+        virtual_keys: keys
+            .into_iter()
+            .map(|(token_id, (requests, tokens))| VirtualKeyDelta { token_id, requests, tokens })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_events_per_credential_and_key() {
+        let (c, k) = (CredentialId::new(), TokenId::new());
+        let e = |count_request, tokens| UsageEvent { credential: Some(c), virtual_key: Some(k), count_request, tokens };
+        let usage = fold(&[
+            e(true, 10),
+            e(false, 5),
+            UsageEvent { credential: Some(c), virtual_key: None, count_request: false, tokens: 1 },
+        ]);
+        assert_eq!(usage.credential_tokens, vec![(c, 16)]);
+        assert_eq!(usage.virtual_keys, vec![VirtualKeyDelta { token_id: k, requests: 1, tokens: 15 }]);
+    }
+}

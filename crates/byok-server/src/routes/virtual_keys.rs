@@ -1,0 +1,118 @@
+//! Virtual keys on the token routes: their scope when minted, and `GET /v1/tokens/{id}`
+//! with a virtual key's usage.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use byok_core::{ProviderId, Role, Timestamp, TokenId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Auth;
+use crate::sealing::current_period;
+use crate::{ApiError, AppState};
+
+/// A virtual key's providers (checked against the catalog, without repeats) and
+/// monthly limit; `None` for other roles, which may not set either.
+pub(crate) fn virtual_scope(
+    state: &AppState,
+    role: Role,
+    providers: Option<Vec<String>>,
+    monthly_limit: Option<i64>,
+) -> Result<Option<(Vec<ProviderId>, Option<i64>)>, ApiError> {
+    if role != Role::Virtual {
+        if providers.is_some() || monthly_limit.is_some() {
+            return Err(ApiError::InvalidField(format!(
+                "invalid providers: only virtual keys have providers and monthly_limit, not {role} tokens"
+            )));
+        }
+        return Ok(None);
+    }
+    if monthly_limit.is_some_and(|l| l < 0) {
+        return Err(ApiError::InvalidField("invalid monthly_limit: must be 0 or more".into()));
+    }
+    let mut ids: Vec<ProviderId> = Vec::new();
+    for name in providers.unwrap_or_default() {
+        let id = state.catalog.get(&name)?.id.clone();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(Some((ids, monthly_limit)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VirtualKeyUsageView {
+    pub total: i64,
+    pub period: i64,
+    pub period_start: String,
+    pub monthly_limit: Option<i64>,
+    pub tokens_total: i64,
+    pub tokens_period: i64,
+    pub last_used_at: Option<String>,
+}
+
+/// A token as answered (never the token itself).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    pub id: String,
+    pub role: String,
+    pub owner: Option<String>,
+    pub name: Option<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// For virtual keys: the providers it may reach (empty: all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<String>>,
+    /// For virtual keys: requests and tokens through the proxy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<VirtualKeyUsageView>,
+}
+
+/// One token. Admins see any; services see user tokens and virtual keys.
+#[utoipa::path(get, path = "/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "token id")),
+    responses((status = 200, body = TokenView), (status = 404, body = crate::Problem, content_type = "application/problem+json")))]
+pub async fn get_token(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<TokenView>, ApiError> {
+    let id: TokenId = id.parse().map_err(|_| ApiError::NotFound)?;
+    let token = state.store.get_token(&id).await?.ok_or(ApiError::NotFound)?;
+    let visible = match principal.role {
+        Role::Admin => true,
+        Role::Service => matches!(token.role, Role::User | Role::Virtual),
+        Role::User | Role::Virtual => false,
+    };
+    if !visible {
+        return Err(ApiError::NotFound);
+    }
+    let (providers, usage) = if token.role == Role::Virtual {
+        let key = state.store.virtual_key(&id).await?;
+        let usage = state.store.virtual_key_usage(&id, current_period(&state)).await?;
+        let view = usage.map(|u| VirtualKeyUsageView {
+            total: u.total,
+            period: u.period,
+            period_start: u.period_start.to_rfc3339(),
+            monthly_limit: key.as_ref().and_then(|k| k.monthly_limit),
+            tokens_total: u.tokens_total,
+            tokens_period: u.tokens_period,
+            last_used_at: u.last_used_at.map(Timestamp::to_rfc3339),
+        });
+        (key.map(|k| k.providers.iter().map(|p| p.to_string()).collect()), view)
+    } else {
+        (None, None)
+    };
+    Ok(Json(TokenView {
+        id: token.id.to_string(),
+        role: token.role.to_string(),
+        owner: token.owner.as_ref().map(|o| o.to_string()),
+        name: token.name,
+        created_at: token.created_at.to_rfc3339(),
+        expires_at: token.expires_at.map(Timestamp::to_rfc3339),
+        revoked_at: token.revoked_at.map(Timestamp::to_rfc3339),
+        providers,
+        usage,
+    }))
+}

@@ -1,0 +1,185 @@
+//! The SQL of [`crate::ProxyStore`], shared by both engines like `sql_store.rs`:
+//! `impl_proxy_store!` stamps it onto each engine's store type.
+
+macro_rules! impl_proxy_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::ProxyStore for $store {
+            async fn insert_virtual_key(
+                &self,
+                t: &byok_core::Token,
+                key: &byok_core::VirtualKey,
+                period: byok_core::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                let orgs: Vec<&str> = t.manage_orgs.iter().map(|o| o.as_str()).collect();
+                let providers: Vec<&str> = key.providers.iter().map(|p| p.as_str()).collect();
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO tokens (id, hash, role, owner, manage_orgs, name, created_at, expires_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(t.id.to_string())
+                .bind(&t.hash)
+                .bind(t.role.as_str())
+                .bind(t.owner.as_ref().map(|o| o.to_string()))
+                .bind($crate::rows::to_json(&orgs))
+                .bind(&t.name)
+                .bind(t.created_at.millis())
+                .bind(t.expires_at.map(|e| e.millis()))
+                .bind(t.revoked_at.map(|e| e.millis()))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(concat!(
+                    "INSERT INTO virtual_keys (token_id, providers, monthly_limit, usage_total, usage_period, ",
+                    "period_start, tokens_total, tokens_period) VALUES ($1, $2, $3, 0, 0, $4, 0, 0)"
+                ))
+                .bind(key.token_id.to_string())
+                .bind($crate::rows::to_json(&providers))
+                .bind(key.monthly_limit)
+                .bind(period.millis())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn virtual_key(
+                &self,
+                token_id: &byok_core::TokenId,
+            ) -> Result<Option<byok_core::VirtualKey>, $crate::StoreError> {
+                let row: Option<(String, String, Option<i64>)> =
+                    sqlx::query_as("SELECT token_id, providers, monthly_limit FROM virtual_keys WHERE token_id = $1")
+                        .bind(token_id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map($crate::proxy_rows::virtual_key).transpose()
+            }
+
+            async fn virtual_key_usage(
+                &self,
+                token_id: &byok_core::TokenId,
+                period: byok_core::Timestamp,
+            ) -> Result<Option<byok_core::VirtualKeyUsage>, $crate::StoreError> {
+                let row: Option<$crate::proxy_rows::UsageRow> = sqlx::query_as(concat!(
+                    "SELECT usage_total, usage_period, period_start, tokens_total, tokens_period, last_used_at ",
+                    "FROM virtual_keys WHERE token_id = $1"
+                ))
+                .bind(token_id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|r| r.usage(period)))
+            }
+
+            async fn take_virtual_unit(
+                &self,
+                token_id: &byok_core::TokenId,
+                period: byok_core::Timestamp,
+                now: byok_core::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
+                // One statement: the WHERE re-checks the limit on the row it updates, so
+                // concurrent takes never grant more than the limit.
+                let done = sqlx::query(concat!(
+                    "UPDATE virtual_keys SET usage_total = usage_total + 1, ",
+                    "usage_period = CASE WHEN period_start >= $2 THEN usage_period + 1 ELSE 1 END, ",
+                    "tokens_period = CASE WHEN period_start >= $2 THEN tokens_period ELSE 0 END, ",
+                    "period_start = CASE WHEN period_start >= $2 THEN period_start ELSE $2 END, ",
+                    "last_used_at = $3 ",
+                    "WHERE token_id = $1 AND (monthly_limit IS NULL OR period_start < $2 OR usage_period < monthly_limit)"
+                ))
+                .bind(token_id.to_string())
+                .bind(period.millis())
+                .bind(now.millis())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn return_virtual_unit(
+                &self,
+                token_id: &byok_core::TokenId,
+                period: byok_core::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(concat!(
+                    "UPDATE virtual_keys SET usage_total = usage_total - 1, usage_period = usage_period - 1 ",
+                    "WHERE token_id = $1 AND period_start = $2 AND usage_period > 0"
+                ))
+                .bind(token_id.to_string())
+                .bind(period.millis())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn record_proxy_usage(
+                &self,
+                usage: &$crate::ProxyUsage,
+                period: byok_core::Timestamp,
+                now: byok_core::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                // Ids in order: one lock order for every writer.
+                let mut credentials = usage.credential_tokens.clone();
+                credentials.sort_by_key(|(id, _)| *id);
+                for (id, tokens) in credentials {
+                    sqlx::query(concat!(
+                        "INSERT INTO credential_tokens (credential_id, tokens_total, tokens_period, period_start) ",
+                        "SELECT id, CAST($2 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT) FROM credentials WHERE id = $1 ",
+                        "ON CONFLICT (credential_id) DO UPDATE SET ",
+                        "tokens_total = credential_tokens.tokens_total + excluded.tokens_total, ",
+                        "tokens_period = CASE WHEN credential_tokens.period_start >= excluded.period_start ",
+                        "THEN credential_tokens.tokens_period + excluded.tokens_period ELSE excluded.tokens_period END, ",
+                        "period_start = CASE WHEN credential_tokens.period_start >= excluded.period_start ",
+                        "THEN credential_tokens.period_start ELSE excluded.period_start END"
+                    ))
+                    .bind(id.to_string())
+                    .bind(tokens)
+                    .bind(period.millis())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let mut keys = usage.virtual_keys.clone();
+                keys.sort_by_key(|d| d.token_id);
+                for d in keys {
+                    sqlx::query(concat!(
+                        "UPDATE virtual_keys SET usage_total = usage_total + $2, tokens_total = tokens_total + $3, ",
+                        "usage_period = CASE WHEN period_start >= $4 THEN usage_period + $2 ELSE $2 END, ",
+                        "tokens_period = CASE WHEN period_start >= $4 THEN tokens_period + $3 ELSE $3 END, ",
+                        "period_start = CASE WHEN period_start >= $4 THEN period_start ELSE $4 END, ",
+                        "last_used_at = CASE WHEN $2 > 0 THEN $5 ELSE last_used_at END ",
+                        "WHERE token_id = $1"
+                    ))
+                    .bind(d.token_id.to_string())
+                    .bind(d.requests)
+                    .bind(d.tokens)
+                    .bind(period.millis())
+                    .bind(now.millis())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn credential_tokens(
+                &self,
+                ids: &[byok_core::CredentialId],
+            ) -> Result<Vec<$crate::CredentialTokens>, $crate::StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT credential_id, tokens_total, tokens_period, period_start FROM credential_tokens WHERE credential_id IN (",
+                );
+                let mut sep = q.separated(", ");
+                for id in ids {
+                    sep.push_bind(id.to_string());
+                }
+                q.push(")");
+                let rows: Vec<(String, i64, i64, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter().map($crate::proxy_rows::credential_tokens).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_proxy_store;

@@ -1,0 +1,72 @@
+//! What the proxy keeps: virtual keys with their own exact monthly limits, and the
+//! tokens providers report, per credential and per virtual key. A separate trait (a
+//! supertrait of [`crate::Store`]) so the proxy's storage stays in one place.
+
+use async_trait::async_trait;
+use byok_core::{CredentialId, Timestamp, Token, TokenId, VirtualKey, VirtualKeyUsage};
+
+use crate::StoreError;
+
+/// Tokens reported for one credential's proxied requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialTokens {
+    pub credential_id: CredentialId,
+    pub tokens_total: i64,
+    /// Tokens in the period starting at `period_start`.
+    pub tokens_period: i64,
+    pub period_start: Timestamp,
+}
+
+/// What a virtual key's finished requests add to its counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VirtualKeyDelta {
+    pub token_id: TokenId,
+    /// Requests not counted when they started (keys without a limit are counted here).
+    pub requests: i64,
+    pub tokens: i64,
+}
+
+/// Counts gathered from finished proxied requests, written together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyUsage {
+    /// Tokens per credential.
+    pub credential_tokens: Vec<(CredentialId, i64)>,
+    pub virtual_keys: Vec<VirtualKeyDelta>,
+}
+
+impl ProxyUsage {
+    pub fn is_empty(&self) -> bool {
+        self.credential_tokens.is_empty() && self.virtual_keys.is_empty()
+    }
+}
+
+#[async_trait]
+pub trait ProxyStore: Send + Sync + 'static {
+    /// Stores a virtual key: its token row and its scope, in one transaction. Its
+    /// counters start at zero in the period starting at `period`.
+    async fn insert_virtual_key(&self, token: &Token, key: &VirtualKey, period: Timestamp) -> Result<(), StoreError>;
+    async fn virtual_key(&self, token_id: &TokenId) -> Result<Option<VirtualKey>, StoreError>;
+    async fn virtual_key_usage(
+        &self,
+        token_id: &TokenId,
+        period: Timestamp,
+    ) -> Result<Option<VirtualKeyUsage>, StoreError>;
+    /// Takes one request from a virtual key's monthly limit with one conditional
+    /// `UPDATE` (a key still in an older period starts `period` at zero): never more
+    /// than the limit, on any number of instances. False when the limit is reached.
+    async fn take_virtual_unit(
+        &self,
+        token_id: &TokenId,
+        period: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Gives back a unit taken in `period` for a request refused before it reached
+    /// the provider.
+    async fn return_virtual_unit(&self, token_id: &TokenId, period: Timestamp) -> Result<(), StoreError>;
+    /// Adds finished requests' counts in one transaction; counters of an older period
+    /// start `period` afresh. Credentials or keys deleted meanwhile are skipped.
+    async fn record_proxy_usage(&self, usage: &ProxyUsage, period: Timestamp, now: Timestamp)
+    -> Result<(), StoreError>;
+    /// The token counters of these credentials (those that have any).
+    async fn credential_tokens(&self, ids: &[CredentialId]) -> Result<Vec<CredentialTokens>, StoreError>;
+}
