@@ -11,6 +11,7 @@ mod credentials;
 mod isolation;
 mod metering;
 mod operations;
+mod proxy;
 mod resolve;
 mod startup_keys;
 mod tokens;
