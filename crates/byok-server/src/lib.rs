@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
             "/credentials/{id}",
             get(routes::get_credential).patch(routes::patch_credential).delete(routes::delete_credential),
         )
+        .route("/proxy/{provider}/", any(proxy::proxy))
         .route("/proxy/{provider}/{*path}", any(proxy::proxy));
     Router::new()
         .route("/healthz", get(routes::healthz))
@@ -75,12 +76,26 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
                     let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                    let path = redact_tokens(req.uri().path());
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path)
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// A path with any segment that looks like a byok token replaced, for logs: a caller
+/// may paste a key into a URL.
+fn redact_tokens(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains("byok_") {
+        return path.into();
+    }
+    path.split('/')
+        .map(|seg| if seg.contains("byok_") { "[redacted]" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+        .into()
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in

@@ -87,6 +87,8 @@ fn sse(chunks: Vec<&'static str>, model: &str) -> Response {
             tokio::time::sleep(pause).await;
         }
         if i > 0 && reset {
+            // Long enough for the first chunk to leave, then the connection breaks.
+            tokio::time::sleep(Duration::from_millis(100)).await;
             return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fake reset"));
         }
         Ok::<_, std::io::Error>(Bytes::from_static(chunk.as_bytes()))

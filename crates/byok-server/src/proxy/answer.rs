@@ -67,7 +67,7 @@ impl Stream for Metered {
             Poll::Ready(Some(Err(e))) => {
                 tracing::warn!(error = %e, "the provider's answer broke off; the client sees the stream end");
                 if let Some(s) = this.settlement.take() {
-                    s.settle(this.meter.tokens(), "upstream error");
+                    s.settle(this.meter.finish(), "upstream error");
                 }
             }
             Poll::Ready(None) => {
@@ -83,8 +83,10 @@ impl Stream for Metered {
 
 impl Drop for Metered {
     fn drop(&mut self) {
+        // Also the usual end of an answer of known length: the server stops polling once
+        // it has sent every byte.
         if let Some(s) = self.settlement.take() {
-            s.settle(self.meter.tokens(), "client gone");
+            s.settle(self.meter.finish(), "body done");
         }
     }
 }

@@ -88,6 +88,10 @@ fn without_hop_by_hop(headers: &HeaderMap) -> HeaderMap {
 /// `origin` + the caller's path and query, with every query parameter that carries the
 /// presented key left out. The result must still be on `origin`.
 pub(super) fn target_url(origin: &str, path: &str, query: Option<&str>, key: &str) -> Result<Url, Refusal> {
+    let decoded: String = form_urlencoded::parse(path.as_bytes()).map(|(k, v)| format!("{k}{v}")).collect();
+    if path.contains(key) || decoded.contains(key) {
+        return Err(Refusal::BadRequest("the path must not contain the API key".into()));
+    }
     let mut target = format!("{origin}{path}");
     let kept: Vec<&str> = query
         .unwrap_or("")

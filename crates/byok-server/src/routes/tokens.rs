@@ -86,7 +86,7 @@ pub async fn create_token(
         revoked_at: None,
     };
     let virtual_key =
-        scope.map(|(providers, monthly_limit)| VirtualKey { token_id: token.id, providers, monthly_limit });
+        scope.map(|s| VirtualKey { token_id: token.id, providers: s.providers, monthly_limit: s.monthly_limit });
     match &virtual_key {
         Some(key) => state.store.insert_virtual_key(&token, key, current_period(&state)).await?,
         None => state.store.insert_token(&token).await?,

@@ -11,6 +11,12 @@ use crate::auth::Auth;
 use crate::sealing::current_period;
 use crate::{ApiError, AppState};
 
+/// What a virtual key may do, as minted.
+pub(crate) struct Scope {
+    pub providers: Vec<ProviderId>,
+    pub monthly_limit: Option<i64>,
+}
+
 /// A virtual key's providers (checked against the catalog, without repeats) and
 /// monthly limit; `None` for other roles, which may not set either.
 pub(crate) fn virtual_scope(
@@ -18,7 +24,7 @@ pub(crate) fn virtual_scope(
     role: Role,
     providers: Option<Vec<String>>,
     monthly_limit: Option<i64>,
-) -> Result<Option<(Vec<ProviderId>, Option<i64>)>, ApiError> {
+) -> Result<Option<Scope>, ApiError> {
     if role != Role::Virtual {
         if providers.is_some() || monthly_limit.is_some() {
             return Err(ApiError::InvalidField(format!(
@@ -37,7 +43,7 @@ pub(crate) fn virtual_scope(
             ids.push(id);
         }
     }
-    Ok(Some((ids, monthly_limit)))
+    Ok(Some(Scope { providers: ids, monthly_limit }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

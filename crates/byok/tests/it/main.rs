@@ -13,6 +13,7 @@ mod import;
 mod isolation;
 mod metering;
 mod operations;
+mod proxy;
 mod resolve;
 mod rotation;
 mod startup_keys;

@@ -481,6 +481,11 @@ impl ServeProcess {
         std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
         ServeProcess { base: format!("http://{addr}"), child }
     }
+
+    /// The process id, e.g. to count its open file descriptors.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for ServeProcess {

@@ -1,0 +1,122 @@
+//! The proxy with virtual keys, against the fake providers: what reaches the provider,
+//! what comes back, what is counted, and how refusals look to each provider's SDK.
+
+mod canary;
+mod churn;
+mod forwarding;
+mod keys;
+mod quota;
+mod refusals;
+mod sdk;
+mod streaming;
+
+use std::time::{Duration, Instant};
+
+use byok::config::Layer;
+use byok_fakes::{FakeProviders, RecordedRequest, Scenario, fields};
+use serde_json::{Value, json};
+
+use crate::support::{AppOptions, Engine, Resp, TEST_KEY, TestApp, TestDb, spawn_with};
+
+/// byok started against the fakes, with a service token.
+pub struct World {
+    pub app: TestApp,
+    pub fakes: FakeProviders,
+    pub svc: String,
+}
+
+pub async fn world(engine: Engine) -> World {
+    world_with(engine, Layer::default()).await
+}
+
+pub async fn world_with(engine: Engine, settings: Layer) -> World {
+    let fakes = FakeProviders::start().await.expect("fakes start");
+    let settings = Layer { master_key: Some(TEST_KEY.to_owned()), reverify_interval_secs: Some(0), ..settings };
+    let options = AppOptions { settings, env: fakes.env_vars(), ..AppOptions::default() };
+    let app = spawn_with(TestDb::fresh(engine).await, options).await;
+    let svc = app.service_token().await;
+    World { app, fakes, svc }
+}
+
+/// The key the fake for `provider` accepts.
+pub fn real_key(provider: &str) -> String {
+    fields(provider, Scenario::Good).expect("a good key")["api_key"].clone()
+}
+
+impl World {
+    /// Stores a working credential for `owner` and returns its id.
+    pub async fn credential(&self, owner: &str, provider: &str, limit: Option<i64>) -> String {
+        let mut body = json!({"owner": owner, "provider": provider, "fields": fields(provider, Scenario::Good)});
+        if let Some(limit) = limit {
+            body["monthly_limit"] = json!(limit);
+        }
+        let token = if owner == "platform" { self.app.admin.clone() } else { self.svc.clone() };
+        let r = self.app.post("/v1/credentials", &token, body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Mints a virtual key; returns (id, key).
+    pub async fn virtual_key(&self, owner: &str, providers: &[&str], limit: Option<i64>) -> (String, String) {
+        let mut body = json!({"role": "virtual", "owner": owner});
+        if !providers.is_empty() {
+            body["providers"] = json!(providers);
+        }
+        if let Some(limit) = limit {
+            body["monthly_limit"] = json!(limit);
+        }
+        let r = self.app.post("/v1/tokens", &self.svc, body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert!(r.body["token"].as_str().unwrap().starts_with("byok_vk_"));
+        (r.body["id"].as_str().unwrap().to_owned(), r.body["token"].as_str().unwrap().to_owned())
+    }
+
+    pub fn proxy_url(&self, provider: &str, path: &str) -> String {
+        self.app.url(&format!("/v1/proxy/{provider}{path}"))
+    }
+
+    /// `POST` a JSON body through the proxy with `Authorization: Bearer key`.
+    pub async fn post_json(&self, provider: &str, path: &str, key: &str, body: &Value) -> Resp {
+        self.app.send(self.app.client.post(self.proxy_url(provider, path)).bearer_auth(key).json(body)).await
+    }
+
+    /// The same request sent straight to the fake with the real key.
+    pub async fn direct(&self, provider: &str, sent: &RecordedRequest) -> Resp {
+        let origin = self.fakes.base_url(provider).unwrap();
+        let mut req = self.app.client.request(sent.method.parse().unwrap(), format!("{origin}{}", sent.path));
+        for (name, value) in &sent.headers {
+            if name != "host" && name != "content-length" {
+                req = req.header(name, value);
+            }
+        }
+        self.app.send(req.body(sent.body.clone())).await
+    }
+
+    /// The last request the fake for `provider` received.
+    pub fn last_sent(&self, provider: &str) -> RecordedRequest {
+        self.fakes.requests_to(provider).pop().expect("the fake received a request")
+    }
+
+    /// Waits (briefly) until `GET path` satisfies `done`: usage is written just after
+    /// the answer ends.
+    pub async fn eventually(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = self.app.get(path, &self.svc).await;
+            if done(&r.body) {
+                return r.body;
+            }
+            assert!(Instant::now() < deadline, "{path} never got there: {}", r.text);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Asserts that no header, the query or the body of `sent` contains `secret`.
+pub fn assert_absent(sent: &RecordedRequest, secret: &str) {
+    for (name, value) in &sent.headers {
+        assert!(!value.contains(secret), "the key reached the provider in header {name}");
+    }
+    assert!(!sent.query.as_deref().unwrap_or("").contains(secret), "the key reached the provider in the query");
+    assert!(!sent.body_text().contains(secret), "the key reached the provider in the body");
+}
