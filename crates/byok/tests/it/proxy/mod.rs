@@ -102,7 +102,7 @@ impl World {
     pub async fn eventually(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let r = self.app.get(path, &self.svc).await;
+            let r = self.app.get(path, &self.app.admin).await;
             if done(&r.body) {
                 return r.body;
             }
