@@ -1,7 +1,9 @@
 //! Fake provider servers for byok's tests: one HTTP server per built-in provider on
 //! `127.0.0.1`, each answering that provider's connection-test endpoints the way the
 //! provider documents them (status codes, bodies, content types), decided by the
-//! credential it receives. Nothing here talks to the internet.
+//! credential it receives. The OpenAI and Anthropic fakes also answer generation
+//! requests (`/v1/chat/completions`, `/v1/messages`, JSON and SSE) with fixed bytes, for
+//! the proxy's tests. Nothing here talks to the internet.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {

@@ -110,6 +110,30 @@ macro_rules! impl_proxy_store {
                 Ok(())
             }
 
+            async fn unlimited_pick(
+                &self,
+                owner: &byok_core::Owner,
+                provider: &byok_core::ProviderId,
+                period: byok_core::Timestamp,
+            ) -> Result<Option<byok_core::Credential>, $crate::StoreError> {
+                // The same choice as take_unit's: the best usable credential of the period.
+                let sql = concat!(
+                    "SELECT ",
+                    credential_columns!(),
+                    " FROM credentials WHERE owner = $1 AND provider = $2 AND enabled = TRUE AND status <> 'error' ",
+                    "AND period_start >= $3 AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
+                    "ORDER BY priority, id LIMIT 1"
+                );
+                let row: Option<$crate::rows::CredentialRow> = sqlx::query_as(sql)
+                    .bind(owner.to_string())
+                    .bind(provider.as_str())
+                    .bind(period.millis())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let pick: Option<byok_core::Credential> = row.map(TryInto::try_into).transpose()?;
+                Ok(pick.filter(|c| c.monthly_limit.is_none()))
+            }
+
             async fn record_proxy_usage(
                 &self,
                 usage: &$crate::ProxyUsage,
@@ -118,6 +142,19 @@ macro_rules! impl_proxy_store {
             ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 // Ids in order: one lock order for every writer.
+                let mut requests = usage.credential_requests.clone();
+                requests.sort_by_key(|(id, _)| *id);
+                for (id, n) in requests {
+                    sqlx::query(concat!(
+                        "UPDATE credentials SET usage_total = usage_total + $2, usage_period = usage_period + $2, ",
+                        "last_used_at = $3 WHERE id = $1"
+                    ))
+                    .bind(id.to_string())
+                    .bind(n)
+                    .bind(now.millis())
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 let mut credentials = usage.credential_tokens.clone();
                 credentials.sort_by_key(|(id, _)| *id);
                 for (id, tokens) in credentials {

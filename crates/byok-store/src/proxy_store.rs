@@ -3,7 +3,7 @@
 //! supertrait of [`crate::Store`]) so the proxy's storage stays in one place.
 
 use async_trait::async_trait;
-use byok_core::{CredentialId, Timestamp, Token, TokenId, VirtualKey, VirtualKeyUsage};
+use byok_core::{Credential, CredentialId, Owner, ProviderId, Timestamp, Token, TokenId, VirtualKey, VirtualKeyUsage};
 
 use crate::StoreError;
 
@@ -29,15 +29,11 @@ pub struct VirtualKeyDelta {
 /// Counts gathered from finished proxied requests, written together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProxyUsage {
+    /// Requests of credentials without a monthly limit, counted after the fact.
+    pub credential_requests: Vec<(CredentialId, i64)>,
     /// Tokens per credential.
     pub credential_tokens: Vec<(CredentialId, i64)>,
     pub virtual_keys: Vec<VirtualKeyDelta>,
-}
-
-impl ProxyUsage {
-    pub fn is_empty(&self) -> bool {
-        self.credential_tokens.is_empty() && self.virtual_keys.is_empty()
-    }
 }
 
 #[async_trait]
@@ -63,6 +59,17 @@ pub trait ProxyStore: Send + Sync + 'static {
     /// Gives back a unit taken in `period` for a request refused before it reached
     /// the provider.
     async fn return_virtual_unit(&self, token_id: &TokenId, period: Timestamp) -> Result<(), StoreError>;
+    /// The credential [`crate::Store::take_unit`] would pick for `owner` and `provider`
+    /// in the period starting at `period`, if it has no monthly limit: no limit can be
+    /// overrun, so its request is counted afterwards (with `record_proxy_usage`) instead
+    /// of taking a unit first. `None` when the pick has a limit, needs its period rolled
+    /// over, or there is none: then `take_unit` decides.
+    async fn unlimited_pick(
+        &self,
+        owner: &Owner,
+        provider: &ProviderId,
+        period: Timestamp,
+    ) -> Result<Option<Credential>, StoreError>;
     /// Adds finished requests' counts in one transaction; counters of an older period
     /// start `period` afresh. Credentials or keys deleted meanwhile are skipped.
     async fn record_proxy_usage(&self, usage: &ProxyUsage, period: Timestamp, now: Timestamp)

@@ -113,6 +113,7 @@ async fn forward(
         writer: state.proxy.usage.clone(),
         event: UsageEvent {
             credential: paid.credential,
+            count_credential: paid.count_later,
             virtual_key: caller.token_id(),
             count_request: caller.virtual_key.as_ref().is_some_and(|k| k.monthly_limit.is_none()),
             tokens: 0,

@@ -1,10 +1,12 @@
 //! Who pays for one proxied request: a unit from the virtual key's own limit, then a
 //! unit from the first usable credential along the caller's chain, taken exactly as
-//! `resolve` takes it (an exhausted tier refuses rather than moving the bill on).
+//! `resolve` takes it (an exhausted tier refuses rather than moving the bill on). A
+//! credential without a monthly limit has nothing to overrun: its request is counted
+//! when the answer is over, in a batch, which keeps the database off the request path.
 
 use std::collections::BTreeMap;
 
-use byok_core::{AuditAction, AuditEvent, CredentialId, Owner, ProviderSpec, SecretFields, Tier};
+use byok_core::{AuditAction, AuditEvent, Credential, CredentialId, Owner, ProviderSpec, SecretFields, Tier};
 
 use super::caller::Caller;
 use super::refusal::Refusal;
@@ -16,6 +18,8 @@ use crate::routes::{TierOutcome, exhausted_error, open_secrets, take_from_tier};
 pub(super) struct Paid {
     /// `None` for a platform key from the environment (not metered).
     pub credential: Option<CredentialId>,
+    /// Whether the request is still to be counted on the credential.
+    pub count_later: bool,
     pub owner: Owner,
     pub config: BTreeMap<String, String>,
     pub secrets: SecretFields,
@@ -55,7 +59,6 @@ async fn credential(
     now: byok_core::Timestamp,
 ) -> Result<Paid, Refusal> {
     for (tier, owner) in &caller.chain {
-        // The secret's use is audited in the transaction that takes its unit.
         let audit = AuditEvent {
             actor_token: caller.token_id().map(|t| t.to_string()),
             actor_role: if caller.virtual_key.is_some() { "virtual" } else { "service" }.to_owned(),
@@ -66,12 +69,21 @@ async fn credential(
             detail: Some(format!("source {tier}")),
             ..AuditEvent::default()
         };
+        // Without a limit nothing is taken now (the request is counted after the
+        // answer), so the secret's use is audited on its own, durably, before it goes out.
+        if let Some(c) = state.store.unlimited_pick(owner, &spec.id, period).await? {
+            let event = AuditEvent {
+                owner: Some(c.owner.to_string()),
+                credential_id: Some(c.id.to_string()),
+                provider: Some(c.provider.to_string()),
+                ..audit
+            };
+            state.audit.record(event).await.map_err(|e| Refusal::internal("audit", e))?;
+            return paid(state, *tier, &c, true).await;
+        }
+        // Otherwise the use is audited in the transaction that takes its unit.
         match take_from_tier(state, owner, &spec.id, period, now, &audit).await? {
-            TierOutcome::Granted(c) => {
-                let secrets = open_secrets(state, &c).await?;
-                tracing::info!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
-                return Ok(Paid { credential: Some(c.id), owner: c.owner.clone(), config: c.config.clone(), secrets });
-            }
+            TierOutcome::Granted(c) => return paid(state, *tier, &c, false).await,
             TierOutcome::Exhausted => return Err(exhausted_error(owner, &spec.id).into()),
             TierOutcome::Nothing if *tier == Tier::Platform => {
                 if let Some(env) = state.platform_env.get(&spec.id) {
@@ -85,6 +97,7 @@ async fn credential(
                     state.audit.record(event).await.map_err(|e| Refusal::internal("audit", e))?;
                     return Ok(Paid {
                         credential: None,
+                        count_later: false,
                         owner: Owner::Platform,
                         config: env.config.clone(),
                         secrets: env.secrets.clone(),
@@ -96,4 +109,10 @@ async fn credential(
     }
     let tiers: Vec<String> = caller.chain.iter().map(|(_, owner)| owner.to_string()).collect();
     Err(Refusal::NoCredential(format!("no usable `{}` credential for {}", spec.id, tiers.join(", then "))))
+}
+
+async fn paid(state: &AppState, tier: Tier, c: &Credential, count_later: bool) -> Result<Paid, Refusal> {
+    let secrets = open_secrets(state, c).await?;
+    tracing::debug!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
+    Ok(Paid { credential: Some(c.id), count_later, owner: c.owner.clone(), config: c.config.clone(), secrets })
 }

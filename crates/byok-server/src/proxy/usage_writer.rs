@@ -1,7 +1,8 @@
-//! Counts of finished proxied requests (tokens per credential; requests and tokens per
-//! virtual key), gathered in memory and written in one transaction per batch by a
-//! background task, so counting never delays an answer. Units of quota are not
-//! counted here: they are taken, exactly, before a request is forwarded.
+//! Counts of finished proxied requests (tokens per credential; requests of credentials
+//! and virtual keys that have no limit; tokens per virtual key), gathered in memory and
+//! written in one transaction per batch by a background task, so counting never delays
+//! an answer. Units of a limit are not counted here: they are taken, exactly, before a
+//! request is forwarded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ const MAX_BATCH: usize = 10_000;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UsageEvent {
     pub credential: Option<CredentialId>,
+    /// Whether the credential's request is still to be counted (no limit).
+    pub count_credential: bool,
     pub virtual_key: Option<TokenId>,
     /// Whether the virtual key's request is still to be counted (keys without a limit).
     pub count_request: bool,
@@ -52,7 +55,9 @@ impl UsageWriter {
     }
 
     pub(crate) fn record(&self, event: UsageEvent) {
-        let counts = event.tokens > 0 || (event.count_request && event.virtual_key.is_some());
+        let counts = event.tokens > 0
+            || (event.count_request && event.virtual_key.is_some())
+            || (event.count_credential && event.credential.is_some());
         if counts && self.events.send(event).is_err() {
             tracing::warn!("proxy usage writer has stopped; a request's usage was not recorded");
         }
@@ -61,14 +66,18 @@ impl UsageWriter {
 
 /// Sums a batch per credential and per virtual key.
 fn fold(batch: &[UsageEvent]) -> ProxyUsage {
+    let mut requests: HashMap<CredentialId, i64> = HashMap::new();
     let mut credentials: HashMap<CredentialId, i64> = HashMap::new();
     let mut keys: HashMap<TokenId, (i64, i64)> = HashMap::new();
     for e in batch {
         let tokens = i64::try_from(e.tokens).unwrap_or(i64::MAX);
-        if let Some(id) = e.credential
-            && tokens > 0
-        {
-            *credentials.entry(id).or_default() += tokens;
+        if let Some(id) = e.credential {
+            if e.count_credential {
+                *requests.entry(id).or_default() += 1;
+            }
+            if tokens > 0 {
+                *credentials.entry(id).or_default() += tokens;
+            }
         }
         if let Some(id) = e.virtual_key {
             let entry = keys.entry(id).or_default();
@@ -77,6 +86,7 @@ fn fold(batch: &[UsageEvent]) -> ProxyUsage {
         }
     }
     ProxyUsage {
+        credential_requests: requests.into_iter().collect(),
         credential_tokens: credentials.into_iter().collect(),
         virtual_keys: keys
             .into_iter()
@@ -92,12 +102,22 @@ mod tests {
     #[test]
     fn folds_events_per_credential_and_key() {
         let (c, k) = (CredentialId::new(), TokenId::new());
-        let e = |count_request, tokens| UsageEvent { credential: Some(c), virtual_key: Some(k), count_request, tokens };
-        let usage = fold(&[
-            e(true, 10),
-            e(false, 5),
-            UsageEvent { credential: Some(c), virtual_key: None, count_request: false, tokens: 1 },
-        ]);
+        let e = |count, tokens| UsageEvent {
+            credential: Some(c),
+            count_credential: count,
+            virtual_key: Some(k),
+            count_request: count,
+            tokens,
+        };
+        let unkeyed = UsageEvent {
+            credential: Some(c),
+            count_credential: false,
+            virtual_key: None,
+            count_request: false,
+            tokens: 1,
+        };
+        let usage = fold(&[e(true, 10), e(false, 5), unkeyed]);
+        assert_eq!(usage.credential_requests, vec![(c, 1)]);
         assert_eq!(usage.credential_tokens, vec![(c, 16)]);
         assert_eq!(usage.virtual_keys, vec![VirtualKeyDelta { token_id: k, requests: 1, tokens: 15 }]);
     }

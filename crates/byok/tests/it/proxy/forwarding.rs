@@ -58,7 +58,11 @@ async fn openai_answers_pass_through_and_tokens_are_counted(engine: Engine) {
     assert_eq!(models.body["data"][0]["id"], "gpt-4o-mini");
 
     // Four requests; 14 + 14 tokens reported (the third stream reported none).
-    let view = w.eventually(&format!("/v1/credentials/{credential}"), |v| v["usage"]["tokens_total"] == 28).await;
+    let view = w
+        .eventually(&format!("/v1/credentials/{credential}"), |v| {
+            v["usage"]["tokens_total"] == 28 && v["usage"]["total"] == 4
+        })
+        .await;
     assert_eq!((view["usage"]["total"].clone(), view["usage"]["tokens_period"].clone()), (json!(4), json!(28)));
     let usage = w.app.get("/v1/usage?owner=user:alice", &w.svc).await;
     assert_eq!(
@@ -106,7 +110,11 @@ async fn anthropic_messages_with_x_api_key(engine: Engine) {
     assert!(r.text.starts_with("event: message_start"));
 
     // 10 + 7 from the JSON answer, 25 + 15 from the stream.
-    let view = w.eventually(&format!("/v1/credentials/{credential}"), |v| v["usage"]["tokens_total"] == 57).await;
+    let view = w
+        .eventually(&format!("/v1/credentials/{credential}"), |v| {
+            v["usage"]["tokens_total"] == 57 && v["usage"]["total"] == 2
+        })
+        .await;
     assert_eq!(view["usage"]["total"], 2);
 }
 

@@ -1,6 +1,7 @@
 //! The proxy with virtual keys, against the fake providers: what reaches the provider,
 //! what comes back, what is counted, and how refusals look to each provider's SDK.
 
+mod audited;
 mod canary;
 mod churn;
 mod forwarding;
@@ -102,7 +103,7 @@ impl World {
     pub async fn eventually(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let r = self.app.get(path, &self.svc).await;
+            let r = self.app.get(path, &self.app.admin).await;
             if done(&r.body) {
                 return r.body;
             }

@@ -51,7 +51,11 @@ async fn the_openai_sdk_works_through_the_proxy(engine: Engine) {
             ("BYOK_BAD_KEY", "byok_vk_0000000000000000000000000000000000000000000000000000000000000000"),
         ],
     );
-    let view = w.eventually(&format!("/v1/credentials/{credential}"), |v| v["usage"]["tokens_total"] == 28).await;
+    let view = w
+        .eventually(&format!("/v1/credentials/{credential}"), |v| {
+            v["usage"]["tokens_total"] == 28 && v["usage"]["total"] == 3
+        })
+        .await;
     assert_eq!(view["usage"]["total"], 3, "models, a completion and a stream");
     let sent = w.fakes.requests_to("openai");
     assert_eq!(sent.len(), 3);
@@ -77,7 +81,11 @@ async fn the_anthropic_sdk_works_through_the_proxy(engine: Engine) {
             ("BYOK_BAD_KEY", "byok_vk_0000000000000000000000000000000000000000000000000000000000000000"),
         ],
     );
-    let view = w.eventually(&format!("/v1/credentials/{credential}"), |v| v["usage"]["tokens_total"] == 57).await;
+    let view = w
+        .eventually(&format!("/v1/credentials/{credential}"), |v| {
+            v["usage"]["tokens_total"] == 57 && v["usage"]["total"] == 2
+        })
+        .await;
     assert_eq!(view["usage"]["total"], 2);
     for s in &w.fakes.requests_to("anthropic") {
         super::assert_absent(s, &vk);
