@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use byok_core::ProviderId;
 use byok_providers::UsageMeter;
-use futures::Stream;
+use futures::{Stream, TryStreamExt};
 
 use super::forward::response_headers;
 use super::usage_writer::{UsageEvent, UsageWriter};
@@ -97,7 +97,9 @@ pub(super) fn stream_back(upstream: reqwest::Response, settlement: Settlement) -
     let headers = response_headers(upstream.headers());
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let meter = UsageMeter::for_content_type(content_type);
-    let body = Metered { inner: Box::pin(upstream.bytes_stream()), meter, settlement: Some(settlement) };
+    // The URL can carry the real key (`?key=` for Gemini): errors lose it before any log.
+    let inner = Box::pin(upstream.bytes_stream().map_err(reqwest::Error::without_url));
+    let body = Metered { inner, meter, settlement: Some(settlement) };
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = status;
     *response.headers_mut() = headers;

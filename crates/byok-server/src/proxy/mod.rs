@@ -108,7 +108,7 @@ async fn forward(
     if let Some(body) = body {
         builder = builder.body(body);
     }
-    let outbound = builder.build().map_err(|e| Refusal::internal("building the upstream request", e))?;
+    let outbound = builder.build().map_err(|e| Refusal::internal("building the upstream request", e.without_url()))?;
     let mut settlement = Settlement {
         writer: state.proxy.usage.clone(),
         event: UsageEvent {

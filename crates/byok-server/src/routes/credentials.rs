@@ -125,19 +125,15 @@ pub async fn list_credentials(
     Auth(principal): Auth,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<CredentialView>>, ApiError> {
-    let owners = match query.owner.as_deref() {
-        Some(owner) => {
-            let owner: Owner = owner.parse()?;
-            if !principal.can_manage(&owner) {
-                return Err(forbidden_owner(&owner));
-            }
-            Some(vec![owner])
-        }
-        None => visible_owners(&principal),
-    };
-    let provider = query.provider.as_deref().map(|p| state.catalog.get(p).map(|s| s.id.clone())).transpose()?;
-    let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
-    let filter = CredentialFilter { owners, provider, exclude_platform: principal.role == Role::Service, after, limit };
+    let filter = listing_filter(
+        &state,
+        &principal,
+        query.owner.as_deref(),
+        query.provider.as_deref(),
+        query.limit,
+        query.cursor.as_deref(),
+    )?;
+    let limit = filter.limit;
     let items = state.store.list_credentials(&filter).await?;
     let next = next_cursor(&items, limit);
     let period = current_period(&state);
@@ -226,8 +222,33 @@ pub async fn delete_credential(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The filter of a listing's query: one owner if asked for (and the caller may see
+/// it), else every owner the caller may see; a known provider; a checked page.
+pub(crate) fn listing_filter(
+    state: &AppState,
+    principal: &Principal,
+    owner: Option<&str>,
+    provider: Option<&str>,
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> Result<CredentialFilter, ApiError> {
+    let owners = match owner {
+        Some(owner) => {
+            let owner: Owner = owner.parse()?;
+            if !principal.can_manage(&owner) {
+                return Err(forbidden_owner(&owner));
+            }
+            Some(vec![owner])
+        }
+        None => visible_owners(principal),
+    };
+    let provider = provider.map(|p| state.catalog.get(p).map(|s| s.id.clone())).transpose()?;
+    let (limit, after) = page_params(limit, cursor)?;
+    Ok(CredentialFilter { owners, provider, exclude_platform: principal.role == Role::Service, after, limit })
+}
+
 /// Checks a listing's `limit` and `cursor` parameters.
-pub(crate) fn page_params(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<CredentialId>), ApiError> {
+fn page_params(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<CredentialId>), ApiError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::InvalidQuery(format!("invalid query string: limit must be 1 to {MAX_PAGE}")));

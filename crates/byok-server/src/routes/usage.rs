@@ -4,14 +4,12 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
-use byok_core::{Owner, Role};
-use byok_store::CredentialFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Auth;
 use crate::extract::ApiQuery;
-use crate::routes::credentials::{forbidden_owner, next_cursor, page_params, visible_owners};
+use crate::routes::credentials::{listing_filter, next_cursor};
 use crate::sealing::current_period;
 use crate::token_counts::token_counts;
 use crate::views::Page;
@@ -59,19 +57,15 @@ pub async fn usage(
     Auth(principal): Auth,
     ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> Result<Json<Page<CredentialUsage>>, ApiError> {
-    let owners = match query.owner.as_deref() {
-        Some(owner) => {
-            let owner: Owner = owner.parse()?;
-            if !principal.can_manage(&owner) {
-                return Err(forbidden_owner(&owner));
-            }
-            Some(vec![owner])
-        }
-        None => visible_owners(&principal),
-    };
-    let provider = query.provider.as_deref().map(|p| state.catalog.get(p).map(|s| s.id.clone())).transpose()?;
-    let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
-    let filter = CredentialFilter { owners, provider, exclude_platform: principal.role == Role::Service, after, limit };
+    let filter = listing_filter(
+        &state,
+        &principal,
+        query.owner.as_deref(),
+        query.provider.as_deref(),
+        query.limit,
+        query.cursor.as_deref(),
+    )?;
+    let limit = filter.limit;
     let credentials = state.store.list_credentials(&filter).await?;
     let next = next_cursor(&credentials, limit);
     let ids: Vec<_> = credentials.iter().map(|c| c.id).collect();
