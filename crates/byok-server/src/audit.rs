@@ -21,7 +21,6 @@ struct Job {
 #[derive(Clone)]
 pub struct Auditor {
     jobs: mpsc::Sender<Job>,
-    chain: Arc<str>,
 }
 
 /// Why the audit log could not be set up.
@@ -50,24 +49,17 @@ impl Auditor {
     pub async fn start(store: Arc<dyn Store>, key: AuditKey, clock: Arc<dyn Clock>) -> Result<Self, AuditSetupError> {
         let key = Arc::new(key);
         // The store's write worker chains the resolve entries it writes with their units.
-        store.attach_chainer(Arc::new(KeyChainer { key: key.clone(), clock: clock.clone() }));
-        let chain: Arc<str> = uuid::Uuid::now_v7().to_string().into();
-        let event = AuditEvent {
-            actor_role: "system".into(),
-            action: AuditAction::ChainStart.as_str().into(),
-            outcome: "ok".into(),
-            ..AuditEvent::default()
-        };
-        let mut genesis = AuditRecord { chain: chain.to_string(), seq: 1, at: clock.now(), event, mac: Vec::new() };
-        genesis.mac = key.mac(&[], &genesis.canonical_bytes());
+        store.attach_chainer(Arc::new(KeyChainer {
+            key: key.clone(),
+            clock: clock.clone(),
+            writer: "metering writer",
+        }));
+        let chainer = KeyChainer { key, clock, writer: "instance writer" };
+        let genesis = chainer.genesis();
         store.start_audit_chain(&genesis).await?;
         let (jobs, queue) = mpsc::channel(MAX_BATCH * 8);
-        tokio::spawn(write_loop(queue, store, key, clock, chain.clone(), genesis.mac));
-        Ok(Self { jobs, chain })
-    }
-
-    pub fn chain(&self) -> &str {
-        &self.chain
+        tokio::spawn(write_loop(queue, store, chainer, genesis));
+        Ok(Self { jobs })
     }
 
     /// Appends `event` and waits until it is durable.
@@ -83,16 +75,8 @@ impl Auditor {
     }
 }
 
-async fn write_loop(
-    mut queue: mpsc::Receiver<Job>,
-    store: Arc<dyn Store>,
-    key: Arc<AuditKey>,
-    clock: Arc<dyn Clock>,
-    chain: Arc<str>,
-    genesis_mac: Vec<u8>,
-) {
-    let mut seq = 1i64;
-    let mut previous = genesis_mac;
+async fn write_loop(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, chainer: KeyChainer, genesis: AuditRecord) {
+    let mut last = genesis;
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -101,26 +85,12 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let (mut next_seq, mut prev) = (seq, previous.clone());
-        let records: Vec<AuditRecord> = batch
-            .iter()
-            .map(|job| {
-                next_seq += 1;
-                let mut record = AuditRecord {
-                    chain: chain.to_string(),
-                    seq: next_seq,
-                    at: clock.now(),
-                    event: job.event.clone(),
-                    mac: Vec::new(),
-                };
-                record.mac = key.mac(&prev, &record.canonical_bytes());
-                prev = record.mac.clone();
-                record
-            })
-            .collect();
+        let records = chainer.extend(&last, batch.iter().map(|job| job.event.clone()).collect());
         match store.append_audit(&records).await {
             Ok(()) => {
-                (seq, previous) = (next_seq, prev);
+                if let Some(newest) = records.last() {
+                    last = newest.clone();
+                }
                 for job in batch {
                     let _ = job.reply.send(Ok(()));
                 }
@@ -135,10 +105,13 @@ async fn write_loop(
     }
 }
 
-/// Chains entries with the audit key: a new chain per call of `genesis`.
+/// Chains entries with the audit key: a new chain per call of `genesis`. Used by the
+/// instance's writer here and by the store's metering workers.
 struct KeyChainer {
     key: Arc<AuditKey>,
     clock: Arc<dyn Clock>,
+    /// Which writer the chain belongs to, noted in its first entry.
+    writer: &'static str,
 }
 
 impl Chainer for KeyChainer {
@@ -147,7 +120,7 @@ impl Chainer for KeyChainer {
             actor_role: "system".into(),
             action: AuditAction::ChainStart.as_str().into(),
             outcome: "ok".into(),
-            detail: Some("metering writer".into()),
+            detail: Some(self.writer.into()),
             ..AuditEvent::default()
         };
         let chain = uuid::Uuid::now_v7().to_string();

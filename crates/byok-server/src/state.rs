@@ -128,10 +128,6 @@ impl AppState {
             crate::probing::start_reverification(self.clone(), interval, self.settings.reverify_concurrency);
         }
     }
-
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.0.store
-    }
 }
 
 impl std::ops::Deref for AppState {
