@@ -1,4 +1,5 @@
 use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
@@ -22,6 +23,14 @@ pub fn hash_token(token: &str) -> Vec<u8> {
     digest(&SHA256, token.as_bytes()).as_ref().to_vec()
 }
 
+/// The anti-forgery value of a session signed in with `token`: an HMAC keyed by the
+/// token, so only someone holding the token can compute it, and it differs from the
+/// token's stored hash.
+pub fn form_token(token: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, token.as_bytes());
+    hex::encode(hmac::sign(&key, b"byok settings page forms v1").as_ref())
+}
+
 /// Compares two hashes without leaking where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
@@ -40,5 +49,15 @@ mod tests {
         assert_eq!(hash_token(&a), hash_token(&a));
         assert_ne!(hash_token(&a), hash_token(&b));
         assert_eq!(generate_master_key_hex().len(), 64);
+    }
+
+    #[test]
+    fn form_tokens_are_per_session_and_not_the_stored_hash() {
+        let a = generate_token("byok_usr_");
+        let b = generate_token("byok_usr_");
+        assert_eq!(form_token(&a), form_token(&a));
+        assert_ne!(form_token(&a), form_token(&b));
+        assert_ne!(form_token(&a), hex::encode(hash_token(&a)));
+        assert!(!form_token(&a).contains(&a[9..]));
     }
 }

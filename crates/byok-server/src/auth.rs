@@ -67,7 +67,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
 
 /// Every refused authentication is audited (without the presented token). A failure to
 /// write it is logged; the request is refused either way.
-async fn record_refusal(state: &AppState, parts: &Parts) {
+pub(crate) async fn record_refusal(state: &AppState, parts: &Parts) {
     let info = request_info(parts);
     // Inside the nested `/v1` router the URI has lost its prefix; log the one asked for.
     let path = parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());

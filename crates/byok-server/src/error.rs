@@ -70,6 +70,19 @@ impl ApiError {
         ApiError::Internal(format!("{context}: {err}"))
     }
 
+    /// The status and the sentence a caller may read; internal errors are logged here
+    /// and answered without detail.
+    pub(crate) fn status_and_detail(&self) -> (StatusCode, String) {
+        let detail = match self {
+            ApiError::Internal(context) => {
+                tracing::error!(error = %context, "internal error");
+                "the request could not be completed; the server log has details".to_owned()
+            }
+            other => other.to_string(),
+        };
+        (self.parts().0, detail)
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
@@ -103,13 +116,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, title) = self.parts();
-        let detail = match &self {
-            ApiError::Internal(context) => {
-                tracing::error!(error = %context, "internal error");
-                "the request could not be completed; the server log has details".to_owned()
-            }
-            other => other.to_string(),
-        };
+        let (_, detail) = self.status_and_detail();
         let tiers = match &self {
             ApiError::NoCredential { tiers, .. } => Some(tiers.clone()),
             _ => None,

@@ -14,6 +14,7 @@ mod sealing;
 mod state;
 mod token_cache;
 mod token_counts;
+mod ui;
 mod views;
 
 use std::future::Future;
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(metrics::render))
         .nest("/v1", v1)
+        .merge(ui::routes())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

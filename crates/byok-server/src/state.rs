@@ -31,6 +31,8 @@ pub struct ServerSettings {
     pub keep_versions: u32,
     /// Largest request body the proxy forwards, in bytes.
     pub proxy_max_body_bytes: usize,
+    /// Whether the settings page's session cookie is marked `Secure` (HTTPS only).
+    pub ui_secure_cookie: bool,
 }
 
 impl Default for ServerSettings {
@@ -44,6 +46,7 @@ impl Default for ServerSettings {
             reverify_concurrency: 4,
             keep_versions: 10,
             proxy_max_body_bytes: 10 * 1024 * 1024,
+            ui_secure_cookie: false,
         }
     }
 }

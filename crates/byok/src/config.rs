@@ -28,6 +28,8 @@ pub enum ConfigError {
     LogFormat(String),
     #[error("invalid {0} `{1}`: expected a whole number")]
     Number(&'static str, String),
+    #[error("invalid {0} `{1}`: expected true or false")]
+    Bool(&'static str, String),
     #[error("invalid usage period day `{0}`: expected a day of the month from 1 to 28")]
     PeriodDay(String),
     #[error(
@@ -58,6 +60,8 @@ pub struct Layer {
     pub proxy_max_body_bytes: Option<u64>,
     /// Seconds the proxy waits for the next bytes from a provider.
     pub proxy_read_timeout_secs: Option<u64>,
+    /// Mark the settings page's session cookie `Secure` (serve it over HTTPS).
+    pub ui_secure_cookie: Option<bool>,
 }
 
 impl Layer {
@@ -76,6 +80,7 @@ impl Layer {
             providers: over.providers.or(self.providers),
             proxy_max_body_bytes: over.proxy_max_body_bytes.or(self.proxy_max_body_bytes),
             proxy_read_timeout_secs: over.proxy_read_timeout_secs.or(self.proxy_read_timeout_secs),
+            ui_secure_cookie: over.ui_secure_cookie.or(self.ui_secure_cookie),
         }
     }
 
@@ -90,8 +95,16 @@ impl Layer {
         let probe_rate_per_minute = number("BYOK_PROBE_RATE_PER_MINUTE")?
             .map(|n| u32::try_from(n).map_err(|_| ConfigError::Number("BYOK_PROBE_RATE_PER_MINUTE", n.to_string())))
             .transpose()?;
+        let ui_secure_cookie = get("BYOK_UI_SECURE_COOKIE")
+            .map(|v| match v.trim() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ConfigError::Bool("BYOK_UI_SECURE_COOKIE", v.clone())),
+            })
+            .transpose()?;
         Ok(Layer {
             probe_rate_per_minute,
+            ui_secure_cookie,
             reverify_interval_secs: number("BYOK_REVERIFY_INTERVAL_SECS")?,
             proxy_max_body_bytes: number("BYOK_PROXY_MAX_BODY_BYTES")?,
             proxy_read_timeout_secs: number("BYOK_PROXY_READ_TIMEOUT_SECS")?,
@@ -136,6 +149,7 @@ pub struct Config {
     pub extra_providers: Vec<ProviderSpec>,
     pub proxy_max_body_bytes: usize,
     pub proxy_read_timeout: Duration,
+    pub ui_secure_cookie: bool,
 }
 
 impl Config {
@@ -192,6 +206,7 @@ impl Config {
             extra_providers: layer.providers.unwrap_or_default(),
             proxy_max_body_bytes,
             proxy_read_timeout,
+            ui_secure_cookie: layer.ui_secure_cookie.unwrap_or(false),
             master_key: layer.master_key,
             master_keys: layer.master_keys,
             database_url_given: layer.database_url.is_some(),

@@ -88,6 +88,7 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
         probe_rate_per_minute: config.probe_rate_per_minute,
         reverify_interval: config.reverify_interval,
         proxy_max_body_bytes: config.proxy_max_body_bytes,
+        ui_secure_cookie: config.ui_secure_cookie,
         ..ServerSettings::default()
     };
     let audit_key = load_audit_key(store.as_ref(), &keyring).await?;

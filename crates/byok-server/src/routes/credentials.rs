@@ -90,24 +90,7 @@ pub async fn create_credential(
     info: RequestInfo,
     ApiJson(body): ApiJson<CreateCredential>,
 ) -> Result<Response, ApiError> {
-    let owner = owner_for_write(&principal, body.owner.as_deref())?;
-    let provider = state.catalog.get(&body.provider)?.id.clone();
-    let label = body.label.as_deref().map(Label::parse).transpose()?.unwrap_or_default();
-    let fields = body.fields.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect();
-    let split = state.catalog.split_fields(provider.as_str(), fields)?;
-    let monthly_limit = body.monthly_limit.map(check_limit).transpose()?;
-    let priority = check_priority(body.priority.unwrap_or(0))?;
-    let verdict = if body.validate { Some(validate_submitted(&state, &owner, &provider, &split).await?) } else { None };
-    let mut credential =
-        new_credential(&state, NewCredential { owner, provider, label, split, monthly_limit, priority });
-    if let Some(outcome) = verdict {
-        apply_verdict(&state, &mut credential, &outcome);
-    }
-    state.store.insert_credential(&credential).await?;
-    tracing::info!(credential_id = %credential.id, owner = %credential.owner, provider = %credential.provider, "credential created");
-    let mut event = credential_event(&principal, &info, AuditAction::CredentialCreate, "ok", &credential);
-    event.detail = body.validate.then(|| format!("validated: {}", credential.status));
-    state.audit.record(event).await?;
+    let credential = create(&state, &principal, &info, body).await?;
     let location = format!("/v1/credentials/{}", credential.id);
     Ok((
         StatusCode::CREATED,
@@ -115,6 +98,34 @@ pub async fn create_credential(
         Json(CredentialView::new(&credential, current_period(&state))),
     )
         .into_response())
+}
+
+/// Creates a credential for `principal` (the API's and the settings page's one path).
+pub(crate) async fn create(
+    state: &AppState,
+    principal: &Principal,
+    info: &RequestInfo,
+    body: CreateCredential,
+) -> Result<Credential, ApiError> {
+    let owner = owner_for_write(principal, body.owner.as_deref())?;
+    let provider = state.catalog.get(&body.provider)?.id.clone();
+    let label = body.label.as_deref().map(Label::parse).transpose()?.unwrap_or_default();
+    let fields = body.fields.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect();
+    let split = state.catalog.split_fields(provider.as_str(), fields)?;
+    let monthly_limit = body.monthly_limit.map(check_limit).transpose()?;
+    let priority = check_priority(body.priority.unwrap_or(0))?;
+    let verdict = if body.validate { Some(validate_submitted(state, &owner, &provider, &split).await?) } else { None };
+    let mut credential =
+        new_credential(state, NewCredential { owner, provider, label, split, monthly_limit, priority });
+    if let Some(outcome) = verdict {
+        apply_verdict(state, &mut credential, &outcome);
+    }
+    state.store.insert_credential(&credential).await?;
+    tracing::info!(credential_id = %credential.id, owner = %credential.owner, provider = %credential.provider, "credential created");
+    let mut event = credential_event(principal, info, AuditAction::CredentialCreate, "ok", &credential);
+    event.detail = body.validate.then(|| format!("validated: {}", credential.status));
+    state.audit.record(event).await?;
+    Ok(credential)
 }
 
 /// Lists credentials the caller may see, oldest first.
@@ -168,7 +179,21 @@ pub async fn patch_credential(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchCredential>,
 ) -> Result<Json<CredentialView>, ApiError> {
-    let mut c = load_visible(&state, &principal, &id).await?;
+    let c = update(&state, &principal, &info, &id, body).await?;
+    let tokens = token_counts(&state, std::slice::from_ref(&c)).await?;
+    Ok(Json(CredentialView::new(&c, current_period(&state)).with_tokens(tokens.get(&c.id))))
+}
+
+/// Applies a change to a credential `principal` may manage (the API's and the
+/// settings page's one path).
+pub(crate) async fn update(
+    state: &AppState,
+    principal: &Principal,
+    info: &RequestInfo,
+    id: &str,
+    body: PatchCredential,
+) -> Result<Credential, ApiError> {
+    let mut c = load_visible(state, principal, id).await?;
     let (was_enabled, old_version) = (c.enabled, c.version);
     if let Some(label) = body.label.as_deref() {
         c.label = Label::parse(label)?;
@@ -183,7 +208,7 @@ pub async fn patch_credential(
         c.enabled = enabled;
     }
     if let Some(changes) = body.fields {
-        apply_field_changes(&state, &mut c, changes, body.validate).await?;
+        apply_field_changes(state, &mut c, changes, body.validate).await?;
     }
     c.updated_at = state.clock.now();
     let new_version = c.version != old_version;
@@ -192,15 +217,14 @@ pub async fn patch_credential(
     }
     c.revision += 1;
     tracing::info!(credential_id = %c.id, version = c.version, "credential updated");
-    let mut event = credential_event(&principal, &info, AuditAction::CredentialUpdate, "ok", &c);
+    let mut event = credential_event(principal, info, AuditAction::CredentialUpdate, "ok", &c);
     event.detail = Some(if new_version { format!("new secret version {}", c.version) } else { "settings".to_owned() });
     state.audit.record(event).await?;
     if c.enabled != was_enabled {
         let action = if c.enabled { AuditAction::CredentialEnable } else { AuditAction::CredentialDisable };
-        state.audit.record(credential_event(&principal, &info, action, "ok", &c)).await?;
+        state.audit.record(credential_event(principal, info, action, "ok", &c)).await?;
     }
-    let tokens = token_counts(&state, std::slice::from_ref(&c)).await?;
-    Ok(Json(CredentialView::new(&c, current_period(&state)).with_tokens(tokens.get(&c.id))))
+    Ok(c)
 }
 
 /// Deletes a credential and its sealed secret.
@@ -213,13 +237,24 @@ pub async fn delete_credential(
     info: RequestInfo,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let credential = load_visible(&state, &principal, &id).await?;
+    delete(&state, &principal, &info, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a credential `principal` may manage (the API's and the settings page's one path).
+pub(crate) async fn delete(
+    state: &AppState,
+    principal: &Principal,
+    info: &RequestInfo,
+    id: &str,
+) -> Result<(), ApiError> {
+    let credential = load_visible(state, principal, id).await?;
     if !state.store.delete_credential(&credential.id).await? {
         return Err(ApiError::NotFound);
     }
     tracing::info!(credential_id = %credential.id, "credential deleted");
-    state.audit.record(credential_event(&principal, &info, AuditAction::CredentialDelete, "ok", &credential)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    state.audit.record(credential_event(principal, info, AuditAction::CredentialDelete, "ok", &credential)).await?;
+    Ok(())
 }
 
 /// The filter of a listing's query: one owner if asked for (and the caller may see

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use byok_core::AuditAction;
+use byok_core::{AuditAction, Principal};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -37,17 +37,27 @@ pub async fn test_credential(
     info: RequestInfo,
     Path(id): Path<String>,
 ) -> Result<Json<TestResult>, ApiError> {
-    let credential = load_visible(&state, &principal, &id).await?;
+    run_test(&state, &principal, &info, &id).await.map(Json)
+}
+
+/// Tests a credential `principal` may manage (the API's and the settings page's one path).
+pub(crate) async fn run_test(
+    state: &AppState,
+    principal: &Principal,
+    info: &RequestInfo,
+    id: &str,
+) -> Result<TestResult, ApiError> {
+    let credential = load_visible(state, principal, id).await?;
     state.probe_limiter.check(&credential.owner)?;
-    let outcome = test_stored(&state, &credential).await?;
-    let event = credential_event(&principal, &info, AuditAction::CredentialTest, outcome.kind.as_str(), &credential);
+    let outcome = test_stored(state, &credential).await?;
+    let event = credential_event(principal, info, AuditAction::CredentialTest, outcome.kind.as_str(), &credential);
     state.audit.record(event).await?;
     let status = crate::probing::status_after(outcome.kind).unwrap_or(credential.status);
     let status = if credential.enabled { status } else { byok_core::Status::Disabled };
-    Ok(Json(TestResult {
+    Ok(TestResult {
         outcome: outcome.kind.as_str(),
         status: status.to_string(),
         message: outcome.message,
         latency_ms: outcome.latency_ms,
-    }))
+    })
 }

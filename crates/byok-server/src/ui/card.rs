@@ -1,0 +1,154 @@
+//! A provider's card: the owner's keys for it, their status and usage, and what can
+//! be done with them.
+
+use std::collections::BTreeMap;
+
+use byok_core::{Owner, ProviderSpec};
+use maud::{Markup, html};
+
+use crate::ui::layout::{badge, csrf_field, when};
+use crate::ui::session::Session;
+use crate::ui::settings::{Tested, slug};
+use crate::views::CredentialView;
+
+/// The platform key resolve would use for a provider, described for people.
+pub(crate) struct PlatformOffer {
+    /// Its label, or the environment variables it comes from.
+    pub source: String,
+    pub hints: BTreeMap<String, String>,
+}
+
+pub(crate) fn provider_card(
+    session: &Session,
+    owner: &Owner,
+    spec: &ProviderSpec,
+    credentials: &[&CredentialView],
+    platform: Option<&PlatformOffer>,
+    tested: Option<&Tested>,
+) -> Markup {
+    let card_id = format!("card-{}-{}", slug(owner), spec.id);
+    let has_enabled = credentials.iter().any(|c| c.enabled);
+    let add_href = format!("/ui/credentials/new?owner={}&provider={}", encode(&owner.to_string()), spec.id);
+    html! {
+        article class="card" id=(card_id) aria-labelledby={ (card_id) "-name" } {
+            h3 id={ (card_id) "-name" } { (spec.name) }
+            @if credentials.is_empty() {
+                p class="muted" { "Not connected." }
+            }
+            @for c in credentials {
+                (credential(session, spec, c, tested.filter(|t| t.credential_id == c.id)))
+            }
+            p class="actions" {
+                a class="button" href=(add_href) { "Add key" span class="vh" { " for " (spec.name) } }
+            }
+            @if let Some(offer) = platform {
+                @let key = describe(spec, offer);
+                @if has_enabled {
+                    form method="post" action="/ui/platform" class="platform" {
+                        (csrf_field(session))
+                        input type="hidden" name="owner" value=(owner.to_string());
+                        input type="hidden" name="provider" value=(spec.id.as_str());
+                        button type="submit" class="secondary" {
+                            "Use platform credentials instead" span class="vh" { " for " (spec.name) }
+                        }
+                        p class="muted" { "Disables these keys; byok then uses " (key) "." }
+                    }
+                } @else {
+                    p class="muted platform-note" { "Without a key here, byok uses " (key) "." }
+                }
+            }
+        }
+    }
+}
+
+fn credential(session: &Session, spec: &ProviderSpec, c: &CredentialView, tested: Option<&Tested>) -> Markup {
+    let name = if c.label.is_empty() { format!("{} key", spec.name) } else { c.label.clone() };
+    let base = format!("/ui/credentials/{}", c.id);
+    html! {
+        div class="credential" id={ "cred-" (c.id) } {
+            p class="cred-head" {
+                strong { (name) } " " (badge(&c.status))
+            }
+            dl class="facts" {
+                @for (field, hint) in &c.secret_hints {
+                    dt { (field_label(spec, field)) } dd { code { (hint) } }
+                }
+                @for (field, value) in &c.config {
+                    dt { (field_label(spec, field)) } dd { (value) }
+                }
+                dt { "Last tested" }
+                dd { (c.last_tested_at.as_deref().map_or_else(|| "Never".to_owned(), when)) }
+                dt { "Usage" }
+                dd { (usage(c)) }
+            }
+            @if let Some(message) = &c.status_message {
+                p class="status-message" { (message) }
+            }
+            @if let Some(tested) = tested {
+                @match &tested.result {
+                    Ok(result) => p class={ "test-result test-" (result.outcome) } role="status" {
+                        "Test: " strong { (outcome_label(result.outcome)) } " — " (result.message)
+                        " (" (result.latency_ms) " ms)"
+                    },
+                    Err(reason) => p class="test-result test-invalid" role="alert" { "Test not run: " (reason) },
+                }
+            }
+            div class="actions" {
+                form method="post" action={ (base) "/test" } class="inline" {
+                    (csrf_field(session))
+                    button type="submit" { "Test connection" span class="vh" { " of " (name) } }
+                }
+                a class="button secondary" href={ (base) "/edit" } { "Edit" span class="vh" { " " (name) } }
+                form method="post" action={ (base) "/enabled" } class="inline" {
+                    (csrf_field(session))
+                    input type="hidden" name="enabled" value=(if c.enabled { "false" } else { "true" });
+                    button type="submit" class="secondary" {
+                        (if c.enabled { "Disable" } else { "Enable" }) span class="vh" { " " (name) }
+                    }
+                }
+                a class="button danger" href={ (base) "/delete" } { "Delete" span class="vh" { " " (name) } }
+            }
+        }
+    }
+}
+
+fn usage(c: &CredentialView) -> Markup {
+    let u = &c.usage;
+    html! {
+        @if let Some(limit) = u.monthly_limit {
+            progress max=(limit.max(1)) value=(u.period.min(limit)) aria-label="Requests this month against the limit" {}
+            " " (u.period) " of " (limit) " requests this month"
+        } @else {
+            (u.period) " requests this month (no limit)"
+        }
+        @if u.tokens_period > 0 {
+            ", " (u.tokens_period) " tokens"
+        }
+    }
+}
+
+fn describe(spec: &ProviderSpec, offer: &PlatformOffer) -> String {
+    let hints: Vec<&str> = offer.hints.values().map(String::as_str).collect();
+    if hints.is_empty() {
+        format!("the platform's {} key {}", spec.name, offer.source)
+    } else {
+        format!("the platform's {} key {} ({})", spec.name, offer.source, hints.join(", "))
+    }
+}
+
+pub(crate) fn field_label<'a>(spec: &'a ProviderSpec, field: &'a str) -> &'a str {
+    spec.fields.iter().find(|f| f.name == field).map_or(field, |f| f.label.as_str())
+}
+
+fn outcome_label(outcome: &str) -> &'static str {
+    match outcome {
+        "connected" => "Connected",
+        "restricted" => "Connected with restrictions",
+        "invalid" => "Refused",
+        _ => "Provider unavailable",
+    }
+}
+
+pub(crate) fn encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
