@@ -81,7 +81,7 @@ fn credential(session: &Session, spec: &ProviderSpec, c: &CredentialView, tested
                 dt { "Usage" }
                 dd { (usage(c)) }
             }
-            @if let Some(message) = &c.status_message {
+            @if let (Some(message), None) = (&c.status_message, tested) {
                 p class="status-message" { (message) }
             }
             @if let Some(tested) = tested {

@@ -18,4 +18,5 @@ mod resolve;
 mod rotation;
 mod startup_keys;
 mod tokens;
+mod ui;
 mod versions;

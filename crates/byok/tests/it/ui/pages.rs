@@ -1,0 +1,294 @@
+//! The settings page over plain HTTP: forms need the page's anti-forgery value, other
+//! people's credentials are not found, secrets never come back, cards tell the truth.
+
+use byok::config::Layer;
+use byok_fakes::{FakeProviders, Scenario, fields};
+use serde_json::json;
+
+use crate::both_engines;
+use crate::support::{AppOptions, Engine, TEST_KEY, TestApp, TestDb, canary, captured_logs, spawn_app, spawn_with};
+use crate::ui::web::Browser;
+
+both_engines!(
+    forms_need_the_pages_form_token,
+    another_users_credential_is_not_found,
+    forms_never_echo_secrets,
+    cards_show_status_usage_and_platform_fallback,
+);
+
+async fn app_with_fakes(engine: Engine, env: Vec<(String, String)>) -> (TestApp, FakeProviders) {
+    let fakes = FakeProviders::start().await.expect("fakes start");
+    let settings = Layer { master_key: Some(TEST_KEY.to_owned()), reverify_interval_secs: Some(0), ..Layer::default() };
+    let mut all_env = fakes.env_vars();
+    all_env.extend(env);
+    let app =
+        spawn_with(TestDb::fresh(engine).await, AppOptions { settings, env: all_env, ..AppOptions::default() }).await;
+    (app, fakes)
+}
+
+fn good_openai_key() -> String {
+    fields("openai", Scenario::Good).unwrap()["api_key"].clone()
+}
+
+async fn forms_need_the_pages_form_token(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let alice = app.user_token("alice", &[]).await;
+    let bob = app.user_token("bob", &[]).await;
+    let id = app.create_openai(&alice, None, &canary("sk-proj-")).await;
+    let browser = Browser::sign_in(&app, &alice).await;
+    let csrf = browser.form_token().await;
+    let bobs_csrf = Browser::sign_in(&app, &bob).await.form_token().await;
+    assert_ne!(csrf, bobs_csrf, "each session has its own form token");
+    let path = format!("/ui/credentials/{id}/delete");
+
+    for (fields, headers, why) in [
+        (vec![], vec![], "no form token"),
+        (vec![("csrf", "0".repeat(64))], vec![], "a wrong form token"),
+        (vec![("csrf", bobs_csrf.clone())], vec![], "another session's form token"),
+        (vec![("csrf", csrf.clone())], vec![("sec-fetch-site", "cross-site")], "sent from another site"),
+    ] {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = browser.post_with(&path, &fields, &headers).await;
+        assert_eq!(r.status, 403, "{why}: {}", r.text);
+        assert!(
+            r.text.contains("not sent from byok&#39;s settings page")
+                || r.text.contains("not sent from byok's settings page"),
+            "{}",
+            r.text
+        );
+        assert_eq!(app.get(&format!("/v1/credentials/{id}"), &alice).await.status, 200, "{why}: nothing deleted");
+    }
+    // Without the session cookie: to the sign-in page, nothing deleted.
+    let r = Browser::new(&app).post(&path, &[("csrf", &csrf)]).await;
+    assert_eq!((r.status, r.headers["location"].to_str().unwrap()), (303, "/ui/login"));
+    assert_eq!(app.get(&format!("/v1/credentials/{id}"), &alice).await.status, 200);
+
+    let r = browser.post(&path, &[("csrf", &csrf)]).await;
+    assert_eq!((r.status, r.headers["location"].to_str().unwrap()), (303, "/ui?notice=deleted"));
+    app.get(&format!("/v1/credentials/{id}"), &alice).await.assert_problem(404, "not_found");
+}
+
+async fn another_users_credential_is_not_found(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let alice = app.user_token("alice", &[]).await;
+    let bob = app.user_token("bob", &[]).await;
+    let id = app.create_openai(&alice, None, &canary("sk-proj-")).await;
+    let before = app.get(&format!("/v1/credentials/{id}"), &alice).await.body;
+    let browser = Browser::sign_in(&app, &bob).await;
+    let csrf = browser.form_token().await;
+    let missing = "0193a000-0000-7000-8000-000000000000";
+
+    let mut bodies = Vec::new();
+    for target in [id.as_str(), missing, "not-an-id"] {
+        for path in [format!("/ui/credentials/{target}/edit"), format!("/ui/credentials/{target}/delete")] {
+            let r = browser.get(&path).await;
+            assert_eq!(r.status, 404, "{path}: {}", r.text);
+            assert!(r.text.contains("<h1>Not found</h1>"), "{}", r.text);
+            bodies.push(r.text);
+        }
+        for action in ["test", "enabled", "delete", "edit"] {
+            let path = format!("/ui/credentials/{target}/{action}");
+            let r = browser.post(&path, &[("csrf", &csrf), ("enabled", "false"), ("label", "mine now")]).await;
+            assert_eq!(r.status, 404, "{path}: {}", r.text);
+        }
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "a foreign id looks exactly like a missing one");
+    for path in
+        ["/ui/credentials/new?owner=user:alice&provider=openai", "/ui/credentials/new?owner=org:acme&provider=openai"]
+    {
+        assert_eq!(browser.get(path).await.status, 404, "{path}");
+    }
+    let r = browser.post("/ui/platform", &[("csrf", &csrf), ("owner", "user:alice"), ("provider", "openai")]).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = browser
+        .post(
+            "/ui/credentials",
+            &[
+                ("csrf", &csrf),
+                ("owner", "user:alice"),
+                ("provider", "openai"),
+                ("field.api_key", "sk-proj-0123456789abcdef"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    assert!(!browser.get("/ui").await.text.contains(&id), "bob's page does not list alice's key");
+    let after = app.get(&format!("/v1/credentials/{id}"), &alice).await.body;
+    assert_eq!(before, after, "alice's credential is untouched");
+    let r = app.get("/v1/credentials?owner=user:alice", &alice).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+}
+
+async fn forms_never_echo_secrets(engine: Engine) {
+    let (app, _fakes) = app_with_fakes(engine, Vec::new()).await;
+    let alice = app.user_token("alice", &[]).await;
+    let browser = Browser::sign_in(&app, &alice).await;
+    let csrf = browser.form_token().await;
+    let secret = canary("sk-proj-");
+    let invalid = fields("openai", Scenario::Invalid).unwrap()["api_key"].clone();
+    let mut seen = String::new();
+
+    let form = browser.get("/ui/credentials/new?owner=user:alice&provider=openai").await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    assert!(form.text.contains(r#"type="password""#) && form.text.contains(r#"name="field.api_key""#));
+    assert!(form.text.contains(r#"<label for="f-api_key">"#), "inputs are labelled");
+
+    // A key the provider refuses: the form comes back with the provider's reason, the
+    // public field kept, the secret input empty, nothing stored.
+    let r = browser
+        .post(
+            "/ui/credentials",
+            &[
+                ("csrf", &csrf),
+                ("owner", "user:alice"),
+                ("provider", "openai"),
+                ("label", "Work"),
+                ("field.api_key", &invalid),
+                ("field.organization", "org-keepme"),
+                ("validate", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains(r#"role="alert""#) && r.text.contains("OpenAI refused the credential"), "{}", r.text);
+    assert!(r.text.contains(r#"value="org-keepme""#), "public values are kept");
+    assert!(!r.text.contains(&invalid), "the refused secret is not echoed back");
+    assert_eq!(app.get("/v1/credentials", &alice).await.body["items"], json!([]));
+    seen.push_str(&r.text);
+
+    // Not a number: shown inline too.
+    let r = browser
+        .post(
+            "/ui/credentials",
+            &[
+                ("csrf", &csrf),
+                ("owner", "user:alice"),
+                ("provider", "openai"),
+                ("field.api_key", &secret),
+                ("monthly_limit", "lots"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("invalid monthly limit"), "{}", r.text);
+    seen.push_str(&r.text);
+
+    // Saved without a test: sealed, shown only as a hint.
+    let r = browser
+        .post(
+            "/ui/credentials",
+            &[
+                ("csrf", &csrf),
+                ("owner", "user:alice"),
+                ("provider", "openai"),
+                ("label", "Personal"),
+                ("field.api_key", &secret),
+                ("monthly_limit", "50"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let location = r.headers["location"].to_str().unwrap().to_owned();
+    let id = location.rsplit("#cred-").next().unwrap().to_owned();
+    assert!(location.starts_with("/ui?notice=added#cred-"), "{location}");
+    let stored = app.get(&format!("/v1/credentials/{id}"), &alice).await.body;
+    assert_eq!((stored["label"].as_str(), stored["usage"]["monthly_limit"].as_i64()), (Some("Personal"), Some(50)));
+    let hint = stored["secret_hints"]["api_key"].as_str().unwrap().to_owned();
+
+    let page = browser.get("/ui?notice=added").await;
+    assert!(page.text.contains("Key added.") && page.text.contains(&hint), "{}", page.text);
+    let edit = browser.get(&format!("/ui/credentials/{id}/edit")).await;
+    assert_eq!(edit.status, 200);
+    assert!(edit.text.contains(&format!("Now {hint}. Leave empty to keep it.")), "{}", edit.text);
+    seen.push_str(&page.text);
+    seen.push_str(&edit.text);
+
+    // An edit with the secret left empty keeps it; a new one makes a new version.
+    let edit_path = format!("/ui/credentials/{id}/edit");
+    let r = browser
+        .post(&edit_path, &[("csrf", &csrf), ("label", "Renamed"), ("field.api_key", ""), ("monthly_limit", "")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let stored = app.get(&format!("/v1/credentials/{id}"), &alice).await.body;
+    assert_eq!((stored["label"].as_str(), stored["version"].as_i64()), (Some("Renamed"), Some(1)));
+    assert!(stored["usage"]["monthly_limit"].is_null(), "an emptied limit is removed");
+    let newer = canary("sk-proj-");
+    let r = browser.post(&edit_path, &[("csrf", &csrf), ("label", "Renamed"), ("field.api_key", &newer)]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(app.get(&format!("/v1/credentials/{id}"), &alice).await.body["version"], 2);
+    for path in ["/ui".to_owned(), edit_path.clone(), format!("/ui/credentials/{id}/delete")] {
+        seen.push_str(&browser.get(&path).await.text);
+    }
+    for s in [&secret, &newer, &invalid] {
+        assert!(!seen.contains(s.as_str()), "a secret appeared in a page");
+    }
+    let logs = captured_logs();
+    assert!(!logs.contains(&secret) && !logs.contains(&newer), "a secret appeared in the logs");
+}
+
+async fn cards_show_status_usage_and_platform_fallback(engine: Engine) {
+    let platform_key = good_openai_key();
+    let (app, _fakes) = app_with_fakes(engine, vec![("OPENAI_API_KEY".into(), platform_key.clone())]).await;
+    let alice = app.user_token("alice", &["acme"]).await;
+    let svc = app.service_token().await;
+    let browser = Browser::sign_in(&app, &alice).await;
+    let csrf = browser.form_token().await;
+
+    let page = browser.get("/ui").await.text;
+    let platform_note = "Without a key here, byok uses the platform&#39;s OpenAI key from OPENAI_API_KEY";
+    let platform_note_plain = "Without a key here, byok uses the platform's OpenAI key from OPENAI_API_KEY";
+    assert!(page.contains(platform_note) || page.contains(platform_note_plain), "{page}");
+    assert!(!page.contains(&platform_key), "the platform key is shown only as a hint");
+    assert_eq!(page.matches(r#"class="card""#).count(), 2 * 13, "a card per provider for alice and for acme");
+
+    // Alice's own key, limited, used three times.
+    let r = app
+        .post("/v1/credentials", &alice, json!({"provider": "openai", "label": "Mine", "fields": {"api_key": good_openai_key()}, "monthly_limit": 10}))
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let r = app.post("/v1/resolve", &svc, json!({"provider": "openai", "user": "alice"})).await;
+        assert_eq!((r.status, r.body["source"].as_str()), (200, Some("user")), "{}", r.text);
+    }
+    let page = browser.get("/ui").await.text;
+    assert!(page.contains(r#"<progress max="10" value="3""#) && page.contains("3 of 10 requests this month"), "{page}");
+    assert!(page.contains("Not verified") && page.contains("Use platform credentials instead"), "{page}");
+
+    // Tested from the page: the result in the card.
+    let r = browser.post(&format!("/ui/credentials/{id}/test"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Test: <strong>Connected</strong>"), "{}", r.text);
+    assert!(r.text.contains(r#"class="badge badge-connected">Connected"#), "{}", r.text);
+
+    // Disable and enable from the page.
+    let r = browser.post(&format!("/ui/credentials/{id}/enabled"), &[("csrf", &csrf), ("enabled", "false")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(app.get(&format!("/v1/credentials/{id}"), &alice).await.body["enabled"], false);
+    assert!(browser.get("/ui").await.text.contains(r#"class="badge badge-disabled">Disabled"#));
+    let r = browser.post(&format!("/ui/credentials/{id}/enabled"), &[("csrf", &csrf), ("enabled", "true")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(app.get(&format!("/v1/credentials/{id}"), &alice).await.body["enabled"], true);
+
+    // "Use platform credentials instead": alice's key is disabled, resolve falls through.
+    let r = browser.post("/ui/platform", &[("csrf", &csrf), ("owner", "user:alice"), ("provider", "openai")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(app.get(&format!("/v1/credentials/{id}"), &alice).await.body["enabled"], false);
+    let r = app.post("/v1/resolve", &svc, json!({"provider": "openai", "user": "alice"})).await;
+    assert_eq!((r.status, r.body["source"].as_str()), (200, Some("platform")), "{}", r.text);
+
+    // An org that forbids platform keys is told so, and offered none.
+    let r = app
+        .send(
+            app.client
+                .put(app.url("/v1/orgs/acme/policy"))
+                .bearer_auth(&svc)
+                .json(&json!({"allow_platform_fallback": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let page = browser.get("/ui").await.text;
+    assert!(page.contains("This organization uses its own keys only"), "{page}");
+    let org_part = &page[page.find("Organization acme").unwrap()..];
+    assert!(!org_part.contains("OPENAI_API_KEY"), "no platform offer for acme");
+}
