@@ -58,8 +58,11 @@ async fn a_person_manages_a_key_in_the_browser(engine: Engine) {
     }
     sources.push(d.source().await.unwrap());
 
-    // Disable, then enable again.
-    click(d, &format!("{CARD} form[action$='/enabled'] button")).await;
+    // Disable with the keyboard alone, then enable again.
+    tab_to(d, "Disable Personal").await;
+    let page = d.find(By::Tag("html")).await.unwrap();
+    d.action_chain().send_keys(Key::Enter).perform().await.unwrap();
+    page.wait_until().stale().await.unwrap();
     assert_eq!(text(d, ".notice").await, "Key disabled.");
     assert_eq!(text(d, &format!("{CARD} .badge")).await, "Disabled");
     click(d, &format!("{CARD} form[action$='/enabled'] button")).await;
@@ -113,6 +116,21 @@ async fn click(d: &WebDriver, css: &str) {
     let page = d.find(By::Tag("html")).await.unwrap();
     d.find(By::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
     page.wait_until().stale().await.unwrap_or_else(|e| panic!("no new page after clicking {css}: {e}"));
+}
+
+/// Presses Tab until the focused control's accessible text is `label`.
+async fn tab_to(d: &WebDriver, label: &str) {
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        d.action_chain().send_keys(Key::Tab).perform().await.unwrap();
+        let focused = d.active_element().await.unwrap().text().await.unwrap();
+        let focused = focused.split_whitespace().collect::<Vec<_>>().join(" ");
+        if focused == label {
+            return;
+        }
+        seen.push(focused);
+    }
+    panic!("{label} is not reachable with Tab; focus went through {seen:?}");
 }
 
 async fn submit(d: &WebDriver) {

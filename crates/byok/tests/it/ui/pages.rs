@@ -266,6 +266,16 @@ async fn cards_show_status_usage_and_platform_fallback(engine: Engine) {
     assert_eq!(r.status, 303, "{}", r.text);
     assert_eq!(app.get(&format!("/v1/credentials/{id}"), &alice).await.body["enabled"], false);
     assert!(browser.get("/ui").await.text.contains(r#"class="badge badge-disabled">Disabled"#));
+    for action in ["credential.test", "credential.disable"] {
+        let r = app.get(&format!("/v1/audit?action={action}&credential={id}"), &app.admin).await;
+        let entry = &r.body["items"][0];
+        assert_eq!(
+            (entry["actor_role"].as_str(), entry["outcome"].is_string()),
+            (Some("user"), true),
+            "{action} audited: {}",
+            r.text
+        );
+    }
     let r = browser.post(&format!("/ui/credentials/{id}/enabled"), &[("csrf", &csrf), ("enabled", "true")]).await;
     assert_eq!(r.status, 303, "{}", r.text);
     assert_eq!(app.get(&format!("/v1/credentials/{id}"), &alice).await.body["enabled"], true);
