@@ -2,6 +2,7 @@
 //! credentials instead". Each goes through the same functions as the API.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use byok_core::Owner;
 use maud::html;
@@ -41,7 +42,7 @@ pub(crate) async fn set_enabled(
     let enabled = match fields.get("enabled") {
         Some("true") => true,
         Some("false") => false,
-        _ => return Err(UiError::BadForm("`enabled` must be true or false".into())),
+        _ => return Err(UiError::BadRequest(StatusCode::BAD_REQUEST, "`enabled` must be true or false".into())),
     };
     let change = PatchCredential {
         label: None,

@@ -16,9 +16,9 @@ pub(crate) enum UiError {
     /// A state-changing request without this session's form token, or sent cross-site.
     #[error("the form did not come from this page")]
     Forgery,
-    /// A form the page cannot read.
-    #[error("{0}")]
-    BadForm(String),
+    /// A request the page cannot read (malformed or too large), with its status.
+    #[error("{1}")]
+    BadRequest(StatusCode, String),
     #[error(transparent)]
     Api(#[from] ApiError),
 }
@@ -35,7 +35,7 @@ impl IntoResponse for UiError {
                     "This form was not sent from byok's settings page. Reload the page and try again.".to_owned(),
                 )
             }
-            UiError::BadForm(reason) => (StatusCode::BAD_REQUEST, "Bad request", reason),
+            UiError::BadRequest(status, reason) => (status, "Bad request", reason),
             UiError::Api(ApiError::NotFound) => {
                 (StatusCode::NOT_FOUND, "Not found", "There is nothing here, or it is not yours to see.".to_owned())
             }

@@ -48,7 +48,8 @@ pub(crate) async fn new_form(
     session: Session,
     query: Result<Query<NewQuery>, QueryRejection>,
 ) -> Result<Response, UiError> {
-    let Query(q) = query.map_err(|_| UiError::BadForm("the page needs an owner and a provider".into()))?;
+    let Query(q) = query
+        .map_err(|_| UiError::BadRequest(StatusCode::BAD_REQUEST, "the page needs an owner and a provider".into()))?;
     let (owner, spec) = owner_and_provider(&state, &session, &q.owner, &q.provider)?;
     let model = FormModel {
         spec,

@@ -96,7 +96,7 @@ impl FromRequest<AppState> for SignedForm {
         }
         let Form(fields) = Form::<Vec<(String, String)>>::from_request(Request::from_parts(parts, body), state)
             .await
-            .map_err(|e| UiError::BadForm(e.body_text()))?;
+            .map_err(|e| UiError::BadRequest(e.status(), e.body_text()))?;
         let fields = FormFields(fields);
         let sent = fields.get("csrf").unwrap_or_default();
         if !constant_time_eq(sent.as_bytes(), session.form_token.as_bytes()) {

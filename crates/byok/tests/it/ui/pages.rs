@@ -14,6 +14,7 @@ both_engines!(
     another_users_credential_is_not_found,
     forms_never_echo_secrets,
     cards_show_status_usage_and_platform_fallback,
+    unreadable_forms_are_refused_cleanly,
 );
 
 async fn app_with_fakes(engine: Engine, env: Vec<(String, String)>) -> (TestApp, FakeProviders) {
@@ -301,4 +302,34 @@ async fn cards_show_status_usage_and_platform_fallback(engine: Engine) {
     assert!(page.contains("This organization uses its own keys only"), "{page}");
     let org_part = &page[page.find("Organization acme").unwrap()..];
     assert!(!org_part.contains("OPENAI_API_KEY"), "no platform offer for acme");
+}
+
+async fn unreadable_forms_are_refused_cleanly(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let alice = app.user_token("alice", &[]).await;
+    let id = app.create_openai(&alice, None, &canary("sk-proj-")).await;
+    let before = app.get(&format!("/v1/credentials/{id}"), &alice).await.body;
+    let browser = Browser::sign_in(&app, &alice).await;
+    let csrf = browser.form_token().await;
+    let path = format!("/ui/credentials/{id}/enabled");
+
+    let json = format!(r#"{{"csrf":"{csrf}","enabled":"false"}}"#).into_bytes();
+    let too_big = format!("csrf={csrf}&enabled=false&pad={}", "x".repeat(70 * 1024)).into_bytes();
+    for (content_type, body, status) in [
+        ("application/json", json, 415),
+        ("application/x-www-form-urlencoded", too_big, 413),
+        ("application/x-www-form-urlencoded", format!("csrf={csrf}&enabled=maybe").into_bytes(), 400),
+        ("application/x-www-form-urlencoded", format!("csrf={csrf}").into_bytes(), 400),
+    ] {
+        let r = browser.post_raw(&path, content_type, body).await;
+        assert_eq!(r.status, status, "{}", r.text);
+        assert!(
+            r.headers["content-type"].to_str().unwrap().starts_with("text/html") && r.text.contains("<h1>"),
+            "{}",
+            r.text
+        );
+    }
+    let r = browser.get("/ui/credentials/new?owner=user:alice").await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(app.get(&format!("/v1/credentials/{id}"), &alice).await.body, before, "nothing changed");
 }

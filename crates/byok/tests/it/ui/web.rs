@@ -46,6 +46,12 @@ impl<'a> Browser<'a> {
         self.app.send(self.with_cookie(req)).await
     }
 
+    /// Posts a raw body with a content type, for malformed-input tests.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
+        let req = self.client.post(self.app.url(path)).header("content-type", content_type).body(body);
+        self.app.send(self.with_cookie(req)).await
+    }
+
     /// The anti-forgery value the settings page puts in its forms.
     pub async fn form_token(&self) -> String {
         let page = self.get("/ui").await;
