@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use byok_core::Owner;
 use maud::html;
 
-use crate::routes::{PatchCredential, delete, load_visible, run_test, update};
-use crate::ui::card::field_label;
+use crate::routes::{PatchCredential, delete, run_test, update};
+use crate::ui::card::{field_label, key_name};
 use crate::ui::error::UiError;
-use crate::ui::forms::owner_words;
+use crate::ui::forms::{owner_words, visible};
 use crate::ui::layout::{self, csrf_field};
 use crate::ui::session::{Session, SignedForm};
 use crate::ui::settings::{Tested, credentials_of, render, slug};
@@ -63,9 +63,8 @@ pub(crate) async fn confirm_delete(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Response, UiError> {
-    let c = load_visible(&state, &session.principal, &id).await?;
-    let spec = state.catalog.get(c.provider.as_str()).map_err(ApiError::from)?;
-    let name = if c.label.as_str().is_empty() { format!("{} key", spec.name) } else { c.label.as_str().to_owned() };
+    let (c, spec) = visible(&state, &session, &id).await?;
+    let name = key_name(c.label.as_str(), spec);
     let body = html! {
         h1 { "Delete " (name) "?" }
         p { "The " (spec.name) " key of " (owner_words(&c.owner)) " will be deleted with its earlier versions. This cannot be undone." }

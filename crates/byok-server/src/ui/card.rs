@@ -62,7 +62,7 @@ pub(crate) fn provider_card(
 }
 
 fn credential(session: &Session, spec: &ProviderSpec, c: &CredentialView, tested: Option<&Tested>) -> Markup {
-    let name = if c.label.is_empty() { format!("{} key", spec.name) } else { c.label.clone() };
+    let name = key_name(&c.label, spec);
     let base = format!("/ui/credentials/{}", c.id);
     html! {
         div class="credential" id={ "cred-" (c.id) } {
@@ -134,6 +134,11 @@ fn describe(spec: &ProviderSpec, offer: &PlatformOffer) -> String {
     } else {
         format!("the platform's {} key {} ({})", spec.name, offer.source, hints.join(", "))
     }
+}
+
+/// What a key is called on the page: its label, or the provider's name.
+pub(crate) fn key_name(label: &str, spec: &ProviderSpec) -> String {
+    if label.is_empty() { format!("{} key", spec.name) } else { label.to_owned() }
 }
 
 pub(crate) fn field_label<'a>(spec: &'a ProviderSpec, field: &'a str) -> &'a str {

@@ -8,7 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use byok_core::{Owner, ProviderSpec};
+use byok_core::{Credential, Owner, ProviderSpec};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -117,8 +117,7 @@ pub(crate) async fn edit_form(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Response, UiError> {
-    let c = load_visible(&state, &session.principal, &id).await?;
-    let spec = state.catalog.get(c.provider.as_str()).map_err(ApiError::from)?;
+    let (c, spec) = visible(&state, &session, &id).await?;
     let model = FormModel {
         spec,
         owner: &c.owner,
@@ -140,8 +139,7 @@ pub(crate) async fn edit_submit(
     form: SignedForm,
 ) -> Result<Response, UiError> {
     let SignedForm { session, fields, info } = form;
-    let c = load_visible(&state, &session.principal, &id).await?;
-    let spec = state.catalog.get(c.provider.as_str()).map_err(ApiError::from)?;
+    let (c, spec) = visible(&state, &session, &id).await?;
     let changes = field_changes(spec, &c.config, &fields);
     let submitted_public: BTreeMap<String, String> = spec
         .fields
@@ -221,6 +219,17 @@ fn refused(session: &Session, model: &mut FormModel<'_>, e: ApiError) -> Result<
         }
         other => Err(other.into()),
     }
+}
+
+/// A credential the session may manage, with its provider.
+pub(crate) async fn visible<'a>(
+    state: &'a AppState,
+    session: &Session,
+    id: &str,
+) -> Result<(Credential, &'a ProviderSpec), UiError> {
+    let c = load_visible(state, &session.principal, id).await?;
+    let spec = state.catalog.get(c.provider.as_str()).map_err(ApiError::from)?;
+    Ok((c, spec))
 }
 
 fn owner_and_provider<'a>(

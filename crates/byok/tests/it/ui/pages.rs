@@ -159,36 +159,28 @@ async fn forms_never_echo_secrets(engine: Engine) {
     seen.push_str(&r.text);
 
     // Not a number: shown inline too.
-    let r = browser
-        .post(
-            "/ui/credentials",
-            &[
-                ("csrf", &csrf),
-                ("owner", "user:alice"),
-                ("provider", "openai"),
-                ("field.api_key", &secret),
-                ("monthly_limit", "lots"),
-            ],
-        )
-        .await;
+    let add = |extra: &'static [(&'static str, &'static str)], key: String| {
+        let csrf = csrf.clone();
+        let browser = &browser;
+        async move {
+            let mut form = vec![
+                ("csrf", csrf),
+                ("owner", "user:alice".into()),
+                ("provider", "openai".into()),
+                ("field.api_key", key),
+            ];
+            form.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.post("/ui/credentials", &form).await
+        }
+    };
+    let r = add(&[("monthly_limit", "lots")], secret.clone()).await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert!(r.text.contains("invalid monthly limit"), "{}", r.text);
     seen.push_str(&r.text);
 
     // Saved without a test: sealed, shown only as a hint.
-    let r = browser
-        .post(
-            "/ui/credentials",
-            &[
-                ("csrf", &csrf),
-                ("owner", "user:alice"),
-                ("provider", "openai"),
-                ("label", "Personal"),
-                ("field.api_key", &secret),
-                ("monthly_limit", "50"),
-            ],
-        )
-        .await;
+    let r = add(&[("label", "Personal"), ("monthly_limit", "50")], secret.clone()).await;
     assert_eq!(r.status, 303, "{}", r.text);
     let location = r.headers["location"].to_str().unwrap().to_owned();
     let id = location.rsplit("#cred-").next().unwrap().to_owned();
