@@ -154,6 +154,6 @@ fn outcome_label(outcome: &str) -> &'static str {
     }
 }
 
-pub(crate) fn encode(s: &str) -> String {
+fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

@@ -274,8 +274,11 @@ fn render(session: &Session, m: &FormModel<'_>, status: StatusCode) -> Response 
         }
         form method="post" action=(m.action) class="stack" aria-describedby=[m.error.as_ref().map(|_| "form-error")] {
             (csrf_field(session))
-            input type="hidden" name="owner" value=(m.owner.to_string());
-            input type="hidden" name="provider" value=(m.spec.id.as_str());
+            // An edit finds owner and provider from the credential itself.
+            @if !editing {
+                input type="hidden" name="owner" value=(m.owner.to_string());
+                input type="hidden" name="provider" value=(m.spec.id.as_str());
+            }
             label for="label" { "Name " span class="muted" { "(optional, e.g. Personal)" } }
             input id="label" name="label" type="text" maxlength="100" value=(m.label);
             @for f in &m.spec.fields {
