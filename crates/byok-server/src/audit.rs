@@ -1,6 +1,7 @@
 //! The audit log's writer: one chain per instance, appended by one task in batches
 //! (many entries, one statement, one commit). `record` returns only once its entry is
-//! durable; a caller about to hand out a secret does so only after that.
+//! durable; a caller about to hand out a secret does so only after that. `submit`
+//! returns once the entry is queued, in order, for the next batch.
 
 use std::sync::Arc;
 
@@ -12,15 +13,22 @@ use tokio::sync::{mpsc, oneshot};
 use crate::ApiError;
 
 const MAX_BATCH: usize = 512;
+/// How long submitted entries wait for company before they are written.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
 
 struct Job {
-    event: AuditEvent,
-    reply: oneshot::Sender<Result<(), String>>,
+    /// `None` for a flush: it only waits for everything queued before it.
+    event: Option<AuditEvent>,
+    /// Told when the entry is durable; `None` for a submitted entry.
+    reply: Option<oneshot::Sender<Result<(), String>>>,
 }
 
 #[derive(Clone)]
 pub struct Auditor {
+    /// Entries someone waits for.
     jobs: mpsc::Sender<Job>,
+    /// Entries nobody waits for (`submit`).
+    submitted: mpsc::Sender<Job>,
 }
 
 /// Why the audit log could not be set up.
@@ -57,48 +65,90 @@ impl Auditor {
         let chainer = KeyChainer { key, clock, writer: "instance writer" };
         let genesis = chainer.genesis();
         store.start_audit_chain(&genesis).await?;
-        let (jobs, queue) = mpsc::channel(MAX_BATCH * 8);
-        tokio::spawn(write_loop(queue, store, chainer, genesis));
-        Ok(Self { jobs })
+        let (jobs, waited) = mpsc::channel(MAX_BATCH * 8);
+        let (submitted, queued) = mpsc::channel(MAX_BATCH * 8);
+        tokio::spawn(write_loop(waited, queued, store, chainer, genesis));
+        Ok(Self { jobs, submitted })
     }
 
     /// Appends `event` and waits until it is durable.
     pub async fn record(&self, event: AuditEvent) -> Result<(), ApiError> {
         let (reply, done) = oneshot::channel();
         self.jobs
-            .send(Job { event, reply })
+            .send(Job { event: Some(event), reply: Some(reply) })
             .await
             .map_err(|_| ApiError::internal("audit", "the audit writer stopped"))?;
         done.await
             .map_err(|_| ApiError::internal("audit", "the audit writer dropped an entry"))?
             .map_err(|e| ApiError::internal("audit", e))
     }
+
+    /// Queues `event` for the next batch without waiting for it to be written. For a
+    /// secret's use that does not hand the secret to the caller (the proxy sends it to
+    /// its provider only), where one commit per use would be most of the request's cost.
+    pub async fn submit(&self, event: AuditEvent) -> Result<(), ApiError> {
+        self.submitted
+            .send(Job { event: Some(event), reply: None })
+            .await
+            .map_err(|_| ApiError::internal("audit", "the audit writer stopped"))
+    }
+
+    /// Waits until every entry queued so far is written (at shutdown).
+    pub async fn flush(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.jobs.send(Job { event: None, reply: Some(reply) }).await.is_ok() {
+            let _ = done.await;
+        }
+    }
 }
 
-async fn write_loop(mut queue: mpsc::Receiver<Job>, store: Arc<dyn Store>, chainer: KeyChainer, genesis: AuditRecord) {
+async fn write_loop(
+    mut waited: mpsc::Receiver<Job>,
+    mut queued: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    chainer: KeyChainer,
+    genesis: AuditRecord,
+) {
     let mut last = genesis;
-    while let Some(first) = queue.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+    loop {
+        let mut batch = tokio::select! {
+            biased;
+            Some(job) = waited.recv() => vec![job],
+            Some(job) = queued.recv() => {
+                // Nobody waits for it: let more submitted entries gather (one commit for
+                // many), unless someone starts waiting meanwhile.
+                let mut batch = vec![job];
+                tokio::select! {
+                    _ = tokio::time::sleep(GATHER) => {}
+                    Some(waiting) = waited.recv() => batch.push(waiting),
+                }
+                batch
+            }
+            else => return,
+        };
+        for queue in [&mut waited, &mut queued] {
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
             }
         }
-        let records = chainer.extend(&last, batch.iter().map(|job| job.event.clone()).collect());
-        match store.append_audit(&records).await {
+        let records = chainer.extend(&last, batch.iter().filter_map(|job| job.event.clone()).collect());
+        let written = if records.is_empty() { Ok(()) } else { store.append_audit(&records).await };
+        match written {
             Ok(()) => {
                 if let Some(newest) = records.last() {
                     last = newest.clone();
                 }
-                for job in batch {
-                    let _ = job.reply.send(Ok(()));
+                for reply in batch.into_iter().filter_map(|job| job.reply) {
+                    let _ = reply.send(Ok(()));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, entries = batch.len(), "audit entries could not be written");
-                for job in batch {
-                    let _ = job.reply.send(Err(e.to_string()));
+                for reply in batch.into_iter().filter_map(|job| job.reply) {
+                    let _ = reply.send(Err(e.to_string()));
                 }
             }
         }

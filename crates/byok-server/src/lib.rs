@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod audit_verify;
 mod auth;
+mod credential_cache;
 mod error;
 mod extract;
 mod metrics;

@@ -7,6 +7,7 @@ use byok_providers::Prober;
 use byok_store::Store;
 
 use crate::audit::Auditor;
+use crate::credential_cache::CredentialCache;
 use crate::metrics::Metrics;
 use crate::probing::ProbeLimiter;
 use crate::proxy::ProxyState;
@@ -96,6 +97,7 @@ pub struct Inner {
     pub settings: ServerSettings,
     pub metrics: Metrics,
     pub token_cache: Arc<TokenCache>,
+    pub(crate) credential_cache: Arc<CredentialCache>,
     pub prober: Prober,
     pub probe_limiter: ProbeLimiter,
     pub audit: Auditor,
@@ -107,6 +109,8 @@ impl AppState {
         let AppParts { store, keyring, catalog, platform_env, clock, prober, audit } = parts;
         let token_cache = Arc::new(TokenCache::new());
         TokenCache::start_polling(Arc::downgrade(&token_cache), store.clone());
+        let credential_cache = Arc::new(CredentialCache::new(store.clone()));
+        CredentialCache::start_polling(Arc::downgrade(&credential_cache));
         let probe_limiter = ProbeLimiter::new(settings.probe_rate_per_minute);
         let proxy = ProxyState::new(store.clone(), clock.clone(), &settings);
         Self(Arc::new(Inner {
@@ -118,11 +122,19 @@ impl AppState {
             settings,
             metrics: Metrics::new(),
             token_cache,
+            credential_cache,
             prober,
             probe_limiter,
             audit,
             proxy,
         }))
+    }
+
+    /// Writes what the background writers still hold (counts of finished proxied
+    /// requests, submitted audit entries): call it once serving has stopped.
+    pub async fn flush(&self) {
+        self.proxy.flush().await;
+        self.audit.flush().await;
     }
 
     /// Starts the background work a serving instance does (re-verification).

@@ -14,7 +14,7 @@ use byok_store::Store;
 /// How often the epoch is read from the store.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Entries are trusted only while the epoch was confirmed this recently.
-const TRUST_WINDOW: Duration = Duration::from_secs(2);
+pub const TRUST_WINDOW: Duration = Duration::from_secs(2);
 /// Past this many entries the cache starts over (it is only a shortcut).
 const MAX_ENTRIES: usize = 100_000;
 

@@ -14,6 +14,8 @@ use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_
 pub(crate) struct PgStore {
     pool: PgPool,
     meter: GroupCommit,
+    /// Committed changes to credentials and org policies (see `local_credential_changes`).
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl PgStore {
@@ -26,7 +28,7 @@ impl PgStore {
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let meter = start_group_commit!(pool, sqlx::Postgres, 4, " FOR UPDATE");
-        Ok(Self { pool, meter })
+        Ok(Self { pool, meter, changes: Default::default() })
     }
 }
 

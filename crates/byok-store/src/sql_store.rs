@@ -180,6 +180,13 @@ macro_rules! audit_insert {
 
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
+        impl $store {
+            /// Counts a committed change that the credential epoch also records.
+            fn note_credential_change(&self) {
+                self.changes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             async fn ping(&self) -> Result<(), $crate::StoreError> {
@@ -277,6 +284,14 @@ macro_rules! impl_sql_store {
                 Ok(sqlx::query_scalar("SELECT epoch FROM token_epoch WHERE id = 1").fetch_one(&self.pool).await?)
             }
 
+            async fn credential_epoch(&self) -> Result<i64, $crate::StoreError> {
+                Ok(sqlx::query_scalar("SELECT epoch FROM credential_epoch WHERE id = 1").fetch_one(&self.pool).await?)
+            }
+
+            fn local_credential_changes(&self) -> u64 {
+                self.changes.load(std::sync::atomic::Ordering::SeqCst)
+            }
+
             async fn insert_credential(&self, c: &byok_core::Credential) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(concat!(
@@ -311,6 +326,7 @@ macro_rules! impl_sql_store {
                 .await?;
                 insert_version!(&mut *tx, c);
                 tx.commit().await?;
+                self.note_credential_change();
                 Ok(())
             }
 
@@ -400,6 +416,7 @@ macro_rules! impl_sql_store {
                         .await?;
                 }
                 tx.commit().await?;
+                self.note_credential_change();
                 Ok(true)
             }
             async fn delete_credential(&self, id: &byok_core::CredentialId) -> Result<bool, $crate::StoreError> {
@@ -411,6 +428,7 @@ macro_rules! impl_sql_store {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                self.note_credential_change();
                 Ok(done.rows_affected() == 1)
             }
 
@@ -483,6 +501,7 @@ macro_rules! impl_sql_store {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                self.note_credential_change();
                 Ok(())
             }
 
@@ -529,6 +548,7 @@ macro_rules! impl_sql_store {
                 .bind(version)
                 .execute(&self.pool)
                 .await?;
+                self.note_credential_change();
                 Ok(done.rows_affected() == 1)
             }
 
@@ -562,6 +582,7 @@ macro_rules! impl_sql_store {
                 .bind(id.to_string())
                 .execute(&self.pool)
                 .await?;
+                self.note_credential_change();
                 Ok(())
             }
 
@@ -730,6 +751,7 @@ macro_rules! impl_sql_store {
                     written += done.rows_affected();
                 }
                 tx.commit().await?;
+                self.note_credential_change();
                 Ok(written)
             }
 
@@ -767,6 +789,7 @@ macro_rules! impl_sql_store {
                 .bind(now.millis())
                 .execute(&self.pool)
                 .await?;
+                self.note_credential_change();
                 Ok(())
             }
         }

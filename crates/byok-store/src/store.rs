@@ -126,6 +126,13 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
     async fn revoke_token(&self, id: &TokenId, now: Timestamp) -> Result<bool, StoreError>;
     /// A number that changes whenever any token is revoked.
     async fn token_epoch(&self) -> Result<i64, StoreError>;
+    /// A number that changes, in the same transaction, with every change on any
+    /// instance that can alter which credential a request is served with or whether
+    /// an org allows platform keys (not with usage counters).
+    async fn credential_epoch(&self) -> Result<i64, StoreError>;
+    /// How many such changes this store handle has committed: it moves as soon as the
+    /// change is made, where other instances see the epoch move on their next poll.
+    fn local_credential_changes(&self) -> u64;
 
     async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError>;
     async fn get_credential(&self, id: &CredentialId) -> Result<Option<Credential>, StoreError>;

@@ -226,8 +226,9 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let addr = listener.local_addr().map_err(CliError::Serve)?;
     tracing::info!(%addr, "byok listening on http://{addr}");
     state.start_background();
-    let app = byok_server::router(state);
+    let app = byok_server::router(state.clone());
     byok_server::serve(listener, app, shutdown_signal(), Duration::from_secs(20)).await.map_err(CliError::Serve)?;
+    state.flush().await;
     tracing::info!("byok stopped");
     Ok(())
 }

@@ -93,7 +93,7 @@ pub(super) async fn identify(
             let chain = match principal.owner {
                 Some(Owner::User(user)) => resolution_chain(Some(&user), None, true, true),
                 Some(Owner::Org(org)) => {
-                    let allows = state.store.org_allows_platform(&org).await?;
+                    let allows = state.credential_cache.org_allows_platform(&org).await?;
                     resolution_chain(None, Some(&org), true, allows)
                 }
                 _ => {
@@ -106,7 +106,7 @@ pub(super) async fn identify(
             let user = id_header(headers, USER_HEADER, UserId::parse)?;
             let org = id_header(headers, ORG_HEADER, OrgId::parse)?;
             let allows = match &org {
-                Some(org) => state.store.org_allows_platform(org).await?,
+                Some(org) => state.credential_cache.org_allows_platform(org).await?,
                 None => true,
             };
             Ok(Caller { key, chain: resolution_chain(user.as_ref(), org.as_ref(), true, allows), virtual_key: None })

@@ -54,6 +54,12 @@ impl ProxyState {
     }
 }
 
+impl ProxyState {
+    pub(crate) async fn flush(&self) {
+        self.usage.flush().await;
+    }
+}
+
 /// The proxy's handler, for every method.
 pub(crate) async fn proxy(State(state): State<AppState>, request: Request) -> Response {
     let uri = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().clone(), |u| u.0.clone());

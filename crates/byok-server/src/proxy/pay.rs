@@ -1,17 +1,23 @@
 //! Who pays for one proxied request: a unit from the virtual key's own limit, then a
 //! unit from the first usable credential along the caller's chain, taken exactly as
 //! `resolve` takes it (an exhausted tier refuses rather than moving the bill on). A
-//! credential without a monthly limit has nothing to overrun: its request is counted
-//! when the answer is over, in a batch, which keeps the database off the request path.
+//! credential without a monthly limit has nothing to overrun: it comes from the
+//! instance's credential cache, its use is audited in the audit writer's next batch,
+//! and its request is counted when the answer is over, in a batch, which keeps the
+//! database off the request path.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use byok_core::{AuditAction, AuditEvent, Credential, CredentialId, Owner, ProviderSpec, SecretFields, Tier};
+use byok_core::{
+    AuditAction, AuditEvent, Credential, CredentialId, Owner, ProviderId, ProviderSpec, SecretFields, Tier, Timestamp,
+};
 
 use super::caller::Caller;
 use super::refusal::Refusal;
 use crate::AppState;
 use crate::audit::RequestInfo;
+use crate::credential_cache::{Lookup, Pick};
 use crate::routes::{TierOutcome, exhausted_error, open_secrets, take_from_tier};
 
 /// The credential a request goes out with.
@@ -70,20 +76,28 @@ async fn credential(
             ..AuditEvent::default()
         };
         // Without a limit nothing is taken now (the request is counted after the
-        // answer), so the secret's use is audited on its own, durably, before it goes out.
-        if let Some(c) = state.store.unlimited_pick(owner, &spec.id, period).await? {
+        // answer); the secret's use is queued for the audit log before it goes out.
+        if let Some(pick) = unlimited_pick(state, owner, &spec.id, period).await? {
+            let c = &pick.credential;
             let event = AuditEvent {
                 owner: Some(c.owner.to_string()),
                 credential_id: Some(c.id.to_string()),
                 provider: Some(c.provider.to_string()),
                 ..audit
             };
-            state.audit.record(event).await.map_err(|e| Refusal::internal("audit", e))?;
-            return paid(state, *tier, &c, true).await;
+            state.audit.submit(event).await.map_err(|e| Refusal::internal("audit", e))?;
+            tracing::debug!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
+            return Ok(Paid {
+                credential: Some(c.id),
+                count_later: true,
+                owner: c.owner.clone(),
+                config: c.config.clone(),
+                secrets: pick.secrets.clone(),
+            });
         }
         // Otherwise the use is audited in the transaction that takes its unit.
         match take_from_tier(state, owner, &spec.id, period, now, &audit).await? {
-            TierOutcome::Granted(c) => return paid(state, *tier, &c, false).await,
+            TierOutcome::Granted(c) => return metered(state, *tier, &c).await,
             TierOutcome::Exhausted => return Err(exhausted_error(owner, &spec.id).into()),
             TierOutcome::Nothing if *tier == Tier::Platform => {
                 if let Some(env) = state.platform_env.get(&spec.id) {
@@ -111,8 +125,30 @@ async fn credential(
     Err(Refusal::NoCredential(format!("no usable `{}` credential for {}", spec.id, tiers.join(", then "))))
 }
 
-async fn paid(state: &AppState, tier: Tier, c: &Credential, count_later: bool) -> Result<Paid, Refusal> {
+/// A credential whose unit was taken before the request goes out.
+async fn metered(state: &AppState, tier: Tier, c: &Credential) -> Result<Paid, Refusal> {
     let secrets = open_secrets(state, c).await?;
     tracing::debug!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
-    Ok(Paid { credential: Some(c.id), count_later, owner: c.owner.clone(), config: c.config.clone(), secrets })
+    Ok(Paid { credential: Some(c.id), count_later: false, owner: c.owner.clone(), config: c.config.clone(), secrets })
+}
+
+/// The owner's pick when it has no monthly limit, from the cache or else the store
+/// (its secrets opened once, then kept with the entry).
+async fn unlimited_pick(
+    state: &AppState,
+    owner: &Owner,
+    provider: &ProviderId,
+    period: Timestamp,
+) -> Result<Option<Arc<Pick>>, Refusal> {
+    let stamp = match state.credential_cache.pick(owner, provider, period) {
+        Lookup::Hit(pick) => return Ok(Some(pick)),
+        Lookup::Miss(stamp) => stamp,
+    };
+    let Some(credential) = state.store.unlimited_pick(owner, provider, period).await? else { return Ok(None) };
+    let secrets = open_secrets(state, &credential).await?;
+    let pick = Arc::new(Pick { credential, secrets });
+    if let Some(stamp) = stamp {
+        state.credential_cache.put_pick(stamp, period, pick.clone());
+    }
+    Ok(Some(pick))
 }

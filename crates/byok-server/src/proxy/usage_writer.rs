@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use byok_core::{Clock, CredentialId, PeriodAnchor, TokenId};
 use byok_store::{ProxyUsage, Store, VirtualKeyDelta};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Most events folded into one write.
 const MAX_BATCH: usize = 10_000;
@@ -30,29 +30,48 @@ pub(crate) struct UsageEvent {
     pub tokens: u64,
 }
 
+enum Message {
+    Event(UsageEvent),
+    /// Write what is gathered now, then say so.
+    Flush(oneshot::Sender<()>),
+}
+
 #[derive(Clone)]
 pub(crate) struct UsageWriter {
-    events: mpsc::UnboundedSender<UsageEvent>,
+    events: mpsc::UnboundedSender<Message>,
 }
 
 impl UsageWriter {
     /// Starts the writer; it stops once every sender is gone and the rest is written.
     pub(crate) fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, anchor: PeriodAnchor) -> Self {
-        let (events, mut queue) = mpsc::unbounded_channel::<UsageEvent>();
+        let (events, mut queue) = mpsc::unbounded_channel::<Message>();
         tokio::spawn(async move {
             while let Some(first) = queue.recv().await {
-                tokio::time::sleep(GATHER).await;
-                let mut batch = vec![first];
+                let mut flushes = Vec::new();
+                let mut batch = Vec::new();
+                match first {
+                    Message::Event(event) => {
+                        batch.push(event);
+                        tokio::time::sleep(GATHER).await;
+                    }
+                    Message::Flush(done) => flushes.push(done),
+                }
                 while batch.len() < MAX_BATCH {
                     match queue.try_recv() {
-                        Ok(event) => batch.push(event),
+                        Ok(Message::Event(event)) => batch.push(event),
+                        Ok(Message::Flush(done)) => flushes.push(done),
                         Err(_) => break,
                     }
                 }
-                let usage = fold(&batch);
-                let now = clock.now();
-                if let Err(e) = store.record_proxy_usage(&usage, anchor.period_start(now), now).await {
-                    tracing::error!(error = %e, requests = batch.len(), "proxy usage could not be recorded");
+                if !batch.is_empty() {
+                    let usage = fold(&batch);
+                    let now = clock.now();
+                    if let Err(e) = store.record_proxy_usage(&usage, anchor.period_start(now), now).await {
+                        tracing::error!(error = %e, requests = batch.len(), "proxy usage could not be recorded");
+                    }
+                }
+                for done in flushes {
+                    let _ = done.send(());
                 }
             }
         });
@@ -63,8 +82,18 @@ impl UsageWriter {
         let counts = event.tokens > 0
             || (event.count_request && event.virtual_key.is_some())
             || (event.count_credential && event.credential.is_some());
-        if counts && self.events.send(event).is_err() {
+        if counts && self.events.send(Message::Event(event)).is_err() {
             tracing::warn!("proxy usage writer has stopped; a request's usage was not recorded");
+        }
+    }
+}
+
+impl UsageWriter {
+    /// Waits until every event recorded so far is written (at shutdown).
+    pub(crate) async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.events.send(Message::Flush(done)).is_ok() {
+            let _ = written.await;
         }
     }
 }

@@ -87,7 +87,7 @@ pub async fn resolve(
     let user = body.user.as_deref().map(UserId::parse).transpose()?;
     let org = body.org.as_deref().map(OrgId::parse).transpose()?;
     let org_allows_platform = match &org {
-        Some(org) => state.store.org_allows_platform(org).await?,
+        Some(org) => state.credential_cache.org_allows_platform(org).await?,
         None => true,
     };
     let chain = resolution_chain(user.as_ref(), org.as_ref(), body.fallback, org_allows_platform);

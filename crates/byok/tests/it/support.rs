@@ -486,6 +486,13 @@ impl ServeProcess {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Asks the process to stop (SIGTERM) and waits until it has exited.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "SIGTERM could not be sent");
+        self.child.wait().expect("byok exits")
+    }
 }
 
 impl Drop for ServeProcess {

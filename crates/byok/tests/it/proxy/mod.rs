@@ -2,6 +2,7 @@
 //! what comes back, what is counted, and how refusals look to each provider's SDK.
 
 mod audited;
+mod cache;
 mod canary;
 mod churn;
 mod forwarding;
