@@ -151,6 +151,91 @@ pub(crate) fn rounds(mut jobs: Vec<TakeJob>) -> Vec<Vec<TakeJob>> {
     rounds
 }
 
+/// Separates a batch's unit takes (in rounds) from its audit appends.
+pub(crate) fn split(jobs: Vec<Job>) -> (Vec<Vec<TakeJob>>, Vec<AuditJob>) {
+    let (mut takes, mut audits) = (Vec::new(), Vec::new());
+    for job in jobs {
+        match job {
+            Job::Take(t) => takes.push(*t),
+            Job::Audit(a) => audits.push(a),
+        }
+    }
+    (rounds(takes), audits)
+}
+
+/// The statement that takes one unit for each job of a round: each distinct (owner,
+/// provider) picks its best usable credential; the picked rows are locked in id order
+/// (`lock_rows`, so concurrent statements cannot deadlock); the outer WHERE re-checks
+/// the limit under the lock, so a row exhausted meanwhile is left out (that job is
+/// answered "nothing" and retried by the caller). Parameter 1 is the time of use,
+/// then owner, provider and period start for each job; `param(n)` spells the n-th.
+pub(crate) fn take_sql(jobs: usize, param: impl Fn(usize) -> String, lock_rows: &str) -> String {
+    let values: Vec<String> = (0..jobs)
+        .map(|i| format!("({}, {}, CAST({} AS BIGINT))", param(2 + 3 * i), param(3 + 3 * i), param(4 + 3 * i)))
+        .collect();
+    format!(
+        "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = {} \
+         WHERE id IN (SELECT l.id FROM credentials l WHERE l.id IN \
+         (SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.column1 \
+         AND c.provider = j.column2 AND c.enabled = TRUE AND c.status <> 'error' \
+         AND c.period_start >= j.column3 \
+         AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) \
+         ORDER BY c.priority, c.id LIMIT 1) FROM (VALUES {}) AS j) ORDER BY l.id{lock_rows}) \
+         AND enabled = TRUE AND status <> 'error' \
+         AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING {}",
+        param(1),
+        values.join(", "),
+        crate::sql_store::credential_columns!()
+    )
+}
+
+/// The audit events of the units a batch took, with the rows they were taken from.
+pub(crate) fn taken_events<'a>(
+    rounds: &[Vec<TakeJob>],
+    answers: &'a [Vec<CredentialRow>],
+) -> Vec<(byok_core::AuditEvent, &'a CredentialRow)> {
+    let mut taken = Vec::new();
+    for (round, rows) in rounds.iter().zip(answers) {
+        for job in round {
+            let row = rows.iter().find(|r| r.owner == job.owner && r.provider == job.provider);
+            if let (Some(event), Some(row)) = (&job.audit, row) {
+                taken.push((event.clone(), row));
+            }
+        }
+    }
+    taken
+}
+
+/// Answers every job of a batch with what its transaction did.
+pub(crate) fn answer(
+    rounds: Vec<Vec<TakeJob>>,
+    audits: Vec<AuditJob>,
+    outcome: Result<Vec<Vec<CredentialRow>>, StoreError>,
+) {
+    match outcome {
+        Ok(answers) => {
+            for (round, rows) in rounds.into_iter().zip(answers) {
+                for (job, row) in match_rows(round, rows) {
+                    let _ = job.reply.send(Ok(row));
+                }
+            }
+            for audit in audits {
+                let _ = audit.reply.send(Ok(()));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "write batch failed; nothing of it was written");
+            let message = e.to_string();
+            for job in rounds.into_iter().flatten() {
+                Job::Take(Box::new(job)).fail(&message);
+            }
+            for audit in audits {
+                Job::Audit(audit).fail(&message);
+            }
+        }
+    }
+}
+
 /// Pairs each job of a round with the row its statement updated for it, if any.
 pub(crate) fn match_rows(round: Vec<TakeJob>, rows: Vec<CredentialRow>) -> Vec<(TakeJob, Option<CredentialRow>)> {
     let mut by_pair: HashMap<(String, String), CredentialRow> =

@@ -11,124 +11,59 @@ macro_rules! credential_columns {
 }
 
 /// Starts the group-commit workers of a store whose pool is `$pool`: each batch takes
-/// its units with one `UPDATE` per round (see `group_commit::take_rounds`).
+/// its units with one `UPDATE` per round (see `group_commit::take_sql`).
 macro_rules! start_group_commit {
     ($pool:expr, $db:ty, $workers:expr, $lock_rows:literal) => {{
         let pool = $pool.clone();
-        $crate::group_commit::GroupCommit::start($workers, move |jobs: Vec<$crate::group_commit::Job>, mut chain: $crate::group_commit::WorkerChain| {
-            let pool = pool.clone();
-            async move {
-                let (mut takes, mut audits) = (Vec::new(), Vec::new());
-                for job in jobs {
-                    match job {
-                        $crate::group_commit::Job::Take(t) => takes.push(*t),
-                        $crate::group_commit::Job::Audit(a) => audits.push(a),
-                    }
-                }
-                let rounds = $crate::group_commit::rounds(takes);
-                let mut new_last = None;
-                let outcome: Result<Vec<Vec<Option<$crate::rows::CredentialRow>>>, $crate::StoreError> = async {
-                    let mut tx = pool.begin().await?;
-                    let mut answers: Vec<Vec<Option<$crate::rows::CredentialRow>>> = Vec::with_capacity(rounds.len());
-                    for round in &rounds {
-                        let now = round.iter().map(|j| j.now).max().unwrap_or_default();
-                        // Each distinct (owner, provider) of the round picks its best usable
-                        // credential; the picked rows are locked in id order (no deadlock
-                        // between concurrent statements); the outer WHERE re-checks the
-                        // limit under the lock, so a row exhausted meanwhile is left out
-                        // (that job is answered "nothing" and retried by the caller).
-                        let mut q = sqlx::QueryBuilder::<$db>::new(
-                            "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = ",
-                        );
-                        q.push_bind(now);
-                        q.push(concat!(
-                            " WHERE id IN (SELECT l.id FROM credentials l WHERE l.id IN ",
-                            "(SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.column1 ",
-                            "AND c.provider = j.column2 AND c.enabled = TRUE AND c.status <> 'error' ",
-                            "AND c.period_start >= j.column3 ",
-                            "AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) ",
-                            "ORDER BY c.priority, c.id LIMIT 1) FROM (VALUES "
-                        ));
-                        let mut values = q.separated(", ");
-                        for job in round {
-                            values.push("(");
-                            values.push_bind_unseparated(job.owner.clone());
-                            values.push_unseparated(", ");
-                            values.push_bind_unseparated(job.provider.clone());
-                            values.push_unseparated(", CAST(");
-                            values.push_bind_unseparated(job.period);
-                            values.push_unseparated(" AS BIGINT))");
-                        }
-                        q.push(concat!(") AS j) ORDER BY l.id", $lock_rows));
-                        q.push(concat!(
-                            ") AND enabled = TRUE AND status <> 'error' ",
-                            "AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING ",
-                            credential_columns!()
-                        ));
-                        let rows: Vec<$crate::rows::CredentialRow> = q.build_query_as().fetch_all(&mut *tx).await?;
-                        answers.push(rows.into_iter().map(Some).collect());
-                    }
-                    // Entries for the units just taken, written with them.
-                    let mut taken = Vec::new();
-                    for (round, rows) in rounds.iter().zip(&answers) {
-                        for job in round {
-                            let row = rows
-                                .iter()
-                                .flatten()
-                                .find(|r: &&$crate::rows::CredentialRow| r.owner == job.owner && r.provider == job.provider);
-                            if let (Some(event), Some(row)) = (&job.audit, row) {
-                                taken.push((event.clone(), row));
+        $crate::group_commit::GroupCommit::start(
+            $workers,
+            move |jobs: Vec<$crate::group_commit::Job>, mut chain: $crate::group_commit::WorkerChain| {
+                let pool = pool.clone();
+                async move {
+                    let (rounds, audits) = $crate::group_commit::split(jobs);
+                    let mut new_last = None;
+                    let outcome: Result<Vec<Vec<$crate::rows::CredentialRow>>, $crate::StoreError> = async {
+                        let mut tx = pool.begin().await?;
+                        let mut answers = Vec::with_capacity(rounds.len());
+                        for round in &rounds {
+                            let now = round.iter().map(|j| j.now).max().unwrap_or_default();
+                            let sql = $crate::group_commit::take_sql(round.len(), |n| format!("${n}"), $lock_rows);
+                            let mut q =
+                                sqlx::query_as::<$db, $crate::rows::CredentialRow>(sqlx::AssertSqlSafe(sql)).bind(now);
+                            for job in round {
+                                q = q.bind(job.owner.clone()).bind(job.provider.clone()).bind(job.period);
                             }
+                            answers.push(q.fetch_all(&mut *tx).await?);
                         }
+                        // Entries for the units just taken, written with them.
+                        let taken = $crate::group_commit::taken_events(&rounds, &answers);
+                        let (genesis, mut records) = $crate::group_commit::chain_take_entries(&chain, taken)
+                            .map_err($crate::StoreError::Metering)?;
+                        if let Some(genesis) = &genesis {
+                            sqlx::query("INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)")
+                                .bind(&genesis.chain)
+                                .bind(genesis.at.millis())
+                                .execute(&mut *tx)
+                                .await?;
+                            records.insert(0, genesis.clone());
+                        }
+                        new_last = records.last().cloned();
+                        records.extend(audits.iter().flat_map(|a| a.records.iter().cloned()));
+                        if !records.is_empty() {
+                            audit_insert!($db, &records).build().execute(&mut *tx).await?;
+                        }
+                        tx.commit().await?;
+                        Ok(answers)
                     }
-                    let (genesis, mut records) =
-                        $crate::group_commit::chain_take_entries(&chain, taken).map_err($crate::StoreError::Metering)?;
-                    if let Some(genesis) = &genesis {
-                        sqlx::query("INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)")
-                            .bind(&genesis.chain)
-                            .bind(genesis.at.millis())
-                            .execute(&mut *tx)
-                            .await?;
-                        records.insert(0, genesis.clone());
+                    .await;
+                    if outcome.is_ok() && new_last.is_some() {
+                        chain.last = new_last;
                     }
-                    new_last = records.last().cloned();
-                    records.extend(audits.iter().flat_map(|a| a.records.iter().cloned()));
-                    if !records.is_empty() {
-                        audit_insert!($db, &records).build().execute(&mut *tx).await?;
-                    }
-                    tx.commit().await?;
-                    Ok(answers)
+                    $crate::group_commit::answer(rounds, audits, outcome);
+                    chain
                 }
-                .await;
-                match outcome {
-                    Ok(answers) => {
-                        if new_last.is_some() {
-                            chain.last = new_last;
-                        }
-                        for (round, rows) in rounds.into_iter().zip(answers) {
-                            let rows: Vec<$crate::rows::CredentialRow> = rows.into_iter().flatten().collect();
-                            for (job, row) in $crate::group_commit::match_rows(round, rows) {
-                                let _ = job.reply.send(Ok(row));
-                            }
-                        }
-                        for audit in audits {
-                            let _ = audit.reply.send(Ok(()));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "write batch failed; nothing of it was written");
-                        let message = e.to_string();
-                        for job in rounds.into_iter().flatten() {
-                            $crate::group_commit::Job::Take(Box::new(job)).fail(&message);
-                        }
-                        for audit in audits {
-                            $crate::group_commit::Job::Audit(audit).fail(&message);
-                        }
-                    }
-                }
-                chain
-            }
-        })
+            },
+        )
     }};
 }
 
