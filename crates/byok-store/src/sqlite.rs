@@ -44,7 +44,7 @@ impl SqliteStore {
             .max_connections(1)
             .min_connections(1)
             .test_before_acquire(false)
-            .connect_with(options.pragma("cache_size", "-65536"))
+            .connect_with(options.pragma("cache_size", "-16384"))
             .await?;
         let meter = start_group_commit!(writer, sqlx::Sqlite, 1, "");
         Ok(Self { pool, meter, changes: Default::default() })
