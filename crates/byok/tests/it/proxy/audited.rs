@@ -4,11 +4,9 @@
 
 use serde_json::json;
 
-use byok_fakes::{Scenario, fields};
-
-use super::world;
+use super::{Processes, world};
 use crate::both_engines;
-use crate::support::{Engine, ServeProcess, TEST_KEY, TestDb};
+use crate::support::Engine;
 
 both_engines!(proxied_reads_are_audited, a_graceful_stop_writes_what_is_queued);
 
@@ -44,44 +42,18 @@ async fn proxied_reads_are_audited(engine: Engine) {
 /// Uses of credentials without a limit are audited and counted in batches after the
 /// fact; stopping the service must write what it still holds.
 async fn a_graceful_stop_writes_what_is_queued(engine: Engine) {
-    let fakes = byok_fakes::FakeProviders::start().await.expect("fakes start");
-    let db = TestDb::fresh(engine).await;
-    let admin = byok_crypto::generate_token("byok_adm_");
-    let mut envs: Vec<(String, String)> = fakes.env_vars();
-    envs.extend([
-        ("BYOK_MASTER_KEY".to_owned(), TEST_KEY.to_owned()),
-        ("DATABASE_URL".to_owned(), db.url.clone()),
-        ("BYOK_ADMIN_TOKEN".to_owned(), admin.clone()),
-        ("BYOK_REVERIFY_INTERVAL_SECS".to_owned(), "0".to_owned()),
-    ]);
-    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let byok = ServeProcess::start(&envs);
+    let world = Processes::new(engine).await;
+    let byok = world.start();
+    let vk = world.owner(&byok, "user:erin").await.vk;
     let client = reqwest::Client::new();
-    let post = |path: &str, token: &str, body: serde_json::Value| {
-        client.post(format!("{}{path}", byok.base)).bearer_auth(token).json(&body).send()
-    };
-    let svc: serde_json::Value =
-        post("/v1/tokens", &admin, json!({"role": "service"})).await.unwrap().json().await.unwrap();
-    let svc = svc["token"].as_str().unwrap().to_owned();
-    let created = post(
-        "/v1/credentials",
-        &svc,
-        json!({"owner": "user:erin", "provider": "openai", "fields": fields("openai", Scenario::Good).unwrap()}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(created.status(), 201);
-    let vk: serde_json::Value =
-        post("/v1/tokens", &svc, json!({"role": "virtual", "owner": "user:erin"})).await.unwrap().json().await.unwrap();
-    let vk = vk["token"].as_str().unwrap().to_owned();
     const USES: i64 = 20;
     for _ in 0..USES {
         let r = client.get(format!("{}/v1/proxy/openai/v1/models", byok.base)).bearer_auth(&vk).send().await.unwrap();
         assert_eq!(r.status(), 200);
     }
     assert!(byok.terminate().success(), "byok stops cleanly");
-    let audited = db.count("SELECT count(*) FROM audit_log WHERE action = 'credential.proxy'").await;
+    let audited = world.db.count("SELECT count(*) FROM audit_log WHERE action = 'credential.proxy'").await;
     assert_eq!(audited, USES, "every proxied use is in the audit log after a stop");
-    let counted = db.count("SELECT usage_total FROM credentials WHERE owner = 'user:erin'").await;
+    let counted = world.db.count("SELECT usage_total FROM credentials WHERE owner = 'user:erin'").await;
     assert_eq!(counted, USES, "every proxied request is counted after a stop");
 }

@@ -4,12 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use byok_fakes::{Scenario, fields};
 use serde_json::json;
 
-use super::{real_key, world};
+use super::{Processes, real_key, world};
 use crate::both_engines;
-use crate::support::{Engine, ServeProcess, TEST_KEY, TestDb};
+use crate::support::Engine;
 
 both_engines!(changes_reach_the_cached_pick_at_once, changes_reach_other_instances, the_epoch_moves_with_changes_only);
 
@@ -72,42 +71,10 @@ async fn changes_reach_the_cached_pick_at_once(engine: Engine) {
 }
 
 async fn changes_reach_other_instances(engine: Engine) {
-    let fakes = byok_fakes::FakeProviders::start().await.expect("fakes start");
-    let db = TestDb::fresh(engine).await;
-    let admin = byok_crypto::generate_token("byok_adm_");
-    let mut envs: Vec<(String, String)> = fakes.env_vars();
-    envs.extend([
-        ("BYOK_MASTER_KEY".to_owned(), TEST_KEY.to_owned()),
-        ("DATABASE_URL".to_owned(), db.url.clone()),
-        ("BYOK_ADMIN_TOKEN".to_owned(), admin.clone()),
-        ("BYOK_REVERIFY_INTERVAL_SECS".to_owned(), "0".to_owned()),
-    ]);
-    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (a, b) = (ServeProcess::start(&envs), ServeProcess::start(&envs));
+    let world = Processes::new(engine).await;
+    let (a, b) = (world.start(), world.start());
     let client = reqwest::Client::new();
-    let post = |base: &str, path: &str, token: &str, body: serde_json::Value| {
-        client.post(format!("{base}{path}")).bearer_auth(token).json(&body).send()
-    };
-    let svc: serde_json::Value =
-        post(&a.base, "/v1/tokens", &admin, json!({"role": "service"})).await.unwrap().json().await.unwrap();
-    let svc = svc["token"].as_str().unwrap().to_owned();
-    let created = post(
-        &a.base,
-        "/v1/credentials",
-        &svc,
-        json!({"owner": "user:carol", "provider": "openai", "fields": fields("openai", Scenario::Good).unwrap()}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(created.status(), 201);
-    let id = created.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let vk: serde_json::Value = post(&a.base, "/v1/tokens", &svc, json!({"role": "virtual", "owner": "user:carol"}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let vk = vk["token"].as_str().unwrap().to_owned();
+    let super::Owned { svc, credential: id, vk } = world.owner(&a, "user:carol").await;
     let models = |base: &str| client.get(format!("{base}/v1/proxy/openai/v1/models")).bearer_auth(&vk).send();
     for _ in 0..3 {
         assert_eq!(models(&b.base).await.unwrap().status(), 200, "b serves (and caches) carol's credential");

@@ -1,12 +1,10 @@
 //! Many short proxied requests on fresh connections leave no file descriptors behind
 //! in a real `byok serve` process.
 
-use byok_crypto::generate_token;
-use byok_fakes::FakeProviders;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::real_key;
-use crate::support::{Engine, ServeProcess, TEST_KEY, TestDb};
+use super::Processes;
+use crate::support::Engine;
 
 const REQUESTS: usize = 600;
 
@@ -16,39 +14,9 @@ fn open_fds(pid: u32) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_requests_leave_no_file_descriptors_behind() {
-    let fakes = FakeProviders::start().await.unwrap();
-    let db = TestDb::fresh(Engine::Sqlite).await;
-    let admin = generate_token("byok_adm_");
-    let mut envs: Vec<(String, String)> = fakes.env_vars();
-    envs.extend([
-        ("BYOK_MASTER_KEY".to_owned(), TEST_KEY.to_owned()),
-        ("DATABASE_URL".to_owned(), db.url.clone()),
-        ("BYOK_ADMIN_TOKEN".to_owned(), admin.clone()),
-        ("BYOK_REVERIFY_INTERVAL_SECS".to_owned(), "0".to_owned()),
-    ]);
-    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let byok = ServeProcess::start(&envs);
-    let setup = reqwest::Client::new();
-    let post = |path: &str, token: &str, body: Value| {
-        setup.post(format!("{}{path}", byok.base)).bearer_auth(token.to_owned()).json(&body).send()
-    };
-    let svc: Value = post("/v1/tokens", &admin, json!({"role": "service"})).await.unwrap().json().await.unwrap();
-    let svc = svc["token"].as_str().unwrap().to_owned();
-    let r = post(
-        "/v1/credentials",
-        &svc,
-        json!({"owner": "user:alice", "provider": "openai", "fields": {"api_key": real_key("openai")}}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 201);
-    let vk: Value = post("/v1/tokens", &svc, json!({"role": "virtual", "owner": "user:alice"}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let vk = vk["token"].as_str().unwrap().to_owned();
+    let world = Processes::new(Engine::Sqlite).await;
+    let byok = world.start();
+    let vk = world.owner(&byok, "user:alice").await.vk;
 
     // A new connection for every request.
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();

@@ -18,7 +18,7 @@ use byok::config::Layer;
 use byok_fakes::{FakeProviders, RecordedRequest, Scenario, fields};
 use serde_json::{Value, json};
 
-use crate::support::{AppOptions, Engine, Resp, TEST_KEY, TestApp, TestDb, spawn_with};
+use crate::support::{AppOptions, Engine, Resp, ServeProcess, TEST_KEY, TestApp, TestDb, spawn_with};
 
 /// byok started against the fakes, with a service token.
 pub struct World {
@@ -121,4 +121,66 @@ pub fn assert_absent(sent: &RecordedRequest, secret: &str) {
     }
     assert!(!sent.query.as_deref().unwrap_or("").contains(secret), "the key reached the provider in the query");
     assert!(!sent.body_text().contains(secret), "the key reached the provider in the body");
+}
+
+/// Real `byok serve` processes against the fakes, on one fresh database.
+pub struct Processes {
+    /// Kept running while the processes call them.
+    _fakes: FakeProviders,
+    pub db: TestDb,
+    pub admin: String,
+    envs: Vec<(String, String)>,
+}
+
+/// What [`Processes::owner`] made: a service token and a virtual key for the owner,
+/// whose one working OpenAI credential is `credential`.
+pub struct Owned {
+    pub svc: String,
+    pub credential: String,
+    pub vk: String,
+}
+
+impl Processes {
+    pub async fn new(engine: Engine) -> Processes {
+        let fakes = FakeProviders::start().await.expect("fakes start");
+        let db = TestDb::fresh(engine).await;
+        let admin = byok_crypto::generate_token("byok_adm_");
+        let mut envs = fakes.env_vars();
+        envs.extend([
+            ("BYOK_MASTER_KEY".to_owned(), TEST_KEY.to_owned()),
+            ("DATABASE_URL".to_owned(), db.url.clone()),
+            ("BYOK_ADMIN_TOKEN".to_owned(), admin.clone()),
+            ("BYOK_REVERIFY_INTERVAL_SECS".to_owned(), "0".to_owned()),
+        ]);
+        Processes { _fakes: fakes, db, admin, envs }
+    }
+
+    pub fn start(&self) -> ServeProcess {
+        let envs: Vec<(&str, &str)> = self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        ServeProcess::start(&envs)
+    }
+
+    /// Through `byok`: a service token, a working OpenAI credential for `owner` and a
+    /// virtual key of `owner`.
+    pub async fn owner(&self, byok: &ServeProcess, owner: &str) -> Owned {
+        let client = reqwest::Client::new();
+        let post = |path: &str, token: &str, body: Value| {
+            client.post(format!("{}{path}", byok.base)).bearer_auth(token.to_owned()).json(&body).send()
+        };
+        let created = |r: reqwest::Response| async move {
+            assert_eq!(r.status(), 201);
+            let body: Value = r.json().await.unwrap();
+            body
+        };
+        let svc = created(post("/v1/tokens", &self.admin, json!({"role": "service"})).await.unwrap()).await;
+        let svc = svc["token"].as_str().unwrap().to_owned();
+        let body = json!({"owner": owner, "provider": "openai", "fields": {"api_key": real_key("openai")}});
+        let credential = created(post("/v1/credentials", &svc, body).await.unwrap()).await;
+        let vk = created(post("/v1/tokens", &svc, json!({"role": "virtual", "owner": owner})).await.unwrap()).await;
+        Owned {
+            svc,
+            credential: credential["id"].as_str().unwrap().to_owned(),
+            vk: vk["token"].as_str().unwrap().to_owned(),
+        }
+    }
 }
