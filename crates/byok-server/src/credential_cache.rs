@@ -15,7 +15,7 @@ use std::time::Instant;
 use byok_core::{Credential, OrgId, Owner, ProviderId, SecretFields, Timestamp};
 use byok_store::{Store, StoreError};
 
-use crate::token_cache::{POLL_INTERVAL, TRUST_WINDOW};
+use crate::epoch_poll::TRUST_WINDOW;
 
 /// Past this many entries a map starts over (it is only a shortcut).
 const MAX_ENTRIES: usize = 100_000;
@@ -121,16 +121,10 @@ impl CredentialCache {
 
     /// Keeps the epoch fresh until the cache is dropped.
     pub(crate) fn start_polling(cache: Weak<CredentialCache>) {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(POLL_INTERVAL);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(cache) = cache.upgrade() else { return };
-                match cache.store.credential_epoch().await {
-                    Ok(epoch) => cache.set_epoch(epoch),
-                    Err(e) => tracing::warn!(error = %e, "credential epoch could not be read; cached picks expire"),
-                }
+        crate::epoch_poll::start(cache, |cache| async move {
+            match cache.store.credential_epoch().await {
+                Ok(epoch) => cache.set_epoch(epoch),
+                Err(e) => tracing::warn!(error = %e, "credential epoch could not be read; cached picks expire"),
             }
         });
     }

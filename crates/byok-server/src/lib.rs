@@ -4,6 +4,7 @@ pub mod audit;
 pub mod audit_verify;
 mod auth;
 mod credential_cache;
+mod epoch_poll;
 mod error;
 mod extract;
 mod metrics;

@@ -6,15 +6,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use byok_core::{Principal, Timestamp, Token};
 use byok_store::Store;
 
-/// How often the epoch is read from the store.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
-/// Entries are trusted only while the epoch was confirmed this recently.
-pub const TRUST_WINDOW: Duration = Duration::from_secs(2);
+use crate::epoch_poll::TRUST_WINDOW;
+
 /// Past this many entries the cache starts over (it is only a shortcut).
 const MAX_ENTRIES: usize = 100_000;
 
@@ -82,14 +80,9 @@ impl TokenCache {
 
     /// Keeps the epoch fresh until the cache is dropped.
     pub fn start_polling(cache: Weak<TokenCache>, store: Arc<dyn Store>) {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(POLL_INTERVAL);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(cache) = cache.upgrade() else { return };
-                cache.refresh(store.as_ref()).await;
-            }
+        crate::epoch_poll::start(cache, move |cache| {
+            let store = store.clone();
+            async move { cache.refresh(store.as_ref()).await }
         });
     }
 }

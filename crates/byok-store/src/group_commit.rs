@@ -167,14 +167,13 @@ pub(crate) fn split(jobs: Vec<Job>) -> (Vec<Vec<TakeJob>>, Vec<AuditJob>) {
 /// provider) picks its best usable credential; the picked rows are locked in id order
 /// (`lock_rows`, so concurrent statements cannot deadlock); the outer WHERE re-checks
 /// the limit under the lock, so a row exhausted meanwhile is left out (that job is
-/// answered "nothing" and retried by the caller). Parameter 1 is the time of use,
-/// then owner, provider and period start for each job; `param(n)` spells the n-th.
-pub(crate) fn take_sql(jobs: usize, param: impl Fn(usize) -> String, lock_rows: &str) -> String {
-    let values: Vec<String> = (0..jobs)
-        .map(|i| format!("({}, {}, CAST({} AS BIGINT))", param(2 + 3 * i), param(3 + 3 * i), param(4 + 3 * i)))
-        .collect();
+/// answered "nothing" and retried by the caller). Parameter `$1` is the time of use,
+/// then owner, provider and period start for each job.
+pub(crate) fn take_sql(jobs: usize, lock_rows: &str) -> String {
+    let values: Vec<String> =
+        (0..jobs).map(|i| format!("(${}, ${}, CAST(${} AS BIGINT))", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i)).collect();
     format!(
-        "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = {} \
+        "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 \
          WHERE id IN (SELECT l.id FROM credentials l WHERE l.id IN \
          (SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.column1 \
          AND c.provider = j.column2 AND c.enabled = TRUE AND c.status <> 'error' \
@@ -183,7 +182,6 @@ pub(crate) fn take_sql(jobs: usize, param: impl Fn(usize) -> String, lock_rows: 
          ORDER BY c.priority, c.id LIMIT 1) FROM (VALUES {}) AS j) ORDER BY l.id{lock_rows}) \
          AND enabled = TRUE AND status <> 'error' \
          AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING {}",
-        param(1),
         values.join(", "),
         crate::sql_store::credential_columns!()
     )

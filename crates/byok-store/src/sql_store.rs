@@ -27,7 +27,7 @@ macro_rules! start_group_commit {
                         let mut answers = Vec::with_capacity(rounds.len());
                         for round in &rounds {
                             let now = round.iter().map(|j| j.now).max().unwrap_or_default();
-                            let sql = $crate::group_commit::take_sql(round.len(), |n| format!("${n}"), $lock_rows);
+                            let sql = $crate::group_commit::take_sql(round.len(), $lock_rows);
                             let mut q =
                                 sqlx::query_as::<$db, $crate::rows::CredentialRow>(sqlx::AssertSqlSafe(sql)).bind(now);
                             for job in round {

@@ -52,9 +52,8 @@ impl ProxyState {
             max_body: settings.proxy_max_body_bytes,
         }
     }
-}
 
-impl ProxyState {
+    /// Writes the counts of finished requests still held.
     pub(crate) async fn flush(&self) {
         self.usage.flush().await;
     }

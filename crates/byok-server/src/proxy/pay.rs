@@ -86,18 +86,11 @@ async fn credential(
                 ..audit
             };
             state.audit.submit(event).await.map_err(|e| Refusal::internal("audit", e))?;
-            tracing::debug!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
-            return Ok(Paid {
-                credential: Some(c.id),
-                count_later: true,
-                owner: c.owner.clone(),
-                config: c.config.clone(),
-                secrets: pick.secrets.clone(),
-            });
+            return Ok(paid(*tier, c, pick.secrets.clone(), true));
         }
         // Otherwise the use is audited in the transaction that takes its unit.
         match take_from_tier(state, owner, &spec.id, period, now, &audit).await? {
-            TierOutcome::Granted(c) => return metered(state, *tier, &c).await,
+            TierOutcome::Granted(c) => return Ok(paid(*tier, &c, open_secrets(state, &c).await?, false)),
             TierOutcome::Exhausted => return Err(exhausted_error(owner, &spec.id).into()),
             TierOutcome::Nothing if *tier == Tier::Platform => {
                 if let Some(env) = state.platform_env.get(&spec.id) {
@@ -125,11 +118,10 @@ async fn credential(
     Err(Refusal::NoCredential(format!("no usable `{}` credential for {}", spec.id, tiers.join(", then "))))
 }
 
-/// A credential whose unit was taken before the request goes out.
-async fn metered(state: &AppState, tier: Tier, c: &Credential) -> Result<Paid, Refusal> {
-    let secrets = open_secrets(state, c).await?;
+/// The request goes out with `c`: counted afterwards, or its unit already taken.
+fn paid(tier: Tier, c: &Credential, secrets: SecretFields, count_later: bool) -> Paid {
     tracing::debug!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
-    Ok(Paid { credential: Some(c.id), count_later: false, owner: c.owner.clone(), config: c.config.clone(), secrets })
+    Paid { credential: Some(c.id), count_later, owner: c.owner.clone(), config: c.config.clone(), secrets }
 }
 
 /// The owner's pick when it has no monthly limit, from the cache or else the store

@@ -86,9 +86,7 @@ impl UsageWriter {
             tracing::warn!("proxy usage writer has stopped; a request's usage was not recorded");
         }
     }
-}
 
-impl UsageWriter {
     /// Waits until every event recorded so far is written (at shutdown).
     pub(crate) async fn flush(&self) {
         let (done, written) = oneshot::channel();
