@@ -13,4 +13,7 @@ pub use catalog::{CatalogError, build_catalog, builtin_catalog, builtin_provider
 pub use probe::{
     Failure as SendFailure, ProbeOutcome, ProbeOutcomeKind, ProbeSettings, ProbeSetupError, Prober, base_url_env_var,
 };
-pub use proxy::{InjectError, Upstream, UsageMeter, ask_for_usage, inject_auth, proxyable};
+pub use proxy::{
+    Answer, AnswerBody, BodyError, InjectError, OutboundBody, Upstream, UsageMeter, ask_for_usage, empty_body,
+    full_body, inject_auth, proxyable, streamed_body,
+};

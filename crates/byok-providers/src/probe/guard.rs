@@ -9,6 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use thiserror::Error;
 
+use super::Failure;
+
 /// Whether `ip` is an address on the public internet.
 pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
@@ -59,6 +61,17 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 #[error("the host resolves only to loopback, private or link-local addresses")]
 pub(crate) struct BlockedAddress;
 
+/// `host`'s addresses that the guard lets through; empty when it refuses them all.
+async fn permitted_addrs(host: &str, port: u16, allow_private: bool) -> std::io::Result<Vec<SocketAddr>> {
+    Ok(tokio::net::lookup_host((host, port)).await?.filter(|addr| allow_private || is_public(addr.ip())).collect())
+}
+
+/// The addresses the proxy may connect to for `host`.
+pub(crate) async fn guarded_addrs(host: &str, port: u16, allow_private: bool) -> Result<Vec<SocketAddr>, Failure> {
+    let found = permitted_addrs(host, port, allow_private).await.map_err(|_| Failure::Connect)?;
+    if found.is_empty() { Err(Failure::Blocked) } else { Ok(found) }
+}
+
 /// A DNS resolver that drops non-public addresses unless private networks are allowed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct GuardedResolver {
@@ -70,10 +83,7 @@ impl Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| allow_private || is_public(addr.ip()))
-                .collect();
+            let found = permitted_addrs(&host, 0, allow_private).await?;
             if found.is_empty() {
                 return Err(Box::new(BlockedAddress) as Box<dyn StdError + Send + Sync>);
             }

@@ -21,10 +21,10 @@ use crate::proxy::Upstream;
 
 pub(crate) use answer::{Detail, safe_code, safe_text};
 pub(crate) use context::ProbeContext;
-pub(crate) use guard::GuardedResolver;
+pub(crate) use guard::guarded_addrs;
 pub use http::Failure;
 pub(crate) use http::Reply;
-pub(crate) use http::{classify, is_allowed_host};
+pub(crate) use http::is_allowed_host;
 pub(crate) use outcome::Verdict;
 pub use outcome::{ProbeOutcome, ProbeOutcomeKind};
 pub use settings::{ProbeSettings, ProbeSetupError, base_url_env_var};
@@ -79,7 +79,7 @@ impl Prober {
             .map_err(ProbeSetupError::Client)?;
         let upstream =
             Upstream::new(settings.connect_timeout, settings.proxy_read_timeout, settings.allow_private_networks)
-                .map_err(ProbeSetupError::Client)?;
+                .map_err(ProbeSetupError::Tls)?;
         Ok(Self { inner: Arc::new(Inner { http, upstream, overrides, total_timeout: settings.total_timeout }) })
     }
 

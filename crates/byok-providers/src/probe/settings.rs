@@ -53,6 +53,8 @@ pub enum ProbeSetupError {
     ZeroTimeout,
     #[error("the outbound HTTP client could not be built: {0}")]
     Client(#[source] reqwest::Error),
+    #[error("the proxy's TLS settings could not be built: {0}")]
+    Tls(#[source] tokio_rustls::rustls::Error),
 }
 
 /// The environment variable that overrides a provider's base URL:

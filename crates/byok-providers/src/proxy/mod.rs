@@ -2,12 +2,16 @@
 //! the SSRF guard, putting an owner's real key where the provider expects it, asking
 //! OpenAI-style streams for a usage report, and reading the tokens a provider reports.
 
+mod connect;
 mod inject;
+mod pool;
 mod request_body;
 mod upstream;
+#[cfg(test)]
+mod upstream_tests;
 mod usage;
 
 pub use inject::{InjectError, inject_auth, proxyable};
 pub use request_body::ask_for_usage;
-pub use upstream::Upstream;
+pub use upstream::{Answer, AnswerBody, BodyError, OutboundBody, Upstream, empty_body, full_body, streamed_body};
 pub use usage::UsageMeter;

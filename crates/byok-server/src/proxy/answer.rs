@@ -10,8 +10,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use byok_core::ProviderId;
-use byok_providers::UsageMeter;
-use futures::{Stream, TryStreamExt};
+use byok_providers::{Answer, AnswerBody, BodyError, UsageMeter};
+use futures::Stream;
 
 use super::forward::response_headers;
 use super::usage_writer::{UsageEvent, UsageWriter};
@@ -47,21 +47,19 @@ impl Settlement {
     }
 }
 
-type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
-
 /// The answer's body: every chunk is passed on as soon as it arrives.
 struct Metered {
-    inner: Upstream,
+    inner: AnswerBody,
     meter: UsageMeter,
     settlement: Option<Settlement>,
 }
 
 impl Stream for Metered {
-    type Item = Result<Bytes, reqwest::Error>;
+    type Item = Result<Bytes, BodyError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let polled = this.inner.as_mut().poll_next(cx);
+        let polled = Pin::new(&mut this.inner).poll_next(cx);
         match &polled {
             Poll::Ready(Some(Ok(chunk))) => this.meter.feed(chunk),
             Poll::Ready(Some(Err(e))) => {
@@ -92,14 +90,12 @@ impl Drop for Metered {
 }
 
 /// The client's answer for the provider's `upstream` answer.
-pub(super) fn stream_back(upstream: reqwest::Response, settlement: Settlement) -> Response {
-    let status = StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let headers = response_headers(upstream.headers());
+pub(super) fn stream_back(upstream: Answer, settlement: Settlement) -> Response {
+    let status = StatusCode::from_u16(upstream.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = response_headers(&upstream.headers);
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let meter = UsageMeter::for_content_type(content_type);
-    // The URL can carry the real key (`?key=` for Gemini): errors lose it before any log.
-    let inner = Box::pin(upstream.bytes_stream().map_err(reqwest::Error::without_url));
-    let body = Metered { inner, meter, settlement: Some(settlement) };
+    let body = Metered { inner: upstream.body, meter, settlement: Some(settlement) };
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = status;
     *response.headers_mut() = headers;

@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::header::{self, HeaderMap, HeaderName};
 use byok_core::Dialect;
+use byok_providers::{OutboundBody, empty_body, full_body, streamed_body};
 use futures::{Stream, StreamExt};
 use reqwest::Url;
 
@@ -122,14 +123,14 @@ pub(super) async fn request_body(
     dialect: Dialect,
     limit: usize,
     exceeded: &Arc<AtomicBool>,
-) -> Result<Option<reqwest::Body>, Refusal> {
+) -> Result<OutboundBody, Refusal> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(Refusal::PayloadTooLarge(limit));
     }
     if body.size_hint().exact() == Some(0) {
-        return Ok(None);
+        return Ok(empty_body());
     }
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -141,10 +142,10 @@ pub(super) async fn request_body(
             Dialect::Openai => byok_providers::ask_for_usage(&bytes).map(Bytes::from).unwrap_or(bytes),
             _ => bytes,
         };
-        return Ok(Some(reqwest::Body::from(bytes)));
+        return Ok(full_body(bytes));
     }
     let limited = Limited { inner: body.into_data_stream(), left: limit, exceeded: exceeded.clone() };
-    Ok(Some(reqwest::Body::wrap_stream(limited)))
+    Ok(streamed_body(limited))
 }
 
 /// Reads a body of at most `limit` bytes.

@@ -108,12 +108,6 @@ async fn forward(
         InjectError::NotProxyable(_) => Refusal::NotProxyable(e.to_string()),
         other => Refusal::internal(&format!("credential {:?} of {}", paid.credential, paid.owner), other),
     })?;
-    let upstream = state.prober.upstream();
-    let mut builder = upstream.request(parts.method, url).headers(headers);
-    if let Some(body) = body {
-        builder = builder.body(body);
-    }
-    let outbound = builder.build().map_err(|e| Refusal::internal("building the upstream request", e.without_url()))?;
     let mut settlement = Settlement {
         writer: state.proxy.usage.clone(),
         event: UsageEvent {
@@ -127,9 +121,9 @@ async fn forward(
         status: 0,
         started,
     };
-    match upstream.send(outbound).await {
+    match state.prober.upstream().send(parts.method, &url, headers, body).await {
         Ok(answer) => {
-            settlement.status = answer.status().as_u16();
+            settlement.status = answer.status.as_u16();
             Ok(stream_back(answer, settlement))
         }
         Err(failure) => {
