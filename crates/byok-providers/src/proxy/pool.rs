@@ -16,6 +16,9 @@ use super::upstream::OutboundBody;
 /// Idle connections kept per origin.
 const MAX_IDLE_PER_ORIGIN: usize = 1024;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often idle connections are looked over, so none stays open long after it timed
+/// out or the provider closed it, even when no more requests come.
+pub(super) const SWEEP_EVERY: Duration = Duration::from_secs(15);
 
 /// One HTTP/1.1 connection: the handle requests are sent on, and the connection
 /// itself, which only makes progress while its user polls it.
@@ -78,5 +81,20 @@ impl Pool {
         if list.len() < MAX_IDLE_PER_ORIGIN {
             list.push(Idle { conn, since: Instant::now() });
         }
+    }
+
+    /// Drops the idle connections that timed out or that the provider closed.
+    pub(super) fn sweep(&self) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        for list in idle.values_mut() {
+            list.retain_mut(|e| e.since.elapsed() < IDLE_TIMEOUT && e.conn.reusable());
+        }
+        idle.retain(|_, list| !list.is_empty());
+    }
+
+    /// How many idle connections are kept.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner).values().map(Vec::len).sum()
     }
 }

@@ -10,7 +10,7 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use tokio::time::Sleep;
 use tokio_rustls::rustls::{self, pki_types::CertificateDer};
 
 use super::connect::Connector;
-use super::pool::{Conn, Pool};
+use super::pool::{Conn, Pool, SWEEP_EVERY};
 use crate::probe::{Failure, is_allowed_host};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -108,7 +108,18 @@ impl Upstream {
         extra_roots: Vec<CertificateDer<'static>>,
     ) -> Result<Self, rustls::Error> {
         let connector = Connector::new(connect_timeout, allow_private, extra_roots)?;
-        Ok(Self { inner: Arc::new(Inner { connector, pool: Pool::default(), read_timeout, allow_private }) })
+        let inner = Arc::new(Inner { connector, pool: Pool::default(), read_timeout, allow_private });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(sweep(Arc::downgrade(&inner)));
+        }
+        Ok(Self { inner })
+    }
+
+    /// How many idle connections the pool holds after a sweep.
+    #[cfg(test)]
+    pub(super) fn swept_idle_connections(&self) -> usize {
+        self.inner.pool.sweep();
+        self.inner.pool.len()
     }
 
     /// Sends a request and answers as soon as the status and headers arrive; the body
@@ -166,6 +177,19 @@ impl Inner {
         let (parts, body) = response.into_parts();
         let body = AnswerBody { body, conn: Some(conn), origin, upstream: Arc::clone(self), timer, finished: false };
         Answer { status: parts.status, headers: parts.headers, body }
+    }
+}
+
+/// Sweeps the pool now and then, for as long as the client exists.
+async fn sweep(inner: Weak<Inner>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        match inner.upgrade() {
+            Some(inner) => inner.pool.sweep(),
+            None => return,
+        }
     }
 }
 

@@ -28,6 +28,8 @@ const THREE_CHUNKS: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream
 enum After {
     KeepAlive,
     Close,
+    /// Keeps the connection open for a while, then closes it.
+    CloseLater,
     Stall,
 }
 
@@ -63,6 +65,10 @@ async fn answer_each(mut socket: TcpStream, answer: &'static [u8], after: After)
         match after {
             After::KeepAlive => {}
             After::Close => return,
+            After::CloseLater => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return;
+            }
             After::Stall => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 return;
@@ -118,6 +124,17 @@ async fn a_connection_the_provider_closed_is_replaced() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn idle_connections_the_provider_closed_are_swept() {
+    let (url, _) = serve(JSON, After::CloseLater).await;
+    let upstream = client(Duration::from_secs(5));
+    let (_, error) = read_all(get(&upstream, &url).await).await;
+    assert!(error.is_none());
+    assert_eq!(upstream.swept_idle_connections(), 1, "the connection is idle and open");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(upstream.swept_idle_connections(), 0, "the provider closed it");
 }
 
 #[tokio::test]
