@@ -58,19 +58,25 @@ pub(crate) struct GroupCommit {
     chainer: Arc<std::sync::OnceLock<Arc<dyn crate::Chainer>>>,
 }
 
-/// A worker's own audit chain: the chainer and the last record written, if any.
-pub(crate) struct WorkerChain {
+/// What a worker keeps from one batch to the next: its own audit chain (the chainer and
+/// the last record written, if any) and the connection it writes through.
+pub(crate) struct Worker<C> {
     pub chainer: Arc<std::sync::OnceLock<Arc<dyn crate::Chainer>>>,
     pub last: Option<byok_core::AuditRecord>,
+    /// Held between batches: giving a connection back to its pool and taking it again
+    /// costs hand-offs between tasks on every batch. `None` before the first batch and
+    /// after a failed one.
+    pub conn: Option<C>,
 }
 
 impl GroupCommit {
     /// Starts `workers` tasks, each running batches with `run`, which must answer every
     /// job it is given.
-    pub(crate) fn start<F, Fut>(workers: usize, run: F) -> Self
+    pub(crate) fn start<C, F, Fut>(workers: usize, run: F) -> Self
     where
-        F: Fn(Vec<Job>, WorkerChain) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = WorkerChain> + Send + 'static,
+        C: Send + 'static,
+        F: Fn(Vec<Job>, Worker<C>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Worker<C>> + Send + 'static,
     {
         let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 16);
         let queue = Arc::new(Mutex::new(queue));
@@ -78,7 +84,7 @@ impl GroupCommit {
         let chainer = Arc::new(std::sync::OnceLock::new());
         for _ in 0..workers {
             let (queue, run) = (queue.clone(), run.clone());
-            let mut chain = WorkerChain { chainer: chainer.clone(), last: None };
+            let mut worker = Worker { chainer: chainer.clone(), last: None, conn: None };
             tokio::spawn(async move {
                 loop {
                     let batch = {
@@ -93,7 +99,7 @@ impl GroupCommit {
                         }
                         batch
                     };
-                    chain = run(batch, chain).await;
+                    worker = run(batch, worker).await;
                 }
             });
         }
@@ -250,8 +256,8 @@ pub(crate) fn match_rows(round: Vec<TakeJob>, rows: Vec<CredentialRow>) -> Vec<(
 /// The audit records to write in this batch's transaction: the taken units' entries
 /// (filled in from their rows) chained after the worker's last record, plus, for a new
 /// chain, its genesis. Returns (genesis to register, records to insert).
-pub(crate) fn chain_take_entries(
-    chain: &WorkerChain,
+pub(crate) fn chain_take_entries<C>(
+    chain: &Worker<C>,
     taken: Vec<(byok_core::AuditEvent, &CredentialRow)>,
 ) -> Result<(Option<byok_core::AuditRecord>, Vec<byok_core::AuditRecord>), String> {
     if taken.is_empty() {

@@ -27,7 +27,7 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        let meter = start_group_commit!(pool, sqlx::Postgres, 4, " FOR UPDATE");
+        let meter = start_group_commit!(pool, sqlx::Postgres, 4, " FOR UPDATE", false);
         Ok(Self { pool, meter, changes: Default::default() })
     }
 }

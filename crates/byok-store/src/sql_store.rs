@@ -11,53 +11,99 @@ macro_rules! credential_columns {
 }
 
 /// Starts the group-commit workers of a store whose pool is `$pool`: each batch takes
-/// its units with one `UPDATE` per round (see `group_commit::take_sql`).
+/// its units with one `UPDATE` per round (see `group_commit::take_sql`). With `$fold`
+/// (SQLite, which runs several statements in one call), `BEGIN` travels with the
+/// batch's first statement and `COMMIT` with its last: two hand-offs to the
+/// connection's thread per batch instead of four.
 macro_rules! start_group_commit {
-    ($pool:expr, $db:ty, $workers:expr, $lock_rows:literal) => {{
+    ($pool:expr, $db:ty, $workers:expr, $lock_rows:literal, $fold:literal) => {{
         let pool = $pool.clone();
         $crate::group_commit::GroupCommit::start(
             $workers,
-            move |jobs: Vec<$crate::group_commit::Job>, mut chain: $crate::group_commit::WorkerChain| {
+            move |jobs: Vec<$crate::group_commit::Job>,
+                  mut chain: $crate::group_commit::Worker<sqlx::pool::PoolConnection<$db>>| {
                 let pool = pool.clone();
                 async move {
                     let (rounds, audits) = $crate::group_commit::split(jobs);
                     let mut new_last = None;
+                    let mut conn = chain.conn.take();
                     let outcome: Result<Vec<Vec<$crate::rows::CredentialRow>>, $crate::StoreError> = async {
-                        let mut tx = pool.begin().await?;
+                        let held = match &mut conn {
+                            Some(held) => held,
+                            None => conn.insert(pool.acquire().await?),
+                        };
+                        let db = &mut **held;
+                        // The `BEGIN` still to be sent with the next statement, if folded.
+                        let mut begin = if $fold {
+                            Some("BEGIN IMMEDIATE; ")
+                        } else {
+                            sqlx::query("BEGIN").execute(&mut *db).await?;
+                            None
+                        };
                         let mut answers = Vec::with_capacity(rounds.len());
                         for round in &rounds {
                             let now = round.iter().map(|j| j.now).max().unwrap_or_default();
-                            let sql = $crate::group_commit::take_sql(round.len(), $lock_rows);
+                            let sql = format!(
+                                "{}{}",
+                                begin.take().unwrap_or_default(),
+                                $crate::group_commit::take_sql(round.len(), $lock_rows)
+                            );
                             let mut q =
                                 sqlx::query_as::<$db, $crate::rows::CredentialRow>(sqlx::AssertSqlSafe(sql)).bind(now);
                             for job in round {
                                 q = q.bind(job.owner.clone()).bind(job.provider.clone()).bind(job.period);
                             }
-                            answers.push(q.fetch_all(&mut *tx).await?);
+                            answers.push(q.fetch_all(&mut *db).await?);
                         }
                         // Entries for the units just taken, written with them.
                         let taken = $crate::group_commit::taken_events(&rounds, &answers);
                         let (genesis, mut records) = $crate::group_commit::chain_take_entries(&chain, taken)
                             .map_err($crate::StoreError::Metering)?;
                         if let Some(genesis) = &genesis {
-                            sqlx::query("INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)")
+                            let sql = format!(
+                                "{}INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)",
+                                begin.take().unwrap_or_default()
+                            );
+                            sqlx::query(sqlx::AssertSqlSafe(sql))
                                 .bind(&genesis.chain)
                                 .bind(genesis.at.millis())
-                                .execute(&mut *tx)
+                                .execute(&mut *db)
                                 .await?;
                             records.insert(0, genesis.clone());
                         }
                         new_last = records.last().cloned();
                         records.extend(audits.iter().flat_map(|a| a.records.iter().cloned()));
-                        if !records.is_empty() {
-                            audit_insert!($db, &records).build().execute(&mut *tx).await?;
+                        if records.is_empty() {
+                            if begin.is_none() {
+                                sqlx::query("COMMIT").execute(&mut *db).await?;
+                            }
+                        } else {
+                            let mut insert = audit_insert!($db, begin.take().unwrap_or_default(), &records);
+                            if $fold {
+                                insert.push("; COMMIT");
+                                insert.build().execute(&mut *db).await?;
+                            } else {
+                                insert.build().execute(&mut *db).await?;
+                                sqlx::query("COMMIT").execute(&mut *db).await?;
+                            }
                         }
-                        tx.commit().await?;
                         Ok(answers)
                     }
                     .await;
-                    if outcome.is_ok() && new_last.is_some() {
-                        chain.last = new_last;
+                    match outcome {
+                        Ok(_) => {
+                            chain.conn = conn;
+                            if new_last.is_some() {
+                                chain.last = new_last;
+                            }
+                        }
+                        // The transaction may still be open: the connection is closed,
+                        // which rolls it back, and the next batch takes a fresh one.
+                        Err(_) => {
+                            if let Some(held) = conn.as_mut() {
+                                held.close_on_drop();
+                            }
+                        }
                     }
                     $crate::group_commit::answer(rounds, audits, outcome);
                     chain
@@ -87,8 +133,12 @@ macro_rules! insert_version {
 
 /// A multi-row INSERT of audit records.
 macro_rules! audit_insert {
-    ($db:ty, $records:expr) => {{
-        let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
+    ($db:ty, $records:expr) => {
+        audit_insert!($db, "", $records)
+    };
+    ($db:ty, $before:expr, $records:expr) => {{
+        let mut q = sqlx::QueryBuilder::<$db>::new($before);
+        q.push(concat!(
             "INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, credential_id, ",
             "provider, outcome, request_id, client_addr, detail, mac) "
         ));

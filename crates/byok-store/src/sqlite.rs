@@ -46,7 +46,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.pragma("cache_size", "-16384"))
             .await?;
-        let meter = start_group_commit!(writer, sqlx::Sqlite, 1, "");
+        let meter = start_group_commit!(writer, sqlx::Sqlite, 1, "", true);
         Ok(Self { pool, meter, changes: Default::default() })
     }
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod bad_input;
+mod batches;
 mod canary;
 mod cli;
 mod connection_tests;
