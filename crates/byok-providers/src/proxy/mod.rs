@@ -2,8 +2,10 @@
 //! the SSRF guard, putting an owner's real key where the provider expects it, asking
 //! OpenAI-style streams for a usage report, and reading the tokens a provider reports.
 
+mod answer_body;
 mod connect;
 mod inject;
+mod outbound_body;
 mod pool;
 mod request_body;
 mod upstream;
@@ -11,7 +13,9 @@ mod upstream;
 mod upstream_tests;
 mod usage;
 
+pub use answer_body::{AnswerBody, BodyError};
 pub use inject::{InjectError, inject_auth, proxyable};
+pub use outbound_body::{OutboundBody, empty_body, full_body, streamed_body};
 pub use request_body::ask_for_usage;
-pub use upstream::{Answer, AnswerBody, BodyError, OutboundBody, Upstream, empty_body, full_body, streamed_body};
+pub use upstream::{Answer, Upstream};
 pub use usage::UsageMeter;

@@ -11,7 +11,7 @@ use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 
 use super::connect::Stream;
-use super::upstream::OutboundBody;
+use super::outbound_body::OutboundBody;
 
 /// Idle connections kept per origin.
 const MAX_IDLE_PER_ORIGIN: usize = 1024;

@@ -11,14 +11,10 @@
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use futures::Stream;
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
-use hyper::body::{Body as _, Frame, Incoming};
+use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use reqwest::header::{HOST, HeaderMap, HeaderValue};
@@ -26,35 +22,11 @@ use reqwest::{Method, StatusCode, Url};
 use tokio::time::Sleep;
 use tokio_rustls::rustls::{self, pki_types::CertificateDer};
 
+use super::answer_body::AnswerBody;
 use super::connect::Connector;
+use super::outbound_body::OutboundBody;
 use super::pool::{Conn, Pool, SWEEP_EVERY};
 use crate::probe::{Failure, is_allowed_host};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// A body for a request to a provider.
-pub type OutboundBody = UnsyncBoxBody<Bytes, BoxError>;
-
-/// No body.
-pub fn empty_body() -> OutboundBody {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
-}
-
-/// A body known whole.
-pub fn full_body(bytes: Bytes) -> OutboundBody {
-    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
-}
-
-/// A body sent on as it arrives.
-pub fn streamed_body<S>(stream: S) -> OutboundBody
-where
-    S: Stream<Item = Result<Bytes, BoxError>> + Send + 'static,
-{
-    StreamBody::new(futures::TryStreamExt::map_ok(stream, Frame::data)).boxed_unsync()
-}
-
-/// At most this much of what already arrived is passed on as one chunk.
-const MAX_COALESCED: usize = 64 * 1024;
 
 /// Cheap to clone: the pool is shared.
 #[derive(Clone)]
@@ -64,7 +36,7 @@ pub struct Upstream {
 
 struct Inner {
     connector: Connector,
-    pool: Pool,
+    pool: Arc<Pool>,
     read_timeout: Duration,
     allow_private: bool,
 }
@@ -74,15 +46,6 @@ pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: AnswerBody,
-}
-
-/// Why an answer's body broke off.
-#[derive(Debug, thiserror::Error)]
-pub enum BodyError {
-    #[error("the provider sent nothing for longer than the read timeout")]
-    Timeout,
-    #[error("the provider's answer broke off: {0}")]
-    Broken(#[source] hyper::Error),
 }
 
 enum Exchange {
@@ -108,10 +71,11 @@ impl Upstream {
         extra_roots: Vec<CertificateDer<'static>>,
     ) -> Result<Self, rustls::Error> {
         let connector = Connector::new(connect_timeout, allow_private, extra_roots)?;
-        let inner = Arc::new(Inner { connector, pool: Pool::default(), read_timeout, allow_private });
+        let pool = Arc::new(Pool::default());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(sweep(Arc::downgrade(&inner)));
+            runtime.spawn(sweep(Arc::downgrade(&pool)));
         }
+        let inner = Arc::new(Inner { connector, pool, read_timeout, allow_private });
         Ok(Self { inner })
     }
 
@@ -173,21 +137,21 @@ impl Inner {
         Ok(Conn::new(sender, driver))
     }
 
-    fn answer(self: &Arc<Self>, origin: String, (response, conn, timer): Exchanged) -> Answer {
+    fn answer(&self, origin: String, (response, conn, timer): Exchanged) -> Answer {
         let (parts, body) = response.into_parts();
-        let body = AnswerBody { body, conn: Some(conn), origin, upstream: Arc::clone(self), timer, finished: false };
+        let body = AnswerBody::new(body, conn, origin, Arc::clone(&self.pool), self.read_timeout, timer);
         Answer { status: parts.status, headers: parts.headers, body }
     }
 }
 
 /// Sweeps the pool now and then, for as long as the client exists.
-async fn sweep(inner: Weak<Inner>) {
+async fn sweep(pool: Weak<Pool>) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         every.tick().await;
-        match inner.upgrade() {
-            Some(inner) => inner.pool.sweep(),
+        match pool.upgrade() {
+            Some(pool) => pool.sweep(),
             None => return,
         }
     }
@@ -222,98 +186,4 @@ async fn exchange(
     .await?;
     timer.as_mut().reset(tokio::time::Instant::now() + read_timeout);
     Ok((response, conn, timer))
-}
-
-/// An answer's body, read as the client takes it.
-pub struct AnswerBody {
-    body: Incoming,
-    /// The connection the answer comes on; back to the pool once the body is complete.
-    conn: Option<Conn>,
-    origin: String,
-    upstream: Arc<Inner>,
-    timer: Pin<Box<Sleep>>,
-    finished: bool,
-}
-
-impl AnswerBody {
-    fn finish(&mut self) {
-        self.finished = true;
-        if let Some(conn) = self.conn.take() {
-            self.upstream.pool.put(&self.origin, conn);
-        }
-    }
-}
-
-impl Stream for AnswerBody {
-    type Item = Result<Bytes, BodyError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        if this.finished {
-            return Poll::Ready(None);
-        }
-        let mut gathered: Option<BytesMut> = None;
-        let mut first: Option<Bytes> = None;
-        let mut drove = false;
-        loop {
-            match Pin::new(&mut this.body).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => {
-                    drove = false;
-                    let Ok(data) = frame.into_data() else { continue };
-                    match (&mut gathered, first.take()) {
-                        (Some(buf), _) => buf.extend_from_slice(&data),
-                        (None, None) => first = Some(data),
-                        (None, Some(earlier)) => {
-                            let mut buf = BytesMut::with_capacity(earlier.len() + data.len());
-                            buf.extend_from_slice(&earlier);
-                            buf.extend_from_slice(&data);
-                            gathered = Some(buf);
-                        }
-                    }
-                    let size = gathered.as_ref().map_or(0, BytesMut::len) + first.as_ref().map_or(0, Bytes::len);
-                    if this.body.is_end_stream() {
-                        this.finish();
-                        break;
-                    }
-                    if size >= MAX_COALESCED {
-                        break;
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    this.conn = None;
-                    this.finished = true;
-                    return Poll::Ready(Some(Err(BodyError::Broken(e))));
-                }
-                Poll::Ready(None) => {
-                    this.finish();
-                    break;
-                }
-                Poll::Pending if !drove => {
-                    // The connection reads on when the body has room: drive it once
-                    // and look again before giving up the turn.
-                    drove = true;
-                    if let Some(conn) = this.conn.as_mut() {
-                        let _ = conn.drive(cx);
-                    }
-                }
-                Poll::Pending => break,
-            }
-        }
-        let data = gathered.map(BytesMut::freeze).or(first);
-        match data {
-            Some(data) => {
-                this.timer.as_mut().reset(tokio::time::Instant::now() + this.upstream.read_timeout);
-                Poll::Ready(Some(Ok(data)))
-            }
-            None if this.finished => Poll::Ready(None),
-            None => {
-                if this.timer.as_mut().poll(cx).is_ready() {
-                    this.conn = None;
-                    this.finished = true;
-                    return Poll::Ready(Some(Err(BodyError::Timeout)));
-                }
-                Poll::Pending
-            }
-        }
-    }
 }

@@ -17,7 +17,9 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 
-use super::upstream::{Answer, BodyError, Upstream, empty_body, full_body};
+use super::answer_body::BodyError;
+use super::outbound_body::{empty_body, full_body};
+use super::upstream::{Answer, Upstream};
 
 const JSON: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
 const THREE_CHUNKS: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n\
