@@ -68,7 +68,7 @@ async fn answer_each(mut socket: TcpStream, answer: &'static [u8], after: After)
             After::KeepAlive => {}
             After::Close => return,
             After::CloseLater => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 return;
             }
             After::Stall => {
@@ -135,7 +135,7 @@ async fn idle_connections_the_provider_closed_are_swept() {
     let (_, error) = read_all(get(&upstream, &url).await).await;
     assert!(error.is_none());
     assert_eq!(upstream.swept_idle_connections(), 1, "the connection is idle and open");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(upstream.swept_idle_connections(), 0, "the provider closed it");
 }
 
