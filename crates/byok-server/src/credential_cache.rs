@@ -17,7 +17,7 @@ use byok_store::{Store, StoreError};
 
 use crate::epoch_poll::TRUST_WINDOW;
 
-/// Past this many entries a map starts over (it is only a shortcut).
+/// Past this many owners or orgs a map starts over (it is only a shortcut).
 const MAX_ENTRIES: usize = 100_000;
 
 /// A credential without a monthly limit, ready to use.
@@ -41,13 +41,14 @@ pub(crate) enum Lookup<T> {
     Miss(Option<Stamp>),
 }
 
-type PickKey = (Owner, ProviderId);
+/// An owner's picks per provider, each with its stamp and the usage period it was made for.
+type OwnerPicks = HashMap<ProviderId, (Stamp, Timestamp, Arc<Pick>)>;
 
 struct Inner {
     /// The epoch last read from the store, and when.
     epoch: Option<(i64, Instant)>,
-    /// Picks per owner and provider, with the usage period they were made for.
-    picks: HashMap<PickKey, (Stamp, Timestamp, Arc<Pick>)>,
+    /// Picks per owner, then per provider: looked up without building a key.
+    picks: HashMap<Owner, OwnerPicks>,
     policies: HashMap<OrgId, (Stamp, bool)>,
 }
 
@@ -70,7 +71,7 @@ impl CredentialCache {
     pub(crate) fn pick(&self, owner: &Owner, provider: &ProviderId, period: Timestamp) -> Lookup<Arc<Pick>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let stamp = self.stamp(&inner);
-        match inner.picks.get(&(owner.clone(), provider.clone())) {
+        match inner.picks.get(owner).and_then(|by_provider| by_provider.get(provider)) {
             Some((at, for_period, pick)) if Some(*at) == stamp && *for_period == period => Lookup::Hit(pick.clone()),
             _ => Lookup::Miss(stamp),
         }
@@ -78,12 +79,12 @@ impl CredentialCache {
 
     /// Files a pick read from the store after `stamp` was taken.
     pub(crate) fn put_pick(&self, stamp: Stamp, period: Timestamp, pick: Arc<Pick>) {
-        let key = (pick.credential.owner.clone(), pick.credential.provider.clone());
+        let (owner, provider) = (pick.credential.owner.clone(), pick.credential.provider.clone());
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if inner.picks.len() >= MAX_ENTRIES {
             inner.picks.clear();
         }
-        inner.picks.insert(key, (stamp, period, pick));
+        inner.picks.entry(owner).or_default().insert(provider, (stamp, period, pick));
     }
 
     /// Whether `org` allows platform credentials, from the cache or the store.

@@ -56,9 +56,10 @@ impl Connector {
     }
 
     async fn open(&self, url: &Url) -> Result<Stream, Failure> {
-        let host = url.host_str().ok_or(Failure::Other)?;
+        // IPv6 literals come bracketed in a URL, bare to the resolver and to TLS.
+        let host = url.host_str().ok_or(Failure::Other)?.trim_start_matches('[').trim_end_matches(']');
         let port = url.port_or_known_default().ok_or(Failure::Other)?;
-        let addrs = guarded_addrs(host.trim_start_matches('[').trim_end_matches(']'), port, self.allow_private).await?;
+        let addrs = guarded_addrs(host, port, self.allow_private).await?;
         let mut tcp = None;
         for addr in addrs {
             if let Ok(stream) = TcpStream::connect(addr).await {
@@ -71,8 +72,7 @@ impl Connector {
         if url.scheme() != "https" {
             return Ok(Stream::Plain(tcp));
         }
-        let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_owned())
-            .map_err(|_| Failure::Other)?;
+        let name = ServerName::try_from(host.to_owned()).map_err(|_| Failure::Other)?;
         let tls = self.tls.connect(name, tcp).await.map_err(|_| Failure::Connect)?;
         Ok(Stream::Tls(Box::new(tls)))
     }

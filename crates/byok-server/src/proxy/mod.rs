@@ -104,14 +104,14 @@ async fn forward(
 
     let info = crate::audit::request_info(&parts);
     let paid = pay::take_units(state, spec, &caller, &info).await?;
-    inject_auth(spec, &paid.config, &paid.secrets, &mut headers, &mut url).map_err(|e| match e {
+    inject_auth(spec, paid.config(), paid.secrets(), &mut headers, &mut url).map_err(|e| match e {
         InjectError::NotProxyable(_) => Refusal::NotProxyable(e.to_string()),
-        other => Refusal::internal(&format!("credential {:?} of {}", paid.credential, paid.owner), other),
+        other => Refusal::internal(&format!("credential {:?} of {}", paid.credential(), paid.owner()), other),
     })?;
     let mut settlement = Settlement {
         writer: state.proxy.usage.clone(),
         event: UsageEvent {
-            credential: paid.credential,
+            credential: paid.credential(),
             count_credential: paid.count_later,
             virtual_key: caller.token_id(),
             count_request: caller.virtual_key.as_ref().is_some_and(|k| k.monthly_limit.is_none()),

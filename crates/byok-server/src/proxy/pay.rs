@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use byok_core::{
-    AuditAction, AuditEvent, Credential, CredentialId, Owner, ProviderId, ProviderSpec, SecretFields, Tier, Timestamp,
+    AuditAction, AuditEvent, CredentialId, EnvCredential, Owner, ProviderId, ProviderSpec, SecretFields, Tier,
+    Timestamp,
 };
 
 use super::caller::Caller;
@@ -21,24 +22,59 @@ use crate::credential_cache::{Lookup, Pick};
 use crate::routes::{TierOutcome, exhausted_error, open_secrets, take_from_tier};
 
 /// The credential a request goes out with.
-pub(super) struct Paid {
-    /// `None` for a platform key from the environment (not metered).
-    pub credential: Option<CredentialId>,
+pub(super) struct Paid<'a> {
+    keys: Keys<'a>,
     /// Whether the request is still to be counted on the credential.
     pub count_later: bool,
-    pub owner: Owner,
-    pub config: BTreeMap<String, String>,
-    pub secrets: SecretFields,
+}
+
+/// Where the request's keys come from: shared, never copied per request.
+enum Keys<'a> {
+    /// A stored credential, its secrets opened (from the cache, or for this request).
+    Stored(Arc<Pick>),
+    /// A platform key from the environment (not metered).
+    Env(&'a EnvCredential),
+}
+
+impl Paid<'_> {
+    /// `None` for a platform key from the environment.
+    pub fn credential(&self) -> Option<CredentialId> {
+        match &self.keys {
+            Keys::Stored(pick) => Some(pick.credential.id),
+            Keys::Env(_) => None,
+        }
+    }
+
+    pub fn owner(&self) -> &Owner {
+        match &self.keys {
+            Keys::Stored(pick) => &pick.credential.owner,
+            Keys::Env(_) => &Owner::Platform,
+        }
+    }
+
+    pub fn config(&self) -> &BTreeMap<String, String> {
+        match &self.keys {
+            Keys::Stored(pick) => &pick.credential.config,
+            Keys::Env(env) => &env.config,
+        }
+    }
+
+    pub fn secrets(&self) -> &SecretFields {
+        match &self.keys {
+            Keys::Stored(pick) => &pick.secrets,
+            Keys::Env(env) => &env.secrets,
+        }
+    }
 }
 
 /// Takes the request's units; a unit taken from the key is given back when no
 /// credential can pay.
-pub(super) async fn take_units(
-    state: &AppState,
+pub(super) async fn take_units<'a>(
+    state: &'a AppState,
     spec: &ProviderSpec,
     caller: &Caller,
     info: &RequestInfo,
-) -> Result<Paid, Refusal> {
+) -> Result<Paid<'a>, Refusal> {
     let now = state.clock.now();
     let period = state.settings.period_anchor.period_start(now);
     let limited = caller.virtual_key.as_ref().and_then(|k| k.monthly_limit.map(|limit| (k.token_id, limit)));
@@ -56,14 +92,14 @@ pub(super) async fn take_units(
     paid
 }
 
-async fn credential(
-    state: &AppState,
+async fn credential<'a>(
+    state: &'a AppState,
     spec: &ProviderSpec,
     caller: &Caller,
     info: &RequestInfo,
     period: byok_core::Timestamp,
     now: byok_core::Timestamp,
-) -> Result<Paid, Refusal> {
+) -> Result<Paid<'a>, Refusal> {
     for (tier, owner) in &caller.chain {
         let audit = AuditEvent {
             actor_token: caller.token_id().map(|t| t.to_string()),
@@ -86,11 +122,14 @@ async fn credential(
                 ..audit
             };
             state.audit.submit(event).await.map_err(|e| Refusal::internal("audit", e))?;
-            return Ok(paid(*tier, c, pick.secrets.clone(), true));
+            return Ok(paid(*tier, pick, true));
         }
         // Otherwise the use is audited in the transaction that takes its unit.
         match take_from_tier(state, owner, &spec.id, period, now, &audit).await? {
-            TierOutcome::Granted(c) => return Ok(paid(*tier, &c, open_secrets(state, &c).await?, false)),
+            TierOutcome::Granted(c) => {
+                let secrets = open_secrets(state, &c).await?;
+                return Ok(paid(*tier, Arc::new(Pick { credential: *c, secrets }), false));
+            }
             TierOutcome::Exhausted => return Err(exhausted_error(owner, &spec.id).into()),
             TierOutcome::Nothing if *tier == Tier::Platform => {
                 if let Some(env) = state.platform_env.get(&spec.id) {
@@ -102,13 +141,7 @@ async fn credential(
                         ..audit
                     };
                     state.audit.record(event).await.map_err(|e| Refusal::internal("audit", e))?;
-                    return Ok(Paid {
-                        credential: None,
-                        count_later: false,
-                        owner: Owner::Platform,
-                        config: env.config.clone(),
-                        secrets: env.secrets.clone(),
-                    });
+                    return Ok(Paid { keys: Keys::Env(env), count_later: false });
                 }
             }
             TierOutcome::Nothing => {}
@@ -118,10 +151,11 @@ async fn credential(
     Err(Refusal::NoCredential(format!("no usable `{}` credential for {}", spec.id, tiers.join(", then "))))
 }
 
-/// The request goes out with `c`: counted afterwards, or its unit already taken.
-fn paid(tier: Tier, c: &Credential, secrets: SecretFields, count_later: bool) -> Paid {
+/// The request goes out with `pick`: counted afterwards, or its unit already taken.
+fn paid(tier: Tier, pick: Arc<Pick>, count_later: bool) -> Paid<'static> {
+    let c = &pick.credential;
     tracing::debug!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
-    Paid { credential: Some(c.id), count_later, owner: c.owner.clone(), config: c.config.clone(), secrets }
+    Paid { keys: Keys::Stored(pick), count_later }
 }
 
 /// The owner's pick when it has no monthly limit, from the cache or else the store
