@@ -12,6 +12,9 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// From the SQLite writer's own connection (see `sqlite_writer`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// A batch of metering updates failed; none of its units was granted.
     #[error("metering failed: {0}")]
     Metering(String),

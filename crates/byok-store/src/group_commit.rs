@@ -90,20 +90,34 @@ impl GroupCommit {
                     let batch = {
                         let mut queue = queue.lock().await;
                         let Some(first) = queue.recv().await else { return };
-                        let mut batch = vec![first];
-                        while batch.len() < MAX_BATCH {
-                            match queue.try_recv() {
-                                Ok(job) => batch.push(job),
-                                Err(_) => break,
-                            }
-                        }
-                        batch
+                        fill(first, &mut queue)
                     };
                     worker = run(batch, worker).await;
                 }
             });
         }
         Self { jobs, chainer }
+    }
+
+    /// Starts one thread of its own that runs every batch itself with `run`, for a
+    /// synchronous driver: from `BEGIN` to `COMMIT` a batch then waits for no other
+    /// thread, so no hand-off lengthens the time its callers wait. The thread ends
+    /// when the `GroupCommit` is dropped.
+    pub(crate) fn start_thread<C, F>(name: &str, conn: C, mut run: F) -> std::io::Result<Self>
+    where
+        C: Send + 'static,
+        F: FnMut(Vec<Job>, &mut Worker<C>) + Send + 'static,
+    {
+        let (jobs, mut queue) = mpsc::channel::<Job>(MAX_BATCH * 16);
+        let chainer = Arc::new(std::sync::OnceLock::new());
+        let mut worker = Worker { chainer: chainer.clone(), last: None, conn: Some(conn) };
+        std::thread::Builder::new().name(name.to_owned()).spawn(move || {
+            while let Some(first) = queue.blocking_recv() {
+                let batch = fill(first, &mut queue);
+                run(batch, &mut worker);
+            }
+        })?;
+        Ok(Self { jobs, chainer })
     }
 
     pub(crate) fn attach_chainer(&self, chainer: Arc<dyn crate::Chainer>) {
@@ -134,6 +148,18 @@ impl GroupCommit {
             .map_err(|_| StoreError::Metering("the write worker has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Metering("the write worker dropped a request".into()))?
     }
+}
+
+/// A batch: `first` and whatever else is already waiting, up to [`MAX_BATCH`].
+fn fill(first: Job, queue: &mut mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    batch
 }
 
 /// Splits take jobs into rounds of distinct (owner, provider) pairs, sorted so every

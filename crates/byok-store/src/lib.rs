@@ -11,6 +11,7 @@ mod proxy_store;
 mod rows;
 mod sql_store;
 mod sqlite;
+mod sqlite_writer;
 mod store;
 
 use std::sync::Arc;

@@ -10,13 +10,11 @@ macro_rules! credential_columns {
     };
 }
 
-/// Starts the group-commit workers of a store whose pool is `$pool`: each batch takes
-/// its units with one `UPDATE` per round (see `group_commit::take_sql`). With `$fold`
-/// (SQLite, which runs several statements in one call), `BEGIN` travels with the
-/// batch's first statement and `COMMIT` with its last: two hand-offs to the
-/// connection's thread per batch instead of four.
+/// Starts the group-commit workers (async tasks) of a store whose pool is `$pool`: each
+/// batch takes its units with one `UPDATE` per round (see `group_commit::take_sql`).
+/// PostgreSQL's; SQLite's writer is a thread of its own (`sqlite_writer`).
 macro_rules! start_group_commit {
-    ($pool:expr, $db:ty, $workers:expr, $lock_rows:literal, $fold:literal) => {{
+    ($pool:expr, $db:ty, $workers:expr, $lock_rows:literal) => {{
         let pool = $pool.clone();
         $crate::group_commit::GroupCommit::start(
             $workers,
@@ -33,21 +31,11 @@ macro_rules! start_group_commit {
                             None => conn.insert(pool.acquire().await?),
                         };
                         let db = &mut **held;
-                        // The `BEGIN` still to be sent with the next statement, if folded.
-                        let mut begin = if $fold {
-                            Some("BEGIN IMMEDIATE; ")
-                        } else {
-                            sqlx::query("BEGIN").execute(&mut *db).await?;
-                            None
-                        };
+                        sqlx::query("BEGIN").execute(&mut *db).await?;
                         let mut answers = Vec::with_capacity(rounds.len());
                         for round in &rounds {
                             let now = round.iter().map(|j| j.now).max().unwrap_or_default();
-                            let sql = format!(
-                                "{}{}",
-                                begin.take().unwrap_or_default(),
-                                $crate::group_commit::take_sql(round.len(), $lock_rows)
-                            );
+                            let sql = $crate::group_commit::take_sql(round.len(), $lock_rows);
                             let mut q =
                                 sqlx::query_as::<$db, $crate::rows::CredentialRow>(sqlx::AssertSqlSafe(sql)).bind(now);
                             for job in round {
@@ -60,11 +48,7 @@ macro_rules! start_group_commit {
                         let (genesis, mut records) = $crate::group_commit::chain_take_entries(&chain, taken)
                             .map_err($crate::StoreError::Metering)?;
                         if let Some(genesis) = &genesis {
-                            let sql = format!(
-                                "{}INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)",
-                                begin.take().unwrap_or_default()
-                            );
-                            sqlx::query(sqlx::AssertSqlSafe(sql))
+                            sqlx::query("INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)")
                                 .bind(&genesis.chain)
                                 .bind(genesis.at.millis())
                                 .execute(&mut *db)
@@ -73,20 +57,10 @@ macro_rules! start_group_commit {
                         }
                         new_last = records.last().cloned();
                         records.extend(audits.iter().flat_map(|a| a.records.iter().cloned()));
-                        if records.is_empty() {
-                            if begin.is_none() {
-                                sqlx::query("COMMIT").execute(&mut *db).await?;
-                            }
-                        } else {
-                            let mut insert = audit_insert!($db, begin.take().unwrap_or_default(), &records);
-                            if $fold {
-                                insert.push("; COMMIT");
-                                insert.build().execute(&mut *db).await?;
-                            } else {
-                                insert.build().execute(&mut *db).await?;
-                                sqlx::query("COMMIT").execute(&mut *db).await?;
-                            }
+                        if !records.is_empty() {
+                            audit_insert!($db, &records).build().execute(&mut *db).await?;
                         }
+                        sqlx::query("COMMIT").execute(&mut *db).await?;
                         Ok(answers)
                     }
                     .await;
@@ -133,12 +107,8 @@ macro_rules! insert_version {
 
 /// A multi-row INSERT of audit records.
 macro_rules! audit_insert {
-    ($db:ty, $records:expr) => {
-        audit_insert!($db, "", $records)
-    };
-    ($db:ty, $before:expr, $records:expr) => {{
-        let mut q = sqlx::QueryBuilder::<$db>::new($before);
-        q.push(concat!(
+    ($db:ty, $records:expr) => {{
+        let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
             "INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, credential_id, ",
             "provider, outcome, request_id, client_addr, detail, mac) "
         ));

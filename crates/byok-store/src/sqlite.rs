@@ -7,7 +7,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::StoreError;
 use crate::group_commit::GroupCommit;
 use crate::proxy_sql::impl_proxy_store;
-use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_version, start_group_commit};
+use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_version};
 
 /// SQLite in WAL mode: readers never block the writer, and every commit is synced.
 pub(crate) struct SqliteStore {
@@ -37,16 +37,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        // The group-commit worker writes through a connection of its own, so its page
-        // cache stays warm: SQLite empties a connection's cache whenever another
-        // connection wrote since it last looked.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options.pragma("cache_size", "-16384"))
-            .await?;
-        let meter = start_group_commit!(writer, sqlx::Sqlite, 1, "", true);
+        let meter = crate::sqlite_writer::start(options.get_filename().to_owned())?;
         Ok(Self { pool, meter, changes: Default::default() })
     }
 }
