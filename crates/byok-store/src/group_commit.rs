@@ -196,23 +196,25 @@ pub(crate) fn split(jobs: Vec<Job>) -> (Vec<Vec<TakeJob>>, Vec<AuditJob>) {
 }
 
 /// The statement that takes one unit for each job of a round: each distinct (owner,
-/// provider) picks its best usable credential; the picked rows are locked in id order
-/// (`lock_rows`, so concurrent statements cannot deadlock); the outer WHERE re-checks
-/// the limit under the lock, so a row exhausted meanwhile is left out (that job is
-/// answered "nothing" and retried by the caller). Parameter `$1` is the time of use,
-/// then owner, provider and period start for each job.
+/// provider) picks its best usable credential, locking it with `lock_rows` (PostgreSQL's
+/// `FOR UPDATE`; SQLite has one writer). The jobs come sorted by (owner, provider) and
+/// each locks at most one row of its own pair, so concurrent statements lock in one
+/// order and cannot deadlock. A pick whose row is taken to its limit meanwhile moves on
+/// to the next usable row once the lock is granted; the outer WHERE re-checks the limit
+/// under the lock, so nothing is taken past it (a job with no row left is answered
+/// "nothing" and its caller looks why). Parameter `$1` is the time of use, then owner,
+/// provider and period start for each job.
 pub(crate) fn take_sql(jobs: usize, lock_rows: &str) -> String {
     let values: Vec<String> =
         (0..jobs).map(|i| format!("(${}, ${}, CAST(${} AS BIGINT))", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i)).collect();
     format!(
         "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 \
-         WHERE id IN (SELECT l.id FROM credentials l WHERE l.id IN \
-         (SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.column1 \
+         FROM (SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.column1 \
          AND c.provider = j.column2 AND c.enabled = TRUE AND c.status <> 'error' \
          AND c.period_start >= j.column3 \
          AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) \
-         ORDER BY c.priority, c.id LIMIT 1) FROM (VALUES {}) AS j) ORDER BY l.id{lock_rows}) \
-         AND enabled = TRUE AND status <> 'error' \
+         ORDER BY c.priority, c.id LIMIT 1{lock_rows}) AS pick FROM (VALUES {}) AS j) AS p \
+         WHERE credentials.id = p.pick AND enabled = TRUE AND status <> 'error' \
          AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING {}",
         values.join(", "),
         crate::sql_store::credential_columns!()
