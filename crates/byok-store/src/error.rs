@@ -15,6 +15,9 @@ pub enum StoreError {
     /// From the SQLite writer's own connection (see `sqlite_writer`).
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// From a PostgreSQL metering writer's own connection (see `pg_writer`).
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
     /// A batch of metering updates failed; none of its units was granted.
     #[error("metering failed: {0}")]
     Metering(String),

@@ -63,9 +63,8 @@ pub(crate) struct GroupCommit {
 pub(crate) struct Worker<C> {
     pub chainer: Arc<std::sync::OnceLock<Arc<dyn crate::Chainer>>>,
     pub last: Option<byok_core::AuditRecord>,
-    /// Held between batches: giving a connection back to its pool and taking it again
-    /// costs hand-offs between tasks on every batch. `None` before the first batch and
-    /// after a failed one.
+    /// The worker's own connection, kept from batch to batch. `None` when it is still to
+    /// be opened: before the first batch (for a lazy worker) and after a failed one.
     pub conn: Option<C>,
 }
 
@@ -195,32 +194,6 @@ pub(crate) fn split(jobs: Vec<Job>) -> (Vec<Vec<TakeJob>>, Vec<AuditJob>) {
     (rounds(takes), audits)
 }
 
-/// The statement that takes one unit for each job of a round: each distinct (owner,
-/// provider) picks its best usable credential, locking it with `lock_rows` (PostgreSQL's
-/// `FOR UPDATE`; SQLite has one writer). The jobs come sorted by (owner, provider) and
-/// each locks at most one row of its own pair, so concurrent statements lock in one
-/// order and cannot deadlock. A pick whose row is taken to its limit meanwhile moves on
-/// to the next usable row once the lock is granted; the outer WHERE re-checks the limit
-/// under the lock, so nothing is taken past it (a job with no row left is answered
-/// "nothing" and its caller looks why). Parameter `$1` is the time of use, then owner,
-/// provider and period start for each job.
-pub(crate) fn take_sql(jobs: usize, lock_rows: &str) -> String {
-    let values: Vec<String> =
-        (0..jobs).map(|i| format!("(${}, ${}, CAST(${} AS BIGINT))", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i)).collect();
-    format!(
-        "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 \
-         FROM (SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.column1 \
-         AND c.provider = j.column2 AND c.enabled = TRUE AND c.status <> 'error' \
-         AND c.period_start >= j.column3 \
-         AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) \
-         ORDER BY c.priority, c.id LIMIT 1{lock_rows}) AS pick FROM (VALUES {}) AS j) AS p \
-         WHERE credentials.id = p.pick AND enabled = TRUE AND status <> 'error' \
-         AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING {}",
-        values.join(", "),
-        crate::sql_store::credential_columns!()
-    )
-}
-
 /// The audit events of the units a batch took, with the rows they were taken from.
 pub(crate) fn taken_events<'a>(
     rounds: &[Vec<TakeJob>],
@@ -284,14 +257,15 @@ pub(crate) fn match_rows(round: Vec<TakeJob>, rows: Vec<CredentialRow>) -> Vec<(
 /// The audit records to write in this batch's transaction: the taken units' entries
 /// (filled in from their rows) chained after the worker's last record, plus, for a new
 /// chain, its genesis. Returns (genesis to register, records to insert).
-pub(crate) fn chain_take_entries<C>(
-    chain: &Worker<C>,
+pub(crate) fn chain_take_entries(
+    chainer: &std::sync::OnceLock<Arc<dyn crate::Chainer>>,
+    last: Option<&byok_core::AuditRecord>,
     taken: Vec<(byok_core::AuditEvent, &CredentialRow)>,
 ) -> Result<(Option<byok_core::AuditRecord>, Vec<byok_core::AuditRecord>), String> {
     if taken.is_empty() {
         return Ok((None, Vec::new()));
     }
-    let chainer = chain.chainer.get().ok_or("audited metering needs a chainer attached")?;
+    let chainer = chainer.get().ok_or("audited metering needs a chainer attached")?;
     let events = taken
         .into_iter()
         .map(|(mut event, row)| {
@@ -301,7 +275,7 @@ pub(crate) fn chain_take_entries<C>(
             event
         })
         .collect();
-    let (genesis, previous) = match &chain.last {
+    let (genesis, previous) = match last {
         Some(last) => (None, last.clone()),
         None => {
             let genesis = chainer.genesis();

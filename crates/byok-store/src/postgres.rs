@@ -7,7 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use crate::StoreError;
 use crate::group_commit::GroupCommit;
 use crate::proxy_sql::impl_proxy_store;
-use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_version, start_group_commit};
+use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_version};
 
 /// PostgreSQL, shared by any number of byok instances. Migrations take sqlx's
 /// advisory lock, so instances starting together apply them once.
@@ -30,7 +30,7 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        let meter = start_group_commit!(pool, sqlx::Postgres, 4, " FOR UPDATE");
+        let meter = crate::pg_writer::start(url)?;
         Ok(Self { pool, meter, changes: Default::default() })
     }
 }

@@ -10,83 +10,6 @@ macro_rules! credential_columns {
     };
 }
 
-/// Starts the group-commit workers (async tasks) of a store whose pool is `$pool`: each
-/// batch takes its units with one `UPDATE` per round (see `group_commit::take_sql`).
-/// PostgreSQL's; SQLite's writer is a thread of its own (`sqlite_writer`).
-macro_rules! start_group_commit {
-    ($pool:expr, $db:ty, $workers:expr, $lock_rows:literal) => {{
-        let pool = $pool.clone();
-        $crate::group_commit::GroupCommit::start(
-            $workers,
-            move |jobs: Vec<$crate::group_commit::Job>,
-                  mut chain: $crate::group_commit::Worker<sqlx::pool::PoolConnection<$db>>| {
-                let pool = pool.clone();
-                async move {
-                    let (rounds, audits) = $crate::group_commit::split(jobs);
-                    let mut new_last = None;
-                    let mut conn = chain.conn.take();
-                    let outcome: Result<Vec<Vec<$crate::rows::CredentialRow>>, $crate::StoreError> = async {
-                        let held = match &mut conn {
-                            Some(held) => held,
-                            None => conn.insert(pool.acquire().await?),
-                        };
-                        let db = &mut **held;
-                        sqlx::query("BEGIN").execute(&mut *db).await?;
-                        let mut answers = Vec::with_capacity(rounds.len());
-                        for round in &rounds {
-                            let now = round.iter().map(|j| j.now).max().unwrap_or_default();
-                            let sql = $crate::group_commit::take_sql(round.len(), $lock_rows);
-                            let mut q =
-                                sqlx::query_as::<$db, $crate::rows::CredentialRow>(sqlx::AssertSqlSafe(sql)).bind(now);
-                            for job in round {
-                                q = q.bind(job.owner.clone()).bind(job.provider.clone()).bind(job.period);
-                            }
-                            answers.push(q.fetch_all(&mut *db).await?);
-                        }
-                        // Entries for the units just taken, written with them.
-                        let taken = $crate::group_commit::taken_events(&rounds, &answers);
-                        let (genesis, mut records) = $crate::group_commit::chain_take_entries(&chain, taken)
-                            .map_err($crate::StoreError::Metering)?;
-                        if let Some(genesis) = &genesis {
-                            sqlx::query("INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)")
-                                .bind(&genesis.chain)
-                                .bind(genesis.at.millis())
-                                .execute(&mut *db)
-                                .await?;
-                            records.insert(0, genesis.clone());
-                        }
-                        new_last = records.last().cloned();
-                        records.extend(audits.iter().flat_map(|a| a.records.iter().cloned()));
-                        if !records.is_empty() {
-                            audit_insert!($db, &records).build().execute(&mut *db).await?;
-                        }
-                        sqlx::query("COMMIT").execute(&mut *db).await?;
-                        Ok(answers)
-                    }
-                    .await;
-                    match outcome {
-                        Ok(_) => {
-                            chain.conn = conn;
-                            if new_last.is_some() {
-                                chain.last = new_last;
-                            }
-                        }
-                        // The transaction may still be open: the connection is closed,
-                        // which rolls it back, and the next batch takes a fresh one.
-                        Err(_) => {
-                            if let Some(held) = conn.as_mut() {
-                                held.close_on_drop();
-                            }
-                        }
-                    }
-                    $crate::group_commit::answer(rounds, audits, outcome);
-                    chain
-                }
-            },
-        )
-    }};
-}
-
 /// Records a credential's current secret as a version (inside a transaction).
 macro_rules! insert_version {
     ($conn:expr, $c:expr) => {
@@ -751,4 +674,4 @@ macro_rules! impl_sql_store {
     };
 }
 
-pub(crate) use {audit_insert, credential_columns, impl_sql_store, insert_version, start_group_commit};
+pub(crate) use {audit_insert, credential_columns, impl_sql_store, insert_version};

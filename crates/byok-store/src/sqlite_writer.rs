@@ -62,7 +62,8 @@ fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path) {
             answers.push(take_round(&tx, round)?);
         }
         let taken = group_commit::taken_events(&rounds, &answers);
-        let (genesis, mut records) = group_commit::chain_take_entries(worker, taken).map_err(StoreError::Metering)?;
+        let (genesis, mut records) = group_commit::chain_take_entries(&worker.chainer, worker.last.as_ref(), taken)
+            .map_err(StoreError::Metering)?;
         if let Some(genesis) = genesis {
             tx.prepare_cached("INSERT INTO audit_chains (chain, started_at) VALUES (?1, ?2)")?
                 .execute(params![genesis.chain, genesis.at.millis()])?;
@@ -106,11 +107,32 @@ fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path) {
     group_commit::answer(rounds, audits, outcome);
 }
 
-/// Takes one unit for each job of a round with one `UPDATE` (`group_commit::take_sql`);
-/// its `$n` parameters appear in order, so they bind by position.
+/// The statement that takes one unit for each job of a round: each distinct (owner,
+/// provider) picks its best usable credential, and the outer WHERE re-checks the limit.
+/// A job with no usable row left is answered "nothing" and its caller looks why.
+/// Parameter `$1` is the time of use, then owner, provider and period start for each
+/// job; they appear in order, so they bind by position.
+fn take_sql(jobs: usize) -> String {
+    let values: Vec<String> =
+        (0..jobs).map(|i| format!("(${}, ${}, CAST(${} AS BIGINT))", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i)).collect();
+    format!(
+        "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 \
+         FROM (SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.column1 \
+         AND c.provider = j.column2 AND c.enabled = TRUE AND c.status <> 'error' \
+         AND c.period_start >= j.column3 \
+         AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) \
+         ORDER BY c.priority, c.id LIMIT 1) AS pick FROM (VALUES {}) AS j) AS p \
+         WHERE credentials.id = p.pick AND enabled = TRUE AND status <> 'error' \
+         AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING {}",
+        values.join(", "),
+        crate::sql_store::credential_columns!()
+    )
+}
+
+/// Takes one unit for each job of a round with one `UPDATE`.
 fn take_round(tx: &rusqlite::Transaction<'_>, round: &[TakeJob]) -> Result<Vec<CredentialRow>, StoreError> {
     let now = round.iter().map(|j| j.now).max().unwrap_or_default();
-    let mut stmt = tx.prepare_cached(&group_commit::take_sql(round.len(), ""))?;
+    let mut stmt = tx.prepare_cached(&take_sql(round.len()))?;
     let params = std::iter::once(rusqlite::types::Value::Integer(now)).chain(round.iter().flat_map(|j| {
         [
             rusqlite::types::Value::Text(j.owner.clone()),
