@@ -127,6 +127,7 @@ pub(super) async fn request_body(
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        drain(body.into_data_stream()).await;
         return Err(Refusal::PayloadTooLarge(limit));
     }
     if body.size_hint().exact() == Some(0) {
@@ -148,6 +149,30 @@ pub(super) async fn request_body(
     Ok(streamed_body(limited))
 }
 
+/// Most of a refused body read and thrown away before the refusal is sent, and how long
+/// that may take.
+const DRAIN_BYTES: usize = 64 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads what the client already sent of a refused body (bounded in bytes and time), so
+/// that closing the connection does not reset it before the client reads the 413: a
+/// socket closed with unread data answers with a reset, which loses the response.
+async fn drain<S, E>(mut stream: S)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let mut left = DRAIN_BYTES;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// Reads a body of at most `limit` bytes.
 async fn read_whole(body: Body, limit: usize) -> Result<Bytes, Refusal> {
     let mut stream = body.into_data_stream();
@@ -155,6 +180,7 @@ async fn read_whole(body: Body, limit: usize) -> Result<Bytes, Refusal> {
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| Refusal::BadRequest("the request body could not be read".into()))?;
         if out.len() + chunk.len() > limit {
+            drain(stream).await;
             return Err(Refusal::PayloadTooLarge(limit));
         }
         out.extend_from_slice(&chunk);
