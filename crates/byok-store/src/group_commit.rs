@@ -194,17 +194,30 @@ pub(crate) fn split(jobs: Vec<Job>) -> (Vec<Vec<TakeJob>>, Vec<AuditJob>) {
     (rounds(takes), audits)
 }
 
+/// Where a taken unit came from, as its audit entry names it.
+pub(crate) struct TakenFrom<'a> {
+    pub owner: &'a str,
+    pub provider: &'a str,
+    pub id: &'a str,
+}
+
+impl<'a> From<&'a CredentialRow> for TakenFrom<'a> {
+    fn from(row: &'a CredentialRow) -> Self {
+        Self { owner: &row.owner, provider: &row.provider, id: &row.id }
+    }
+}
+
 /// The audit events of the units a batch took, with the rows they were taken from.
 pub(crate) fn taken_events<'a>(
     rounds: &[Vec<TakeJob>],
     answers: &'a [Vec<CredentialRow>],
-) -> Vec<(byok_core::AuditEvent, &'a CredentialRow)> {
+) -> Vec<(byok_core::AuditEvent, TakenFrom<'a>)> {
     let mut taken = Vec::new();
     for (round, rows) in rounds.iter().zip(answers) {
         for job in round {
             let row = rows.iter().find(|r| r.owner == job.owner && r.provider == job.provider);
             if let (Some(event), Some(row)) = (&job.audit, row) {
-                taken.push((event.clone(), row));
+                taken.push((event.clone(), row.into()));
             }
         }
     }
@@ -260,7 +273,7 @@ pub(crate) fn match_rows(round: Vec<TakeJob>, rows: Vec<CredentialRow>) -> Vec<(
 pub(crate) fn chain_take_entries(
     chainer: &std::sync::OnceLock<Arc<dyn crate::Chainer>>,
     last: Option<&byok_core::AuditRecord>,
-    taken: Vec<(byok_core::AuditEvent, &CredentialRow)>,
+    taken: Vec<(byok_core::AuditEvent, TakenFrom<'_>)>,
 ) -> Result<(Option<byok_core::AuditRecord>, Vec<byok_core::AuditRecord>), String> {
     if taken.is_empty() {
         return Ok((None, Vec::new()));
@@ -268,10 +281,10 @@ pub(crate) fn chain_take_entries(
     let chainer = chainer.get().ok_or("audited metering needs a chainer attached")?;
     let events = taken
         .into_iter()
-        .map(|(mut event, row)| {
-            event.owner = Some(row.owner.clone());
-            event.credential_id = Some(row.id.clone());
-            event.provider = Some(row.provider.clone());
+        .map(|(mut event, from)| {
+            event.owner = Some(from.owner.to_owned());
+            event.credential_id = Some(from.id.to_owned());
+            event.provider = Some(from.provider.to_owned());
             event
         })
         .collect();

@@ -4,6 +4,7 @@
 mod audit_rows;
 mod error;
 mod group_commit;
+mod pg_predicted;
 mod pg_writer;
 mod postgres;
 mod proxy_rows;

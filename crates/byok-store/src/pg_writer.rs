@@ -1,6 +1,7 @@
-//! PostgreSQL's group-commit writer, on tokio-postgres, which pipelines: a batch is two
-//! round trips to the server (`BEGIN` sent with the take, then the audit `INSERT` sent
-//! with `COMMIT`), where sqlx, which cannot pipeline, needed four. Each worker drives
+//! PostgreSQL's group-commit writer, on tokio-postgres, which pipelines: a batch is one
+//! round trip when its picks are predicted (see `pg_predicted`), else two (`BEGIN` sent
+//! with the take, then the audit `INSERT` sent with `COMMIT`), where sqlx, which cannot
+//! pipeline, needed four. Each worker drives
 //! its connection itself, in its own task, so no reply waits for another task. Both
 //! statements take arrays, so one prepared statement serves every batch size.
 
@@ -13,8 +14,11 @@ use byok_core::AuditRecord;
 use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::{Client, Config, Connection, NoTls, Row, Socket, Statement};
 
+use tokio_postgres::types::ToSql;
+
 use crate::StoreError;
 use crate::group_commit::{self, AuditJob, GroupCommit, Job, TakeJob, Worker};
+use crate::pg_predicted::{self, Predictions};
 use crate::rows::CredentialRow;
 
 /// Batches in flight at once, each on a connection of its own. One: with pipelining, a
@@ -51,13 +55,15 @@ const INSERT_AUDIT: &str = concat!(
 
 const NEW_CHAIN: &str = "INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)";
 
-/// A writer's connection and its prepared statements.
+/// A writer's connection, its prepared statements and what it predicts of the picks.
 pub(crate) struct WriterConn {
     client: Client,
     connection: Connection<Socket, NoTlsStream>,
     take: Statement,
     insert: Statement,
     new_chain: Statement,
+    predicted: Statement,
+    predictions: Predictions,
 }
 
 /// Starts the writers for the database at `url` (already migrated). Each opens its
@@ -75,15 +81,22 @@ pub(crate) fn start(url: &str) -> Result<GroupCommit, StoreError> {
 impl WriterConn {
     async fn open(config: &Config) -> Result<Self, StoreError> {
         let (client, mut connection) = config.connect(NoTls).await?;
-        let prepare =
-            async { tokio::try_join!(client.prepare(TAKE), client.prepare(INSERT_AUDIT), client.prepare(NEW_CHAIN)) };
-        let (take, insert, new_chain) = drive(&mut connection, async { Ok(prepare.await?) }).await?;
-        Ok(Self { client, connection, take, insert, new_chain })
+        let prepare = async {
+            tokio::try_join!(
+                client.prepare(TAKE),
+                client.prepare(INSERT_AUDIT),
+                client.prepare(NEW_CHAIN),
+                client.prepare(pg_predicted::GUARDED_INSERT)
+            )
+        };
+        let (take, insert, new_chain, predicted) = drive(&mut connection, async { Ok(prepare.await?) }).await?;
+        Ok(Self { client, connection, take, insert, new_chain, predicted, predictions: Predictions::default() })
     }
 }
 
-/// Runs one batch in one transaction and answers its jobs. A failed batch drops its
-/// connection (the server rolls back what it began); the next batch opens a new one.
+/// Runs one batch in one transaction and answers its jobs: in one round trip when the
+/// picks can be predicted, else in two. A failed batch drops its connection (the server
+/// rolls back what it began); the next batch opens a new one.
 async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, config: Arc<Config>) -> Worker<WriterConn> {
     let (rounds, audits) = group_commit::split(jobs);
     let mut conn = worker.conn.take();
@@ -92,9 +105,18 @@ async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, config: Arc<C
             Some(conn) => conn,
             None => conn.insert(WriterConn::open(&config).await?),
         };
-        let WriterConn { client, connection, take, insert, new_chain } = conn;
+        let WriterConn { client, connection, take, insert, new_chain, predicted, predictions } = conn;
         let chain = (&*worker.chainer, worker.last.as_ref());
-        drive(connection, batch(client, take, insert, new_chain, &rounds, &audits, chain)).await
+        let done = drive(connection, async {
+            let statements = (&*client, &*take, &*predicted);
+            match pg_predicted::batch(statements, predictions, &rounds, &audits, chain).await? {
+                Some(done) => Ok(done),
+                None => two_trips(client, take, insert, new_chain, &rounds, &audits, chain).await,
+            }
+        })
+        .await?;
+        predictions.learn(&rounds, &done.0);
+        Ok(done)
     }
     .await;
     let outcome = outcome.map(|(answers, last)| {
@@ -108,20 +130,23 @@ async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, config: Arc<C
     worker
 }
 
-/// The batch's statements; answers the rows taken per round and the chain's new last
-/// record, if it wrote any.
-async fn batch(
+/// The batch in two round trips: `BEGIN` with the take, then the audit `INSERT` (whose
+/// MACs cover the credentials picked) with `COMMIT`. Answers the rows taken per round
+/// and the chain's new last record, if it wrote any.
+async fn two_trips(
     client: &Client,
     take: &Statement,
     insert: &Statement,
     new_chain: &Statement,
     rounds: &[Vec<TakeJob>],
     audits: &[AuditJob],
-    (chainer, last): (&OnceLock<Arc<dyn crate::Chainer>>, Option<&AuditRecord>),
-) -> Result<(Vec<Vec<CredentialRow>>, Option<AuditRecord>), StoreError> {
+    (chainer, last): Chain<'_>,
+) -> Result<Batched, StoreError> {
     let mut answers = Vec::with_capacity(rounds.len());
     for (i, round) in rounds.iter().enumerate() {
-        let taking = take_round(client, take, round);
+        let arrays = TakeArrays::new(round);
+        let params = arrays.params();
+        let taking = client.query(take, &params);
         let rows = if i == 0 { tokio::try_join!(client.batch_execute("BEGIN"), taking)?.1 } else { taking.await? };
         answers.push(rows.iter().map(credential_row).collect::<Result<Vec<_>, _>>()?);
     }
@@ -146,62 +171,102 @@ async fn batch(
         if all.is_empty() {
             return Ok(());
         }
-        insert_records(client, insert, &all).await
+        client.execute(insert, &AuditArrays::new(&all, &[]).params()).await.map(drop)
     };
     tokio::try_join!(registering, inserting, client.batch_execute("COMMIT"))?;
     Ok((answers, new_last))
 }
 
-async fn take_round(client: &Client, take: &Statement, round: &[TakeJob]) -> Result<Vec<Row>, tokio_postgres::Error> {
-    let now = round.iter().map(|j| j.now).max().unwrap_or_default();
-    let owners: Vec<&str> = round.iter().map(|j| j.owner.as_str()).collect();
-    let providers: Vec<&str> = round.iter().map(|j| j.provider.as_str()).collect();
-    let periods: Vec<i64> = round.iter().map(|j| j.period).collect();
-    client.query(take, &[&now, &owners, &providers, &periods]).await
+/// The chain a writer extends: its chainer and the last record it wrote, if any.
+pub(crate) type Chain<'a> = (&'a OnceLock<Arc<dyn crate::Chainer>>, Option<&'a AuditRecord>);
+
+/// What a batch did: the rows taken per round and the chain's new last record, if any.
+pub(crate) type Batched = (Vec<Vec<CredentialRow>>, Option<AuditRecord>);
+
+/// A round's jobs as the take statement's parameters `$1`–`$4`.
+pub(crate) struct TakeArrays<'a> {
+    now: i64,
+    owners: Vec<&'a str>,
+    providers: Vec<&'a str>,
+    periods: Vec<i64>,
 }
 
-async fn insert_records(
-    client: &Client,
-    insert: &Statement,
-    records: &[&AuditRecord],
-) -> Result<(), tokio_postgres::Error> {
-    let text = |f: fn(&AuditRecord) -> Option<&str>| records.iter().map(|r| f(r)).collect::<Vec<_>>();
-    let chains = text(|r| Some(&r.chain));
-    let seqs: Vec<i64> = records.iter().map(|r| r.seq).collect();
-    let ats: Vec<i64> = records.iter().map(|r| r.at.millis()).collect();
-    let actor_tokens = text(|r| r.event.actor_token.as_deref());
-    let actor_roles = text(|r| Some(&r.event.actor_role));
-    let actions = text(|r| Some(&r.event.action));
-    let owners = text(|r| r.event.owner.as_deref());
-    let credential_ids = text(|r| r.event.credential_id.as_deref());
-    let providers = text(|r| r.event.provider.as_deref());
-    let outcomes = text(|r| Some(&r.event.outcome));
-    let request_ids = text(|r| r.event.request_id.as_deref());
-    let client_addrs = text(|r| r.event.client_addr.as_deref());
-    let details = text(|r| r.event.detail.as_deref());
-    let macs: Vec<&[u8]> = records.iter().map(|r| r.mac.as_slice()).collect();
-    client
-        .execute(
-            insert,
-            &[
-                &chains,
-                &seqs,
-                &ats,
-                &actor_tokens,
-                &actor_roles,
-                &actions,
-                &owners,
-                &credential_ids,
-                &providers,
-                &outcomes,
-                &request_ids,
-                &client_addrs,
-                &details,
-                &macs,
-            ],
-        )
-        .await
-        .map(drop)
+impl<'a> TakeArrays<'a> {
+    pub(crate) fn new(round: &'a [TakeJob]) -> Self {
+        Self {
+            now: round.iter().map(|j| j.now).max().unwrap_or_default(),
+            owners: round.iter().map(|j| j.owner.as_str()).collect(),
+            providers: round.iter().map(|j| j.provider.as_str()).collect(),
+            periods: round.iter().map(|j| j.period).collect(),
+        }
+    }
+
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 4] {
+        [&self.now, &self.owners, &self.providers, &self.periods]
+    }
+}
+
+/// Audit records as the audit insert's column arrays, in `INSERT_AUDIT` order, and
+/// for the predicted take, the credential each record expects taken (`None`: none).
+pub(crate) struct AuditArrays<'a> {
+    chains: Vec<&'a str>,
+    seqs: Vec<i64>,
+    ats: Vec<i64>,
+    actor_tokens: Vec<Option<&'a str>>,
+    actor_roles: Vec<&'a str>,
+    actions: Vec<&'a str>,
+    owners: Vec<Option<&'a str>>,
+    credential_ids: Vec<Option<&'a str>>,
+    providers: Vec<Option<&'a str>>,
+    outcomes: Vec<&'a str>,
+    request_ids: Vec<Option<&'a str>>,
+    client_addrs: Vec<Option<&'a str>>,
+    details: Vec<Option<&'a str>>,
+    macs: Vec<&'a [u8]>,
+    pub(crate) expects: Vec<Option<&'a str>>,
+}
+
+impl<'a> AuditArrays<'a> {
+    pub(crate) fn new(records: &[&'a AuditRecord], expects: &[Option<&'a str>]) -> Self {
+        let text = |f: fn(&'a AuditRecord) -> Option<&'a str>| records.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let must = |f: fn(&'a AuditRecord) -> &'a str| records.iter().map(|r| f(r)).collect::<Vec<_>>();
+        Self {
+            chains: must(|r| &r.chain),
+            seqs: records.iter().map(|r| r.seq).collect(),
+            ats: records.iter().map(|r| r.at.millis()).collect(),
+            actor_tokens: text(|r| r.event.actor_token.as_deref()),
+            actor_roles: must(|r| &r.event.actor_role),
+            actions: must(|r| &r.event.action),
+            owners: text(|r| r.event.owner.as_deref()),
+            credential_ids: text(|r| r.event.credential_id.as_deref()),
+            providers: text(|r| r.event.provider.as_deref()),
+            outcomes: must(|r| &r.event.outcome),
+            request_ids: text(|r| r.event.request_id.as_deref()),
+            client_addrs: text(|r| r.event.client_addr.as_deref()),
+            details: text(|r| r.event.detail.as_deref()),
+            macs: records.iter().map(|r| r.mac.as_slice()).collect(),
+            expects: expects.to_vec(),
+        }
+    }
+
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 14] {
+        [
+            &self.chains,
+            &self.seqs,
+            &self.ats,
+            &self.actor_tokens,
+            &self.actor_roles,
+            &self.actions,
+            &self.owners,
+            &self.credential_ids,
+            &self.providers,
+            &self.outcomes,
+            &self.request_ids,
+            &self.client_addrs,
+            &self.details,
+            &self.macs,
+        ]
+    }
 }
 
 /// Runs `work` while driving the connection it talks through, in this one task.
@@ -224,7 +289,7 @@ async fn drive<T>(
 }
 
 /// A row in `credential_columns!()` order.
-fn credential_row(r: &Row) -> Result<CredentialRow, tokio_postgres::Error> {
+pub(crate) fn credential_row(r: &Row) -> Result<CredentialRow, tokio_postgres::Error> {
     Ok(CredentialRow {
         id: r.try_get(0)?,
         owner: r.try_get(1)?,

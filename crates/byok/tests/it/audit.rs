@@ -12,6 +12,7 @@ use crate::support::{Engine, TEST_KEY, TestApp, canary, spawn_app};
 
 both_engines!(
     reads_changes_and_refusals_are_audited,
+    resolve_entries_name_the_credential_really_taken,
     tamper_matrix,
     truncation_needs_recorded_heads,
     canary_absent_from_audit
@@ -81,6 +82,51 @@ async fn reads_changes_and_refusals_are_audited(engine: Engine) {
     // Admins only.
     app.get("/v1/audit", &svc).await.assert_problem(403, "forbidden");
     app.get("/v1/audit?since=yesterday", &app.admin).await.assert_problem(400, "invalid_query");
+}
+
+/// PostgreSQL's writer writes a resolve's entry with its take, from the credential it
+/// took last time for that owner (`pg_predicted`): when the pick changes, the entry
+/// and the unit must still go to the credential really taken, and the chain stay whole.
+async fn resolve_entries_name_the_credential_really_taken(engine: Engine) {
+    let app = &spawn_app(engine).await;
+    let svc = &app.service_token().await;
+    let ask = json!({"provider": "openai", "user": "alice"});
+    let create = |label: &str, priority: i64| {
+        let body = json!({"owner": "user:alice", "provider": "openai", "label": label, "priority": priority,
+            "fields": {"api_key": format!("sk-{label}-key-aaaaaaaaaaaaaaaa")}});
+        async move {
+            let r = app.post("/v1/credentials", svc, body).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let resolve = || async { app.post("/v1/resolve", svc, ask.clone()).await.body["credential_id"].clone() };
+    let first = create("first", 5).await;
+    assert_eq!(resolve().await, first.as_str());
+    assert_eq!(resolve().await, first.as_str());
+    // A better credential arrives: the last pick is now the wrong one.
+    let better = create("better", 1).await;
+    assert_eq!(resolve().await, better.as_str());
+    // The better one is disabled, and the pick goes back.
+    app.patch(&format!("/v1/credentials/{better}"), svc, json!({"enabled": false})).await;
+    assert_eq!(resolve().await, first.as_str());
+    // Nothing left: no unit is taken, no resolve entry is written.
+    app.patch(&format!("/v1/credentials/{first}"), svc, json!({"enabled": false})).await;
+    app.post("/v1/resolve", svc, ask.clone()).await.assert_problem(404, "no_credential");
+
+    let usage =
+        |id: String| async move { app.get(&format!("/v1/credentials/{id}"), svc).await.body["usage"]["total"].clone() };
+    assert_eq!(usage(first.clone()).await, 3);
+    assert_eq!(usage(better.clone()).await, 1);
+    let named: Vec<String> = audit_entries(app, "action=credential.resolve")
+        .await
+        .iter()
+        .filter(|e| e["outcome"] == "ok")
+        .map(|e| e["credential_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(named, [first.as_str(), &first, &better, &first]);
+    let report = check(app, &[]).await;
+    assert!(report.first_break.is_none(), "{:?}", report.first_break);
 }
 
 /// The audit key and store, as `byok audit verify` opens them.

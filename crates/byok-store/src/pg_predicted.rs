@@ -1,0 +1,157 @@
+//! PostgreSQL's batch in one round trip. A taken unit's audit entry names the
+//! credential it came from and is MACed, so it can only be made once the pick is known,
+//! which costs a round trip between the take and the insert. Instead the writer
+//! remembers which credential each (owner, provider) was last taken from. When every
+//! audited job of a batch has such a prediction, it makes the entries from the
+//! predictions and sends `BEGIN`, the take, a guarded insert and `COMMIT` at once. The
+//! guard writes NULL for an entry's MAC unless the credential it names was taken in
+//! this transaction, so a wrong prediction fails on the audit log's `NOT NULL`, the
+//! transaction rolls back (nothing taken, nothing written), and the batch runs again in
+//! two round trips, which teaches the writer the new picks.
+
+use std::collections::HashMap;
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement};
+
+use crate::StoreError;
+use crate::group_commit::{self, AuditJob, TakeJob, TakenFrom};
+use crate::pg_writer::{AuditArrays, Batched, Chain, TakeArrays, credential_row};
+use crate::rows::CredentialRow;
+
+/// The audit insert (`$1`–`$14`, as `INSERT_AUDIT`) for a batch whose take ran
+/// before it in the same transaction: `$15` names, per entry, the credential that
+/// take must have taken for the entry to be written (NULL: none). Only the take
+/// writes credentials in that transaction, so a row it took, and only such a row,
+/// carries the transaction's id as `xmin`.
+pub(crate) const GUARDED_INSERT: &str = concat!(
+    "INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, credential_id, ",
+    "provider, outcome, request_id, client_addr, detail, mac) SELECT a.chain, a.seq, a.at, a.actor_token, ",
+    "a.actor_role, a.action, a.owner, a.credential_id, a.provider, a.outcome, a.request_id, a.client_addr, ",
+    "a.detail, CASE WHEN a.expect IS NULL OR EXISTS (SELECT 1 FROM credentials c WHERE c.id = a.expect ",
+    "AND c.xmin = pg_current_xact_id()::xid) THEN a.mac END ",
+    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], ",
+    "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::text[]) ",
+    "AS a(chain, seq, at, actor_token, actor_role, action, owner, credential_id, provider, outcome, request_id, ",
+    "client_addr, detail, mac, expect)"
+);
+
+/// Most owners remembered; past it the writer starts afresh, so the
+/// memory stays bounded whatever the number of owners.
+const MAX_PREDICTIONS: usize = 65_536;
+
+/// The credential each (owner, provider) was last taken from by this writer, by owner
+/// and then provider.
+#[derive(Default)]
+pub(crate) struct Predictions(HashMap<String, HashMap<String, String>>);
+
+impl Predictions {
+    fn get(&self, job: &TakeJob) -> Option<&str> {
+        self.0.get(&job.owner)?.get(&job.provider).map(String::as_str)
+    }
+
+    /// Remembers what a committed batch took: a pair that got nothing is forgotten.
+    pub(crate) fn learn(&mut self, rounds: &[Vec<TakeJob>], answers: &[Vec<CredentialRow>]) {
+        for (round, rows) in rounds.iter().zip(answers) {
+            for job in round {
+                match rows.iter().find(|r| r.owner == job.owner && r.provider == job.provider) {
+                    Some(row) => {
+                        if self.0.len() >= MAX_PREDICTIONS && !self.0.contains_key(&job.owner) {
+                            self.0.clear();
+                        }
+                        let providers = self.0.entry(job.owner.clone()).or_default();
+                        match providers.get_mut(&job.provider) {
+                            Some(id) if *id == row.id => {}
+                            Some(id) => id.clone_from(&row.id),
+                            None => {
+                                providers.insert(job.provider.clone(), row.id.clone());
+                            }
+                        }
+                    }
+                    None => {
+                        if let Some(providers) = self.0.get_mut(&job.owner) {
+                            providers.remove(&job.provider);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs the batch in one round trip if it has at most one round, every audited job's
+/// pick is predicted, and the predictions hold. `None`: nothing was written; run the
+/// batch the two-trip way. (With two rounds, one pair's second unit may come from
+/// another credential than its first, which the guard could not tell apart.)
+pub(crate) async fn batch(
+    (client, take, insert): (&Client, &Statement, &Statement),
+    predictions: &Predictions,
+    rounds: &[Vec<TakeJob>],
+    audits: &[AuditJob],
+    (chainer, last): Chain<'_>,
+) -> Result<Option<Batched>, StoreError> {
+    let round = match rounds {
+        [] => &[][..],
+        [round] => round.as_slice(),
+        _ => return Ok(None),
+    };
+    let mut taken = Vec::new();
+    for job in round {
+        if let Some(event) = &job.audit {
+            // A new chain registers its genesis first: the two-trip way does that.
+            let (Some(id), Some(_)) = (predictions.get(job), last) else { return Ok(None) };
+            taken.push((event.clone(), TakenFrom { owner: &job.owner, provider: &job.provider, id }));
+        }
+    }
+    let mut expects: Vec<Option<&str>> = taken.iter().map(|(_, from)| Some(from.id)).collect();
+    let (_, records) = group_commit::chain_take_entries(chainer, last, taken).map_err(StoreError::Metering)?;
+    let mut all: Vec<&byok_core::AuditRecord> = records.iter().collect();
+    for record in audits.iter().flat_map(|a| a.records.iter()) {
+        all.push(record);
+        expects.push(None);
+    }
+
+    let take_arrays = TakeArrays::new(round);
+    let take_params = take_arrays.params();
+    let audit_arrays = AuditArrays::new(&all, &expects);
+    let mut insert_params: Vec<&(dyn ToSql + Sync)> = audit_arrays.params().to_vec();
+    insert_params.push(&audit_arrays.expects);
+    let taking = async {
+        match round.is_empty() {
+            true => Ok(Vec::new()),
+            false => client.query(take, &take_params).await,
+        }
+    };
+    let (begun, rows, inserted, committed) = tokio::join!(
+        client.batch_execute("BEGIN"),
+        taking,
+        client.execute(insert, &insert_params),
+        client.batch_execute("COMMIT")
+    );
+    begun?;
+    let rows = rows?;
+    let mispredicted = match inserted {
+        Ok(_) => false,
+        Err(e) if is_misprediction(&e) => true,
+        Err(e) => return Err(e.into()),
+    };
+    // After a failed statement, `COMMIT` rolls the transaction back.
+    committed?;
+    if mispredicted {
+        tracing::debug!("a predicted pick did not hold; the batch runs in two round trips");
+        return Ok(None);
+    }
+    let answers = match rounds.is_empty() {
+        true => Vec::new(),
+        false => vec![rows.iter().map(credential_row).collect::<Result<Vec<_>, _>>()?],
+    };
+    Ok(Some((answers, records.last().cloned())))
+}
+
+/// The guard of [`GUARDED_INSERT`] refused an entry: its credential was not taken.
+fn is_misprediction(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        db.code() == &SqlState::NOT_NULL_VIOLATION && db.table() == Some("audit_log") && db.column() == Some("mac")
+    })
+}
