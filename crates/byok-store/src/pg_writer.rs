@@ -34,15 +34,16 @@ const WORKERS: usize = 1;
 /// took to its limit meanwhile moves on to the next usable row once the lock is
 /// granted; the outer WHERE re-checks the limit under the lock, so nothing is taken
 /// past it. A job with no usable row left is answered "nothing" and its caller looks why.
+/// The picks are gathered into an array that the `UPDATE` looks up by primary key: a
+/// join of the picks with the table let the planner scan the whole table instead.
 const TAKE: &str = concat!(
     "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 ",
-    "FROM (SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.owner AND c.provider = j.provider ",
+    "WHERE id = ANY(ARRAY(SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.owner AND c.provider = j.provider ",
     "AND c.enabled = TRUE AND c.status <> 'error' AND c.period_start >= j.period ",
     "AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) ",
-    "ORDER BY c.priority, c.id LIMIT 1 FOR UPDATE) AS pick ",
-    "FROM unnest($2::text[], $3::text[], $4::bigint[]) AS j(owner, provider, period)) AS p ",
-    "WHERE credentials.id = p.pick AND enabled = TRUE AND status <> 'error' ",
-    "AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING ",
+    "ORDER BY c.priority, c.id LIMIT 1 FOR UPDATE) ",
+    "FROM unnest($2::text[], $3::text[], $4::bigint[]) AS j(owner, provider, period))) ",
+    "AND enabled = TRUE AND status <> 'error' AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING ",
     crate::sql_store::credential_columns!()
 );
 
@@ -72,8 +73,11 @@ pub(crate) fn start(url: &str) -> Result<GroupCommit, StoreError> {
     let mut config: Config = url
         .parse()
         .map_err(|e| StoreError::Metering(format!("the PostgreSQL URL does not suit the metering writer: {e}")))?;
-    // As on the pool's connections (see `PgStore::connect`).
-    config.options("-c random_page_cost=1.1");
+    // As on the pool's connections (see `PgStore::connect`). And: the writer's
+    // statements are planned once, not again for every batch, and only with index
+    // lookups, whatever the statistics when they were planned (a fresh, empty table
+    // makes a scan look cheap, and a plan so made would be kept for good).
+    config.options("-c random_page_cost=1.1 -c plan_cache_mode=force_generic_plan -c enable_seqscan=off");
     let config = Arc::new(config);
     Ok(GroupCommit::start(WORKERS, move |jobs, worker| run_batch(jobs, worker, config.clone())))
 }
