@@ -3,11 +3,12 @@
 //! which costs a round trip between the take and the insert. Instead the writer
 //! remembers which credential each (owner, provider) was last taken from. When every
 //! audited job of a batch has such a prediction, it makes the entries from the
-//! predictions and sends `BEGIN`, the take, a guarded insert and `COMMIT` at once. The
-//! guard writes NULL for an entry's MAC unless the credential it names was taken in
-//! this transaction, so a wrong prediction fails on the audit log's `NOT NULL`, the
-//! transaction rolls back (nothing taken, nothing written), and the batch runs again in
-//! two round trips, which teaches the writer the new picks.
+//! predictions and sends the take and the insert as one statement, which is its own
+//! transaction: no `BEGIN` or `COMMIT` to send. The statement writes NULL for an
+//! entry's MAC unless the credential it names is among those the take took, so a wrong
+//! prediction fails on the audit log's `NOT NULL`, the statement rolls back whole
+//! (nothing taken, nothing written), and the batch runs again in two round trips,
+//! which teaches the writer the new picks.
 
 use std::collections::HashMap;
 
@@ -17,24 +18,24 @@ use tokio_postgres::{Client, Statement};
 
 use crate::StoreError;
 use crate::group_commit::{self, AuditJob, TakeJob, TakenFrom};
-use crate::pg_writer::{AuditArrays, Batched, Chain, TakeArrays, credential_row};
+use crate::pg_writer::{AuditArrays, Batched, Chain, TakeArrays, credential_row, take_sql};
 use crate::rows::CredentialRow;
 
-/// The audit insert (`$1`–`$14`, as `INSERT_AUDIT`) for a batch whose take ran
-/// before it in the same transaction: `$15` names, per entry, the credential that
-/// take must have taken for the entry to be written (NULL: none). Only the take
-/// writes credentials in that transaction, so a row it took, and only such a row,
-/// carries the transaction's id as `xmin`.
-pub(crate) const GUARDED_INSERT: &str = concat!(
-    "INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, credential_id, ",
+/// The take of a round (`$1`–`$4`, as `TAKE`) and the batch's audit entries (`$5`–`$18`,
+/// as `INSERT_AUDIT`), in one statement and so one transaction; `$19` names, per
+/// entry, the credential the take must have taken for the entry to be written (NULL:
+/// none).
+pub(crate) const PREDICTED_BATCH: &str = concat!(
+    "WITH taken AS (",
+    take_sql!(),
+    "), written AS (INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, credential_id, ",
     "provider, outcome, request_id, client_addr, detail, mac) SELECT a.chain, a.seq, a.at, a.actor_token, ",
     "a.actor_role, a.action, a.owner, a.credential_id, a.provider, a.outcome, a.request_id, a.client_addr, ",
-    "a.detail, CASE WHEN a.expect IS NULL OR EXISTS (SELECT 1 FROM credentials c WHERE c.id = a.expect ",
-    "AND c.xmin = pg_current_xact_id()::xid) THEN a.mac END ",
-    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], ",
-    "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::text[]) ",
+    "a.detail, CASE WHEN a.expect IS NULL OR EXISTS (SELECT 1 FROM taken t WHERE t.id = a.expect) THEN a.mac END ",
+    "FROM unnest($5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], ",
+    "$12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::text[]) ",
     "AS a(chain, seq, at, actor_token, actor_role, action, owner, credential_id, provider, outcome, request_id, ",
-    "client_addr, detail, mac, expect)"
+    "client_addr, detail, mac, expect)) SELECT * FROM taken"
 );
 
 /// Most owners remembered; past it the writer starts afresh, so the
@@ -82,10 +83,10 @@ impl Predictions {
 
 /// Runs the batch in one round trip if it has at most one round, every audited job's
 /// pick is predicted, and the predictions hold. `None`: nothing was written; run the
-/// batch the two-trip way. (With two rounds, one pair's second unit may come from
-/// another credential than its first, which the guard could not tell apart.)
+/// batch the two-trip way. (A second round takes a pair's second unit, a second update
+/// of a row already updated by the first round's take: one statement cannot do both.)
 pub(crate) async fn batch(
-    (client, take, insert): (&Client, &Statement, &Statement),
+    (client, statement): (&Client, &Statement),
     predictions: &Predictions,
     rounds: &[Vec<TakeJob>],
     audits: &[AuditJob],
@@ -113,35 +114,18 @@ pub(crate) async fn batch(
     }
 
     let take_arrays = TakeArrays::new(round);
-    let take_params = take_arrays.params();
     let audit_arrays = AuditArrays::new(&all, &expects);
-    let mut insert_params: Vec<&(dyn ToSql + Sync)> = audit_arrays.params().to_vec();
-    insert_params.push(&audit_arrays.expects);
-    let taking = async {
-        match round.is_empty() {
-            true => Ok(Vec::new()),
-            false => client.query(take, &take_params).await,
+    let mut params: Vec<&(dyn ToSql + Sync)> = take_arrays.params().to_vec();
+    params.extend(audit_arrays.params());
+    params.push(&audit_arrays.expects);
+    let rows = match client.query(statement, &params).await {
+        Ok(rows) => rows,
+        Err(e) if is_misprediction(&e) => {
+            tracing::debug!("a predicted pick did not hold; the batch runs in two round trips");
+            return Ok(None);
         }
-    };
-    let (begun, rows, inserted, committed) = tokio::join!(
-        client.batch_execute("BEGIN"),
-        taking,
-        client.execute(insert, &insert_params),
-        client.batch_execute("COMMIT")
-    );
-    begun?;
-    let rows = rows?;
-    let mispredicted = match inserted {
-        Ok(_) => false,
-        Err(e) if is_misprediction(&e) => true,
         Err(e) => return Err(e.into()),
     };
-    // After a failed statement, `COMMIT` rolls the transaction back.
-    committed?;
-    if mispredicted {
-        tracing::debug!("a predicted pick did not hold; the batch runs in two round trips");
-        return Ok(None);
-    }
     let answers = match rounds.is_empty() {
         true => Vec::new(),
         false => vec![rows.iter().map(credential_row).collect::<Result<Vec<_>, _>>()?],
@@ -149,7 +133,7 @@ pub(crate) async fn batch(
     Ok(Some((answers, records.last().cloned())))
 }
 
-/// The guard of [`GUARDED_INSERT`] refused an entry: its credential was not taken.
+/// The guard of [`PREDICTED_BATCH`] refused an entry: its credential was not taken.
 fn is_misprediction(e: &tokio_postgres::Error) -> bool {
     e.as_db_error().is_some_and(|db| {
         db.code() == &SqlState::NOT_NULL_VIOLATION && db.table() == Some("audit_log") && db.column() == Some("mac")

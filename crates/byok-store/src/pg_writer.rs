@@ -1,8 +1,8 @@
-//! PostgreSQL's group-commit writer, on tokio-postgres, which pipelines: a batch is one
-//! round trip when its picks are predicted (see `pg_predicted`), else two (`BEGIN` sent
-//! with the take, then the audit `INSERT` sent with `COMMIT`), where sqlx, which cannot
-//! pipeline, needed four. Each worker drives
-//! its connection itself, in its own task, so no reply waits for another task. Both
+//! PostgreSQL's group-commit writer, on tokio-postgres. A batch is one statement, and
+//! one round trip, when its picks are predicted (see `pg_predicted`); else it is two
+//! pipelined round trips (`BEGIN` sent with the take, then the audit `INSERT` sent with
+//! `COMMIT`), where sqlx, which cannot pipeline, needed four. Each worker drives its
+//! connection itself, in its own task, so no reply waits for another task. The
 //! statements take arrays, so one prepared statement serves every batch size.
 
 use std::future::Future;
@@ -36,16 +36,23 @@ const WORKERS: usize = 1;
 /// past it. A job with no usable row left is answered "nothing" and its caller looks why.
 /// The picks are gathered into an array that the `UPDATE` looks up by primary key: a
 /// join of the picks with the table let the planner scan the whole table instead.
-const TAKE: &str = concat!(
-    "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 ",
-    "WHERE id = ANY(ARRAY(SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.owner AND c.provider = j.provider ",
-    "AND c.enabled = TRUE AND c.status <> 'error' AND c.period_start >= j.period ",
-    "AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) ",
-    "ORDER BY c.priority, c.id LIMIT 1 FOR UPDATE) ",
-    "FROM unnest($2::text[], $3::text[], $4::bigint[]) AS j(owner, provider, period))) ",
-    "AND enabled = TRUE AND status <> 'error' AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING ",
-    crate::sql_store::credential_columns!()
-);
+macro_rules! take_sql {
+    () => {
+        concat!(
+        "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 ",
+        "WHERE id = ANY(ARRAY(SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.owner AND c.provider = j.provider ",
+        "AND c.enabled = TRUE AND c.status <> 'error' AND c.period_start >= j.period ",
+        "AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) ",
+        "ORDER BY c.priority, c.id LIMIT 1 FOR UPDATE) ",
+        "FROM unnest($2::text[], $3::text[], $4::bigint[]) AS j(owner, provider, period))) ",
+        "AND enabled = TRUE AND status <> 'error' AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING ",
+        crate::sql_store::credential_columns!()
+        )
+    };
+}
+pub(crate) use take_sql;
+
+const TAKE: &str = take_sql!();
 
 const INSERT_AUDIT: &str = concat!(
     "INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, credential_id, provider, ",
@@ -90,7 +97,7 @@ impl WriterConn {
                 client.prepare(TAKE),
                 client.prepare(INSERT_AUDIT),
                 client.prepare(NEW_CHAIN),
-                client.prepare(pg_predicted::GUARDED_INSERT)
+                client.prepare(pg_predicted::PREDICTED_BATCH)
             )
         };
         let (take, insert, new_chain, predicted) = drive(&mut connection, async { Ok(prepare.await?) }).await?;
@@ -112,7 +119,7 @@ async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, config: Arc<C
         let WriterConn { client, connection, take, insert, new_chain, predicted, predictions } = conn;
         let chain = (&*worker.chainer, worker.last.as_ref());
         let done = drive(connection, async {
-            let statements = (&*client, &*take, &*predicted);
+            let statements = (&*client, &*predicted);
             match pg_predicted::batch(statements, predictions, &rounds, &audits, chain).await? {
                 Some(done) => Ok(done),
                 None => two_trips(client, take, insert, new_chain, &rounds, &audits, chain).await,
