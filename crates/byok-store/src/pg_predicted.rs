@@ -57,19 +57,7 @@ impl Predictions {
         for (round, rows) in rounds.iter().zip(answers) {
             for job in round {
                 match rows.iter().find(|r| r.owner == job.owner && r.provider == job.provider) {
-                    Some(row) => {
-                        if self.0.len() >= MAX_PREDICTIONS && !self.0.contains_key(&job.owner) {
-                            self.0.clear();
-                        }
-                        let providers = self.0.entry(job.owner.clone()).or_default();
-                        match providers.get_mut(&job.provider) {
-                            Some(id) if *id == row.id => {}
-                            Some(id) => id.clone_from(&row.id),
-                            None => {
-                                providers.insert(job.provider.clone(), row.id.clone());
-                            }
-                        }
-                    }
+                    Some(row) => self.remember(job, &row.id),
                     None => {
                         if let Some(providers) = self.0.get_mut(&job.owner) {
                             providers.remove(&job.provider);
@@ -78,6 +66,19 @@ impl Predictions {
                 }
             }
         }
+    }
+
+    fn remember(&mut self, job: &TakeJob, id: &str) {
+        if let Some(known) = self.0.get_mut(&job.owner).and_then(|providers| providers.get_mut(&job.provider)) {
+            if known != id {
+                id.clone_into(known);
+            }
+            return;
+        }
+        if self.0.len() >= MAX_PREDICTIONS && !self.0.contains_key(&job.owner) {
+            self.0.clear();
+        }
+        self.0.entry(job.owner.clone()).or_default().insert(job.provider.clone(), id.to_owned());
     }
 }
 
@@ -139,3 +140,7 @@ fn is_misprediction(e: &tokio_postgres::Error) -> bool {
         db.code() == &SqlState::NOT_NULL_VIOLATION && db.table() == Some("audit_log") && db.column() == Some("mac")
     })
 }
+
+#[cfg(test)]
+#[path = "pg_predicted_tests.rs"]
+mod tests;
