@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
 use crate::rows::CredentialRow;
@@ -69,32 +69,23 @@ pub(crate) struct Worker<C> {
 }
 
 impl GroupCommit {
-    /// Starts `workers` tasks, each running batches with `run`, which must answer every
-    /// job it is given.
-    pub(crate) fn start<C, F, Fut>(workers: usize, run: F) -> Self
+    /// Starts one task that runs every batch with `run`, which must answer every job
+    /// it is given.
+    pub(crate) fn start<C, F, Fut>(mut run: F) -> Self
     where
         C: Send + 'static,
-        F: Fn(Vec<Job>, Worker<C>) -> Fut + Send + Sync + 'static,
+        F: FnMut(Vec<Job>, Worker<C>) -> Fut + Send + 'static,
         Fut: Future<Output = Worker<C>> + Send + 'static,
     {
-        let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 16);
-        let queue = Arc::new(Mutex::new(queue));
-        let run = Arc::new(run);
+        let (jobs, mut queue) = mpsc::channel::<Job>(MAX_BATCH * 16);
         let chainer = Arc::new(std::sync::OnceLock::new());
-        for _ in 0..workers {
-            let (queue, run) = (queue.clone(), run.clone());
-            let mut worker = Worker { chainer: chainer.clone(), last: None, conn: None };
-            tokio::spawn(async move {
-                loop {
-                    let batch = {
-                        let mut queue = queue.lock().await;
-                        let Some(first) = queue.recv().await else { return };
-                        fill(first, &mut queue)
-                    };
-                    worker = run(batch, worker).await;
-                }
-            });
-        }
+        let mut worker = Worker { chainer: chainer.clone(), last: None, conn: None };
+        tokio::spawn(async move {
+            while let Some(first) = queue.recv().await {
+                let batch = fill(first, &mut queue);
+                worker = run(batch, worker).await;
+            }
+        });
         Self { jobs, chainer }
     }
 

@@ -98,11 +98,14 @@ pub(crate) async fn batch(
         [round] => round.as_slice(),
         _ => return Ok(None),
     };
+    // A new chain registers its genesis first: the two-trip way does that.
+    if last.is_none() && round.iter().any(|job| job.audit.is_some()) {
+        return Ok(None);
+    }
     let mut taken = Vec::new();
     for job in round {
         if let Some(event) = &job.audit {
-            // A new chain registers its genesis first: the two-trip way does that.
-            let (Some(id), Some(_)) = (predictions.get(job), last) else { return Ok(None) };
+            let Some(id) = predictions.get(job) else { return Ok(None) };
             taken.push((event.clone(), TakenFrom { owner: &job.owner, provider: &job.provider, id }));
         }
     }
@@ -115,10 +118,10 @@ pub(crate) async fn batch(
     }
 
     let take_arrays = TakeArrays::new(round);
-    let audit_arrays = AuditArrays::new(&all, &expects);
+    let audit_arrays = AuditArrays::new(&all);
     let mut params: Vec<&(dyn ToSql + Sync)> = take_arrays.params().to_vec();
     params.extend(audit_arrays.params());
-    params.push(&audit_arrays.expects);
+    params.push(&expects);
     let rows = match client.query(statement, &params).await {
         Ok(rows) => rows,
         Err(e) if is_misprediction(&e) => {
@@ -127,9 +130,10 @@ pub(crate) async fn batch(
         }
         Err(e) => return Err(e.into()),
     };
-    let answers = match rounds.is_empty() {
-        true => Vec::new(),
-        false => vec![rows.iter().map(credential_row).collect::<Result<Vec<_>, _>>()?],
+    let answers = if rounds.is_empty() {
+        Vec::new()
+    } else {
+        vec![rows.iter().map(credential_row).collect::<Result<Vec<_>, _>>()?]
     };
     Ok(Some((answers, records.last().cloned())))
 }

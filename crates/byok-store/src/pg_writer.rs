@@ -21,12 +21,6 @@ use crate::group_commit::{self, AuditJob, GroupCommit, Job, TakeJob, Worker};
 use crate::pg_predicted::{self, Predictions};
 use crate::rows::CredentialRow;
 
-/// Batches in flight at once, each on a connection of its own. One: with pipelining, a
-/// batch is short, and one writer gathers bigger batches than several would, at less
-/// server CPU per unit (at 16 clients: 7.1–7.6k resolves/s against 5.1–5.3k with two
-/// writers here). Other instances have writers of their own.
-const WORKERS: usize = 1;
-
 /// One unit for each (owner, provider) of a round: each picks its best usable credential
 /// and locks it. `unnest` yields the jobs in their (owner, provider) order and each
 /// locks at most one row of its own pair, so concurrent statements, on any number of
@@ -74,8 +68,11 @@ pub(crate) struct WriterConn {
     predictions: Predictions,
 }
 
-/// Starts the writers for the database at `url` (already migrated). Each opens its
-/// connection with its first batch.
+/// Starts the writer for the database at `url` (already migrated); it opens its
+/// connection with its first batch. One writer per instance: one gathers bigger batches
+/// than several would, at less server CPU per unit, and more writers measured slower
+/// every time (at 16 clients, 2 writers 16.1–16.8k resolves/s, 3 writers 14.3–14.9k,
+/// 1 writer 18.2–20.3k; see bench/README.md). Other instances have writers of their own.
 pub(crate) fn start(url: &str) -> Result<GroupCommit, StoreError> {
     let mut config: Config = url
         .parse()
@@ -86,7 +83,7 @@ pub(crate) fn start(url: &str) -> Result<GroupCommit, StoreError> {
     // makes a scan look cheap, and a plan so made would be kept for good).
     config.options("-c random_page_cost=1.1 -c plan_cache_mode=force_generic_plan -c enable_seqscan=off");
     let config = Arc::new(config);
-    Ok(GroupCommit::start(WORKERS, move |jobs, worker| run_batch(jobs, worker, config.clone())))
+    Ok(GroupCommit::start(move |jobs, worker| run_batch(jobs, worker, config.clone())))
 }
 
 impl WriterConn {
@@ -182,7 +179,7 @@ async fn two_trips(
         if all.is_empty() {
             return Ok(());
         }
-        client.execute(insert, &AuditArrays::new(&all, &[]).params()).await.map(drop)
+        client.execute(insert, &AuditArrays::new(&all).params()).await.map(drop)
     };
     tokio::try_join!(registering, inserting, client.batch_execute("COMMIT"))?;
     Ok((answers, new_last))
@@ -217,8 +214,7 @@ impl<'a> TakeArrays<'a> {
     }
 }
 
-/// Audit records as the audit insert's column arrays, in `INSERT_AUDIT` order, and
-/// for the predicted take, the credential each record expects taken (`None`: none).
+/// Audit records as the audit insert's column arrays, in `INSERT_AUDIT` order.
 pub(crate) struct AuditArrays<'a> {
     chains: Vec<&'a str>,
     seqs: Vec<i64>,
@@ -234,11 +230,10 @@ pub(crate) struct AuditArrays<'a> {
     client_addrs: Vec<Option<&'a str>>,
     details: Vec<Option<&'a str>>,
     macs: Vec<&'a [u8]>,
-    pub(crate) expects: Vec<Option<&'a str>>,
 }
 
 impl<'a> AuditArrays<'a> {
-    pub(crate) fn new(records: &[&'a AuditRecord], expects: &[Option<&'a str>]) -> Self {
+    pub(crate) fn new(records: &[&'a AuditRecord]) -> Self {
         let text = |f: fn(&'a AuditRecord) -> Option<&'a str>| records.iter().map(|r| f(r)).collect::<Vec<_>>();
         let must = |f: fn(&'a AuditRecord) -> &'a str| records.iter().map(|r| f(r)).collect::<Vec<_>>();
         Self {
@@ -256,7 +251,6 @@ impl<'a> AuditArrays<'a> {
             client_addrs: text(|r| r.event.client_addr.as_deref()),
             details: text(|r| r.event.detail.as_deref()),
             macs: records.iter().map(|r| r.mac.as_slice()).collect(),
-            expects: expects.to_vec(),
         }
     }
 

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, Row, ToSql, TransactionBehavior, params, params_from_iter};
 
 use crate::StoreError;
 use crate::group_commit::{self, GroupCommit, Job, TakeJob, Worker};
@@ -21,9 +21,11 @@ const INSERT_AUDIT: &str = "INSERT INTO audit_log (chain, seq, at, actor_token, 
 /// starts its thread.
 pub(crate) fn start(path: PathBuf) -> Result<GroupCommit, StoreError> {
     let conn = open(&path)?;
-    let meter =
-        GroupCommit::start_thread("byok-sqlite-writer", conn, move |jobs, worker| run_batch(jobs, worker, &path))
-            .map_err(|e| StoreError::Metering(format!("cannot start the SQLite writer thread: {e}")))?;
+    let mut take_sql = TakeSql::default();
+    let meter = GroupCommit::start_thread("byok-sqlite-writer", conn, move |jobs, worker| {
+        run_batch(jobs, worker, &path, &mut take_sql)
+    })
+    .map_err(|e| StoreError::Metering(format!("cannot start the SQLite writer thread: {e}")))?;
     Ok(meter)
 }
 
@@ -48,7 +50,7 @@ fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
 
 /// Runs one batch in one transaction and answers its jobs. A failed batch drops the
 /// connection (rolling back whatever it began); the next batch opens a new one.
-fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path) {
+fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path, take_sql: &mut TakeSql) {
     let (rounds, audits) = group_commit::split(jobs);
     let mut conn = worker.conn.take();
     let outcome = (|| {
@@ -59,7 +61,7 @@ fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut answers = Vec::with_capacity(rounds.len());
         for round in &rounds {
-            answers.push(take_round(&tx, round)?);
+            answers.push(take_round(&tx, take_sql.for_jobs(round.len()), round)?);
         }
         let taken = group_commit::taken_events(&rounds, &answers);
         let (genesis, mut records) = group_commit::chain_take_entries(&worker.chainer, worker.last.as_ref(), taken)
@@ -111,7 +113,20 @@ fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path) {
 /// provider) picks its best usable credential, and the outer WHERE re-checks the limit.
 /// A job with no usable row left is answered "nothing" and its caller looks why.
 /// Parameter `$1` is the time of use, then owner, provider and period start for each
-/// job; they appear in order, so they bind by position.
+/// job; they appear in order, so they bind by position. One text per round size, made
+/// once: it is also the key of the connection's prepared-statement cache.
+#[derive(Default)]
+struct TakeSql(Vec<String>);
+
+impl TakeSql {
+    fn for_jobs(&mut self, jobs: usize) -> &str {
+        while self.0.len() < jobs {
+            self.0.push(take_sql(self.0.len() + 1));
+        }
+        &self.0[jobs - 1]
+    }
+}
+
 fn take_sql(jobs: usize) -> String {
     let values: Vec<String> =
         (0..jobs).map(|i| format!("(${}, ${}, CAST(${} AS BIGINT))", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i)).collect();
@@ -129,17 +144,15 @@ fn take_sql(jobs: usize) -> String {
     )
 }
 
-/// Takes one unit for each job of a round with one `UPDATE`.
-fn take_round(tx: &rusqlite::Transaction<'_>, round: &[TakeJob]) -> Result<Vec<CredentialRow>, StoreError> {
+/// Takes one unit for each job of a round with one `UPDATE` (`sql`, for its size).
+fn take_round(tx: &rusqlite::Transaction<'_>, sql: &str, round: &[TakeJob]) -> Result<Vec<CredentialRow>, StoreError> {
     let now = round.iter().map(|j| j.now).max().unwrap_or_default();
-    let mut stmt = tx.prepare_cached(&take_sql(round.len()))?;
-    let params = std::iter::once(rusqlite::types::Value::Integer(now)).chain(round.iter().flat_map(|j| {
-        [
-            rusqlite::types::Value::Text(j.owner.clone()),
-            rusqlite::types::Value::Text(j.provider.clone()),
-            rusqlite::types::Value::Integer(j.period),
-        ]
-    }));
+    let mut stmt = tx.prepare_cached(sql)?;
+    let mut params: Vec<&dyn ToSql> = Vec::with_capacity(1 + 3 * round.len());
+    params.push(&now);
+    for job in round {
+        params.extend([&job.owner as &dyn ToSql, &job.provider, &job.period]);
+    }
     let rows = stmt.query_map(params_from_iter(params), credential_row)?.collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }

@@ -53,13 +53,13 @@ async fn a_failed_batch_is_undone_whole_and_the_next_one_works() {
         mac: vec![7; 32],
     };
     let (job, written) = audit_job(&record);
-    run_batch(vec![job], &mut worker, &path);
+    run_batch(vec![job], &mut worker, &path, &mut TakeSql::default());
     written.await.unwrap().expect("the first entry is written");
 
     // The same entry again breaks its batch, and the unit taken first in it goes too.
     let (take, taken) = take_job();
     let (repeat, repeated) = audit_job(&record);
-    run_batch(vec![take, repeat], &mut worker, &path);
+    run_batch(vec![take, repeat], &mut worker, &path, &mut TakeSql::default());
     assert!(repeated.await.unwrap().is_err(), "a repeated entry is refused");
     assert!(taken.await.unwrap().is_err(), "the unit shared the failed batch, so it is refused too");
     assert!(worker.conn.is_none(), "the failed batch's connection is dropped");
@@ -67,7 +67,7 @@ async fn a_failed_batch_is_undone_whole_and_the_next_one_works() {
     assert_eq!(count(&path, "SELECT COUNT(*) FROM audit_log"), 1, "the failed batch wrote no entry");
 
     let (take, taken) = take_job();
-    run_batch(vec![take], &mut worker, &path);
+    run_batch(vec![take], &mut worker, &path, &mut TakeSql::default());
     let row = taken.await.unwrap().expect("the next batch works").expect("a unit is taken");
     assert_eq!((row.owner.as_str(), row.usage_total, row.last_used_at), (OWNER, 1, Some(5)));
     assert_eq!(count(&path, "SELECT usage_total FROM credentials"), 1);
