@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::{DomainError, ProviderId, SecretFields, SecretValue};
+use crate::{DomainError, PathRule, ProviderId, SecretFields, SecretValue};
 
 const MAX_FIELD_LEN: usize = 16 * 1024;
 
@@ -61,6 +61,11 @@ pub struct ProviderSpec {
     /// How the provider's API speaks, for the proxy.
     #[serde(default, skip_serializing_if = "Dialect::is_generic")]
     pub dialect: Dialect,
+    /// The requests the proxy forwards for an owner: the API surface a product uses on
+    /// its users' behalf. Anything else (key management, billing, account and
+    /// organization administration) is refused; an empty list refuses everything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_allow: Vec<PathRule>,
 }
 
 /// How a provider's HTTP API speaks, as far as the proxy cares: the shape of its error
@@ -270,6 +275,18 @@ impl Catalog {
             entries.push(Entry { spec, patterns });
         }
         Ok(Self { entries })
+    }
+
+    /// Replaces what the proxy forwards for `provider` (the operator's narrower or wider
+    /// list from the config file).
+    pub fn set_proxy_allow(&mut self, provider: &str, rules: Vec<PathRule>) -> Result<(), DomainError> {
+        let entry = self
+            .entries
+            .iter_mut()
+            .find(|e| e.spec.id.as_str() == provider)
+            .ok_or_else(|| DomainError::UnknownProvider(echo_name(provider)))?;
+        entry.spec.proxy_allow = rules;
+        Ok(())
     }
 
     pub fn providers(&self) -> impl Iterator<Item = &ProviderSpec> {

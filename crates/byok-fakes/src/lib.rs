@@ -33,6 +33,7 @@ mod record;
 mod server;
 
 pub use credentials::{PROVIDERS, Scenario, fields};
+pub use providers::key_admin::MINTED_KEY;
 pub use providers::llm::{CHAT_COMPLETION, MESSAGE, SLOW_PAUSE};
 pub use record::RecordedRequest;
 pub use server::FakeProviders;

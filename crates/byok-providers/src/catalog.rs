@@ -193,4 +193,70 @@ mod tests {
             assert!(err.to_string().contains(named), "{err} does not name {named}");
         }
     }
+
+    fn proxy_allows(provider: &str, method: &str, path: &str) -> bool {
+        let catalog = builtin_catalog().unwrap();
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        catalog.get(provider).unwrap().proxy_allow.iter().any(|rule| rule.allows(method, &segments))
+    }
+
+    #[test]
+    fn the_proxy_reaches_each_providers_product_api() {
+        for (provider, method, path) in [
+            ("openai", "POST", "/v1/chat/completions"),
+            ("openai", "POST", "/v1/responses"),
+            ("openai", "POST", "/v1/embeddings"),
+            ("openai", "GET", "/v1/models"),
+            ("openai", "POST", "/v1/files"),
+            ("openai", "POST", "/v1/vector_stores/vs_1/files"),
+            ("anthropic", "POST", "/v1/messages"),
+            ("anthropic", "POST", "/v1/messages/count_tokens"),
+            ("gemini", "POST", "/v1beta/models/gemini-2.5-flash:generateContent"),
+            ("gemini", "POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent"),
+            ("gemini", "POST", "/v1beta/models/veo-3.0-generate-001:predictLongRunning"),
+            ("gemini", "GET", "/v1beta/models/veo-3.0-generate-001/operations/op1"),
+            ("groq", "POST", "/openai/v1/chat/completions"),
+            ("openrouter", "POST", "/api/v1/chat/completions"),
+            ("stability", "POST", "/v2beta/stable-image/generate/core"),
+            ("runway", "POST", "/v1/image_to_video"),
+            ("runway", "GET", "/v1/tasks/17f20503-6c24-4c16-946b-35dbbce2af2f"),
+            ("exa", "POST", "/search"),
+            ("twilio", "POST", "/2010-04-01/Accounts/AC123/Messages.json"),
+            ("resend", "POST", "/emails"),
+            ("resend", "POST", "/emails/batch"),
+        ] {
+            assert!(proxy_allows(provider, method, path), "{provider}: {method} {path} should be reachable");
+        }
+    }
+
+    #[test]
+    fn the_proxy_never_reaches_key_management_billing_or_accounts() {
+        for (provider, method, path) in [
+            ("openai", "POST", "/v1/organization/admin_api_keys"),
+            ("openai", "GET", "/v1/organization/projects/proj_1/api_keys"),
+            ("openai", "GET", "/v1/organization/costs"),
+            ("openai", "POST", "/v1/realtime/client_secrets"),
+            ("anthropic", "POST", "/v1/organizations/api_keys/key_1"),
+            ("anthropic", "GET", "/v1/organizations/usage_report/messages"),
+            ("gemini", "POST", "/v1beta/tunedModels/m1/permissions"),
+            ("openrouter", "POST", "/api/v1/keys"),
+            ("openrouter", "POST", "/api/v1/auth/keys"),
+            ("openrouter", "GET", "/api/v1/credits"),
+            ("stability", "GET", "/v1/user/balance"),
+            ("runway", "GET", "/v1/organization"),
+            ("twilio", "POST", "/2010-04-01/Accounts/AC123/Keys.json"),
+            ("twilio", "POST", "/2010-04-01/Accounts.json"),
+            ("twilio", "POST", "/2010-04-01/Accounts/AC123/IncomingPhoneNumbers.json"),
+            ("twilio", "POST", "/2010-04-01/Accounts/AC123.json"),
+            ("resend", "POST", "/api-keys"),
+            ("resend", "POST", "/domains"),
+            ("resend", "POST", "/webhooks"),
+            ("exa", "POST", "/team-management/api-keys"),
+        ] {
+            assert!(!proxy_allows(provider, method, path), "{provider}: {method} {path} must be refused");
+        }
+        for cloud in ["aws", "azure", "gcp"] {
+            assert!(builtin_catalog().unwrap().get(cloud).unwrap().proxy_allow.is_empty());
+        }
+    }
 }

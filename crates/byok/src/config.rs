@@ -1,11 +1,12 @@
 //! Settings from, in rising precedence: a TOML file, the environment, flags.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
-use byok_core::{PeriodAnchor, ProviderSpec};
+use byok_core::{PathRule, PeriodAnchor, ProviderSpec};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -62,6 +63,8 @@ pub struct Layer {
     pub proxy_read_timeout_secs: Option<u64>,
     /// Mark the settings page's session cookie `Secure` (serve it over HTTPS).
     pub ui_secure_cookie: Option<bool>,
+    /// Per provider, what the proxy forwards instead of the catalog's list (config file only).
+    pub proxy_allow: Option<BTreeMap<String, Vec<PathRule>>>,
 }
 
 impl Layer {
@@ -81,6 +84,7 @@ impl Layer {
             proxy_max_body_bytes: over.proxy_max_body_bytes.or(self.proxy_max_body_bytes),
             proxy_read_timeout_secs: over.proxy_read_timeout_secs.or(self.proxy_read_timeout_secs),
             ui_secure_cookie: over.ui_secure_cookie.or(self.ui_secure_cookie),
+            proxy_allow: over.proxy_allow.or(self.proxy_allow),
         }
     }
 
@@ -109,6 +113,7 @@ impl Layer {
             proxy_max_body_bytes: number("BYOK_PROXY_MAX_BODY_BYTES")?,
             proxy_read_timeout_secs: number("BYOK_PROXY_READ_TIMEOUT_SECS")?,
             providers: None,
+            proxy_allow: None,
             master_key: get("BYOK_MASTER_KEY"),
             master_keys: get("BYOK_MASTER_KEYS"),
             database_url: get("DATABASE_URL"),
@@ -147,6 +152,7 @@ pub struct Config {
     pub probe_rate_per_minute: u32,
     pub reverify_interval: Option<Duration>,
     pub extra_providers: Vec<ProviderSpec>,
+    pub proxy_allow: BTreeMap<String, Vec<PathRule>>,
     pub proxy_max_body_bytes: usize,
     pub proxy_read_timeout: Duration,
     pub ui_secure_cookie: bool,
@@ -204,6 +210,7 @@ impl Config {
                 None => Some(Duration::from_secs(24 * 3600)),
             },
             extra_providers: layer.providers.unwrap_or_default(),
+            proxy_allow: layer.proxy_allow.unwrap_or_default(),
             proxy_max_body_bytes,
             proxy_read_timeout,
             ui_secure_cookie: layer.ui_secure_cookie.unwrap_or(false),
@@ -266,6 +273,28 @@ probe = { path = "/v1/models", errors = { code = ["/error/code"], message = ["/e
         let catalog = byok_providers::build_catalog(config.extra_providers).unwrap();
         assert_eq!(catalog.get("acme-llm").unwrap().name, "Acme LLM");
         assert!(catalog.get("openai").is_ok(), "built-in providers stay");
+    }
+
+    #[test]
+    fn config_file_sets_what_the_proxy_forwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("byok.toml");
+        // The README's example.
+        std::fs::write(
+            &file,
+            r#"
+[proxy_allow]
+openai = ["POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models"]
+resend = ["POST /emails", "POST /emails/batch"]
+"#,
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &env(&[]), Layer::default()).unwrap();
+        let openai: Vec<&str> = config.proxy_allow["openai"].iter().map(PathRule::as_str).collect();
+        assert_eq!(openai, ["POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models"]);
+        std::fs::write(&file, "[proxy_allow]\nopenai = [\"/v1/models\"]\n").unwrap();
+        let err = Config::load(Some(&file), &env(&[]), Layer::default()).unwrap_err();
+        assert!(err.to_string().contains("METHODS /path"), "{err}");
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub enum StartupError {
     Probes(#[from] ProbeSetupError),
     #[error("{0}")]
     Audit(#[from] AuditSetupError),
+    #[error("proxy_allow in the config file: {0}")]
+    ProxyAllow(String),
 }
 
 /// Builds the keyring from the settings: fails on a missing or malformed key before
@@ -67,7 +69,10 @@ pub struct World<'a> {
 /// Opens everything `serve` needs, in the order that fails safest.
 pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, StartupError> {
     let keyring = keyring(config)?;
-    let catalog = build_catalog(config.extra_providers.clone())?;
+    let mut catalog = build_catalog(config.extra_providers.clone())?;
+    for (provider, rules) in &config.proxy_allow {
+        catalog.set_proxy_allow(provider, rules.clone()).map_err(|e| StartupError::ProxyAllow(e.to_string()))?;
+    }
     let probe_settings = ProbeSettings {
         proxy_read_timeout: config.proxy_read_timeout,
         ..ProbeSettings::from_env(&catalog, world.env)?

@@ -49,7 +49,15 @@ pub(crate) async fn chat(headers: HeaderMap, body: Bytes) -> Response {
         return openai_error(400, "We could not parse the JSON body of your request.", "invalid_request_error", None);
     };
     if request["stream"] != json!(true) {
-        return json_text(CHAT_COMPLETION);
+        // OpenAI's edge (Cloudflare) sets its bot-management cookie on answers.
+        let mut response = json_text(CHAT_COMPLETION);
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            HeaderValue::from_static(
+                "__cf_bm=fake.cookie-1764633600-1.0.1.1; path=/; domain=.api.openai.com; HttpOnly; Secure; SameSite=None",
+            ),
+        );
+        return response;
     }
     let mut chunks: Vec<&'static str> = CHAT_CHUNKS.to_vec();
     if request["stream_options"]["include_usage"] == json!(true) {

@@ -6,6 +6,7 @@ mod azure;
 mod exa;
 mod gcp;
 mod gemini;
+pub(crate) mod key_admin;
 pub(crate) mod llm;
 mod openai;
 mod openrouter;
@@ -29,7 +30,7 @@ const HANG: Duration = Duration::from_secs(60);
 
 pub(crate) fn router(provider: &'static str, origin: &str) -> Router {
     match provider {
-        "openai" => openai::router("openai").route("/v1/chat/completions", post(llm::chat)),
+        "openai" => openai::router("openai").route("/v1/chat/completions", post(llm::chat)).merge(key_admin::openai()),
         "groq" => openai::router("groq"),
         "anthropic" => anthropic::router().route("/v1/messages", post(llm::messages)),
         "gemini" => gemini::router(),
@@ -37,8 +38,8 @@ pub(crate) fn router(provider: &'static str, origin: &str) -> Router {
         "stability" => stability::router(),
         "runway" => runway::router(),
         "exa" => exa::router(),
-        "twilio" => twilio::router(),
-        "resend" => resend::router(),
+        "twilio" => twilio::router().merge(key_admin::twilio()),
+        "resend" => resend::router().merge(key_admin::resend()),
         "aws" => aws::router(),
         "azure" => azure::router(),
         "gcp" => gcp::router(origin),

@@ -14,7 +14,7 @@ use crate::AppState;
 /// Headers that carry a key in some provider's SDK.
 pub(super) const KEY_HEADERS: [&str; 3] = ["x-api-key", "x-goog-api-key", "api-key"];
 /// The query parameter Gemini's SDKs may put the key in.
-const KEY_PARAM: &str = "key";
+pub(super) const KEY_PARAM: &str = "key";
 /// A service token names the user and org it acts for here.
 const USER_HEADER: &str = "x-byok-user";
 const ORG_HEADER: &str = "x-byok-org";

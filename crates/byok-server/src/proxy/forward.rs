@@ -15,8 +15,9 @@ use byok_providers::{OutboundBody, empty_body, full_body, streamed_body};
 use futures::{Stream, StreamExt};
 use reqwest::Url;
 
-use super::caller::KEY_HEADERS;
+use super::caller::{KEY_HEADERS, KEY_PARAM};
 use super::refusal::Refusal;
+use super::stray_tokens::{carries_token, json_carries_token};
 
 /// Headers meaningful only for one connection (RFC 9110 §7.6.1), and `Host`.
 const HOP_BY_HOP: [&str; 9] = [
@@ -34,8 +35,9 @@ const HOP_BY_HOP: [&str; 9] = [
 /// The caller's headers fit to forward: no hop-by-hop headers (nor those `Connection`
 /// names), no `Host`, no `X-Byok-*`, no authentication header or cookie, no
 /// `Accept-Encoding` (answers come back uncompressed so their usage can be read), no
-/// `Content-Length` (the body sets it), and nothing that contains the presented key.
-pub(super) fn request_headers(incoming: &HeaderMap, key: &str) -> HeaderMap {
+/// `Content-Length` (the body sets it). A byok token left in any other header refuses
+/// the request.
+pub(super) fn request_headers(incoming: &HeaderMap) -> Result<HeaderMap, Refusal> {
     let mut out = without_hop_by_hop(incoming);
     for name in [
         header::HOST,
@@ -50,22 +52,22 @@ pub(super) fn request_headers(incoming: &HeaderMap, key: &str) -> HeaderMap {
     for name in KEY_HEADERS {
         out.remove(name);
     }
-    let drop: Vec<HeaderName> = out
-        .iter()
-        .filter(|(name, value)| {
-            name.as_str().starts_with("x-byok-") || String::from_utf8_lossy(value.as_bytes()).contains(key)
-        })
-        .map(|(name, _)| name.clone())
-        .collect();
-    for name in drop {
+    let byok: Vec<HeaderName> = out.keys().filter(|name| name.as_str().starts_with("x-byok-")).cloned().collect();
+    for name in byok {
         out.remove(name);
     }
-    out
+    if out.iter().any(|(name, value)| carries_token(name.as_str().as_bytes()) || carries_token(value.as_bytes())) {
+        return Err(Refusal::StrayToken);
+    }
+    Ok(out)
 }
 
-/// An answer's headers fit to pass back.
+/// An answer's headers fit to pass back: no hop-by-hop headers, and no `Set-Cookie`,
+/// which would set the provider's cookies on byok's origin (the settings page's too).
 pub(super) fn response_headers(upstream: &HeaderMap) -> HeaderMap {
-    without_hop_by_hop(upstream)
+    let mut out = without_hop_by_hop(upstream);
+    out.remove(header::SET_COOKIE);
+    out
 }
 
 fn without_hop_by_hop(headers: &HeaderMap) -> HeaderMap {
@@ -86,23 +88,23 @@ fn without_hop_by_hop(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
-/// `origin` + the caller's path and query, with every query parameter that carries the
-/// presented key left out. The result must still be on `origin`.
+/// `origin` + the caller's path and query, without the `key` parameter that carried
+/// the presented key. A byok token anywhere else in the path or query refuses the
+/// request. The result must still be on `origin`.
 pub(super) fn target_url(origin: &str, path: &str, query: Option<&str>, key: &str) -> Result<Url, Refusal> {
-    let decoded: String = form_urlencoded::parse(path.as_bytes()).map(|(k, v)| format!("{k}{v}")).collect();
-    if path.contains(key) || decoded.contains(key) {
-        return Err(Refusal::BadRequest("the path must not contain the API key".into()));
+    if carries_token(path.as_bytes()) {
+        return Err(Refusal::StrayToken);
     }
     let mut target = format!("{origin}{path}");
     let kept: Vec<&str> = query
         .unwrap_or("")
         .split('&')
         .filter(|pair| !pair.is_empty())
-        .filter(|pair| {
-            let decoded: String = form_urlencoded::parse(pair.as_bytes()).map(|(k, v)| format!("{k}={v}")).collect();
-            !pair.contains(key) && !decoded.contains(key)
-        })
+        .filter(|pair| !form_urlencoded::parse(pair.as_bytes()).any(|(k, v)| k == KEY_PARAM && v == key))
         .collect();
+    if kept.iter().any(|pair| carries_token(pair.as_bytes())) {
+        return Err(Refusal::StrayToken);
+    }
     if !kept.is_empty() {
         target.push('?');
         target.push_str(&kept.join("&"));
@@ -139,6 +141,9 @@ pub(super) async fn request_body(
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
     if is_json {
         let bytes = read_whole(body, limit).await?;
+        if json_carries_token(&bytes) {
+            return Err(Refusal::StrayToken);
+        }
         let bytes = match dialect {
             Dialect::Openai => byok_providers::ask_for_usage(&bytes).map(Bytes::from).unwrap_or(bytes),
             _ => bytes,
@@ -230,7 +235,6 @@ mod tests {
 
     #[test]
     fn drops_hop_by_hop_byok_and_key_headers() {
-        let key = "byok_vk_0123";
         let mut h = HeaderMap::new();
         for (k, v) in [
             ("connection", "keep-alive, x-custom-hop"),
@@ -241,17 +245,18 @@ mod tests {
             ("authorization", "Bearer byok_vk_0123"),
             ("x-api-key", "byok_vk_0123"),
             ("x-byok-user", "alice"),
-            ("x-stray", "prefix byok_vk_0123"),
             ("accept-encoding", "gzip"),
             ("anthropic-version", "2023-06-01"),
             ("content-type", "application/json"),
         ] {
             h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
-        let out = request_headers(&h, key);
+        let out = request_headers(&h).unwrap();
         let mut names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
         names.sort_unstable();
         assert_eq!(names, ["anthropic-version", "content-type"]);
+        h.append("x-stray", HeaderValue::from_static("prefix byok_vk_0123"));
+        assert!(matches!(request_headers(&h), Err(Refusal::StrayToken)));
     }
 
     #[test]
@@ -268,5 +273,17 @@ mod tests {
         assert_eq!(url.host_str(), Some("127.0.0.1"));
         let url = target_url("http://127.0.0.1:9", "/x", Some("key=byok%5Fvk%5F1"), "byok_vk_1").unwrap();
         assert_eq!(url.query(), None);
+    }
+
+    #[test]
+    fn a_second_token_in_the_path_or_query_is_refused() {
+        let refused = |path: &str, query: Option<&str>| {
+            matches!(target_url("http://127.0.0.1:9", path, query, "byok_vk_1"), Err(Refusal::StrayToken))
+        };
+        assert!(refused("/x", Some("key=byok_vk_1&key=byok_vk_2")));
+        assert!(refused("/x", Some("other=byok_vk_1")));
+        assert!(refused("/x/byok%5Fvk%5F2", None));
+        assert!(refused("/x", Some("k=Ynlva192a18y")));
+        assert!(!refused("/x", Some("key=byok_vk_1&alt=sse")));
     }
 }

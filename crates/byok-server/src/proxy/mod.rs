@@ -11,6 +11,8 @@ mod forward;
 mod keys;
 mod pay;
 mod refusal;
+mod stray_tokens;
+mod surface;
 mod usage_writer;
 
 use std::sync::Arc;
@@ -98,7 +100,8 @@ async fn forward(
         .base_url(spec)
         .ok_or_else(|| Refusal::NotProxyable(format!("the catalog has no base URL for {}", spec.name)))?;
     let mut url = target_url(&origin, path, query, &caller.key)?;
-    let mut headers = request_headers(&parts.headers, &caller.key);
+    surface::check(spec, &parts.method, &url)?;
+    let mut headers = request_headers(&parts.headers)?;
     let exceeded = Arc::new(AtomicBool::new(false));
     let body = request_body(body, &parts.headers, spec.dialect, state.proxy.max_body, &exceeded).await?;
 

@@ -21,6 +21,14 @@ pub enum Refusal {
     WrongRole,
     #[error("this virtual key may not reach provider `{0}`")]
     ProviderNotAllowed(ProviderId),
+    #[error(
+        "byok does not forward this method and path to {0}: the proxy reaches only the API a product uses for its users, not key management, billing or account settings"
+    )]
+    PathNotAllowed(String),
+    #[error(
+        "the request carries a byok token outside the place the key goes; byok forwards no byok token to a provider"
+    )]
+    StrayToken,
     #[error("unknown provider `{0}`")]
     UnknownProvider(String),
     #[error("{0}")]
@@ -57,6 +65,8 @@ impl Refusal {
             Refusal::MissingKey | Refusal::InvalidKey => (StatusCode::UNAUTHORIZED, "invalid_api_key"),
             Refusal::WrongRole => (StatusCode::FORBIDDEN, "forbidden"),
             Refusal::ProviderNotAllowed(_) => (StatusCode::FORBIDDEN, "provider_not_allowed"),
+            Refusal::PathNotAllowed(_) => (StatusCode::FORBIDDEN, "path_not_allowed"),
+            Refusal::StrayToken => (StatusCode::BAD_REQUEST, "invalid_request"),
             Refusal::UnknownProvider(_) => (StatusCode::NOT_FOUND, "unknown_provider"),
             Refusal::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             Refusal::NotProxyable(_) => (StatusCode::BAD_REQUEST, "not_proxyable"),

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::audit::{self, RequestInfo};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
-use crate::routes::virtual_keys::virtual_scope;
+use crate::routes::virtual_keys::{providers_view, virtual_scope};
 use crate::sealing::current_period;
 use crate::views::TokenCreated;
 use crate::{ApiError, AppState};
@@ -31,7 +31,7 @@ pub struct CreateToken {
     pub name: Option<String>,
     /// Lifetime in seconds.
     pub expires_in: Option<i64>,
-    /// For `virtual` keys: the providers the key may reach (default: all).
+    /// For `virtual` keys (required): the providers the key may reach, or `["*"]` for all.
     #[schema(example = json!(["openai"]))]
     pub providers: Option<Vec<String>>,
     /// For `virtual` keys: requests allowed per usage period (default: no limit).
@@ -106,7 +106,7 @@ pub async fn create_token(
             manage_orgs: token.manage_orgs.iter().map(|o| o.to_string()).collect(),
             name: token.name,
             expires_at: expires_at.map(Timestamp::to_rfc3339),
-            providers: virtual_key.as_ref().map(|k| k.providers.iter().map(|p| p.to_string()).collect()),
+            providers: virtual_key.as_ref().map(|k| providers_view(&k.providers)),
             monthly_limit: virtual_key.and_then(|k| k.monthly_limit),
         }),
     ))

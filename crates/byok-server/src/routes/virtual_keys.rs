@@ -17,8 +17,12 @@ pub(crate) struct Scope {
     pub monthly_limit: Option<i64>,
 }
 
-/// A virtual key's providers (checked against the catalog, without repeats) and
-/// monthly limit; `None` for other roles, which may not set either.
+/// Written in `providers` for a virtual key that may reach every provider.
+const EVERY_PROVIDER: &str = "*";
+
+/// A virtual key's providers (named explicitly, or `["*"]` for all; checked against the
+/// catalog, without repeats) and monthly limit; `None` for other roles, which may not
+/// set either.
 pub(crate) fn virtual_scope(
     state: &AppState,
     role: Role,
@@ -36,14 +40,33 @@ pub(crate) fn virtual_scope(
     if monthly_limit.is_some_and(|l| l < 0) {
         return Err(ApiError::InvalidField("invalid monthly_limit: must be 0 or more".into()));
     }
+    let names = providers.filter(|p| !p.is_empty()).ok_or_else(|| {
+        ApiError::InvalidField(
+            "invalid providers: a virtual key names the providers it may reach, or [\"*\"] for every provider".into(),
+        )
+    })?;
+    if names.iter().any(|n| n == EVERY_PROVIDER) {
+        if names.len() > 1 {
+            return Err(ApiError::InvalidField("invalid providers: \"*\" stands alone".into()));
+        }
+        return Ok(Some(Scope { providers: Vec::new(), monthly_limit }));
+    }
     let mut ids: Vec<ProviderId> = Vec::new();
-    for name in providers.unwrap_or_default() {
+    for name in names {
         let id = state.catalog.get(&name)?.id.clone();
         if !ids.contains(&id) {
             ids.push(id);
         }
     }
     Ok(Some(Scope { providers: ids, monthly_limit }))
+}
+
+/// A virtual key's providers as answered: their ids, or `["*"]` for every provider.
+pub(crate) fn providers_view(providers: &[ProviderId]) -> Vec<String> {
+    if providers.is_empty() {
+        return vec![EVERY_PROVIDER.to_owned()];
+    }
+    providers.iter().map(ProviderId::to_string).collect()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,7 +90,7 @@ pub struct TokenView {
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
-    /// For virtual keys: the providers it may reach (empty: all).
+    /// For virtual keys: the providers it may reach (`["*"]`: all).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub providers: Option<Vec<String>>,
     /// For virtual keys: requests and tokens through the proxy.
@@ -106,7 +129,7 @@ pub async fn get_token(
             tokens_period: u.tokens_period,
             last_used_at: u.last_used_at.map(Timestamp::to_rfc3339),
         });
-        (key.map(|k| k.providers.iter().map(|p| p.to_string()).collect()), view)
+        (key.map(|k| providers_view(&k.providers)), view)
     } else {
         (None, None)
     };

@@ -19,23 +19,34 @@ async fn virtual_keys_are_minted_by_admins_and_services_only(engine: Engine) {
     );
     let token = r.body["token"].as_str().unwrap();
     assert!(token.starts_with("byok_vk_") && token.len() == "byok_vk_".len() + 64);
-    let r = w.app.post("/v1/tokens", &w.app.admin, json!({"role": "virtual", "owner": "user:alice"})).await;
+    let r = w
+        .app
+        .post("/v1/tokens", &w.app.admin, json!({"role": "virtual", "owner": "user:alice", "providers": ["*"]}))
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["providers"], json!(["*"]));
     let id = r.body["id"].as_str().unwrap().to_owned();
     let view = w.app.get(&format!("/v1/tokens/{id}"), &w.svc).await;
     assert_eq!(view.status, 200, "{}", view.text);
-    assert_eq!((view.body["providers"].clone(), view.body["usage"]["total"].clone()), (json!([]), json!(0)));
+    assert_eq!((view.body["providers"].clone(), view.body["usage"]["total"].clone()), (json!(["*"]), json!(0)));
     assert!(!view.text.contains("byok_vk_"), "the key itself is never shown again");
 
     let alice = w.app.user_token("alice", &[]).await;
     w.app
-        .post("/v1/tokens", &alice, json!({"role": "virtual", "owner": "user:alice"}))
+        .post("/v1/tokens", &alice, json!({"role": "virtual", "owner": "user:alice", "providers": ["*"]}))
         .await
         .assert_problem(403, "forbidden");
     for (body, code) in [
         (json!({"role": "virtual"}), "invalid_field"),
+        // A virtual key names its providers: none given, an empty list, or `*` beside others.
+        (json!({"role": "virtual", "owner": "user:alice"}), "invalid_field"),
+        (json!({"role": "virtual", "owner": "user:alice", "providers": []}), "invalid_field"),
+        (json!({"role": "virtual", "owner": "user:alice", "providers": ["*", "openai"]}), "invalid_field"),
         (json!({"role": "virtual", "owner": "platform"}), "invalid_field"),
-        (json!({"role": "virtual", "owner": "user:alice", "manage_orgs": ["acme"]}), "invalid_field"),
+        (
+            json!({"role": "virtual", "owner": "user:alice", "providers": ["*"], "manage_orgs": ["acme"]}),
+            "invalid_field",
+        ),
         (json!({"role": "virtual", "owner": "user:alice", "providers": ["nope"]}), "unknown_provider"),
         (json!({"role": "virtual", "owner": "user:alice", "monthly_limit": -1}), "invalid_field"),
         (json!({"role": "user", "owner": "user:alice", "providers": ["openai"]}), "invalid_field"),

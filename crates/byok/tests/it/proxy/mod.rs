@@ -11,6 +11,7 @@ mod quota;
 mod refusals;
 mod sdk;
 mod streaming;
+mod surface;
 
 use std::time::{Duration, Instant};
 
@@ -58,12 +59,10 @@ impl World {
         r.body["id"].as_str().unwrap().to_owned()
     }
 
-    /// Mints a virtual key; returns (id, key).
+    /// Mints a virtual key for `providers` (none given: `["*"]`); returns (id, key).
     pub async fn virtual_key(&self, owner: &str, providers: &[&str], limit: Option<i64>) -> (String, String) {
-        let mut body = json!({"role": "virtual", "owner": owner});
-        if !providers.is_empty() {
-            body["providers"] = json!(providers);
-        }
+        let providers = if providers.is_empty() { &["*"][..] } else { providers };
+        let mut body = json!({"role": "virtual", "owner": owner, "providers": providers});
         if let Some(limit) = limit {
             body["monthly_limit"] = json!(limit);
         }
@@ -176,7 +175,8 @@ impl Processes {
         let svc = svc["token"].as_str().unwrap().to_owned();
         let body = json!({"owner": owner, "provider": "openai", "fields": {"api_key": real_key("openai")}});
         let credential = created(post("/v1/credentials", &svc, body).await.unwrap()).await;
-        let vk = created(post("/v1/tokens", &svc, json!({"role": "virtual", "owner": owner})).await.unwrap()).await;
+        let vk = json!({"role": "virtual", "owner": owner, "providers": ["openai"]});
+        let vk = created(post("/v1/tokens", &svc, vk).await.unwrap()).await;
         Owned {
             svc,
             credential: credential["id"].as_str().unwrap().to_owned(),

@@ -80,7 +80,14 @@ async fn refusals_speak_each_providers_dialect(engine: Engine) {
     assert_eq!(get(&w, "openai", "/v1/models", Some(&vk)).await.status, 200);
     assert_eq!(w.app.delete(&format!("/v1/tokens/{key_id}"), &w.svc).await.status, 204);
     openai_error(&get(&w, "openai", "/v1/models", Some(&vk)).await, 401, "invalid_api_key");
-    let r = w.app.post("/v1/tokens", &w.svc, json!({"role": "virtual", "owner": "user:alice", "expires_in": 1})).await;
+    let r = w
+        .app
+        .post(
+            "/v1/tokens",
+            &w.svc,
+            json!({"role": "virtual", "owner": "user:alice", "providers": ["*"], "expires_in": 1}),
+        )
+        .await;
     let short = r.body["token"].as_str().unwrap().to_owned();
     assert_eq!(get(&w, "openai", "/v1/models", Some(&short)).await.status, 200);
     tokio::time::sleep(Duration::from_millis(1100)).await;
