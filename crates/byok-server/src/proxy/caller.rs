@@ -135,6 +135,20 @@ mod tests {
         pairs.iter().map(|(k, v)| (axum::http::HeaderName::from_static(k), HeaderValue::from_str(v).unwrap())).collect()
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_header_or_query_is_read_without_panic(auth in "\\PC{0,80}", api_key in "[ -~]{0,40}", query in "\\PC{0,80}") {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&auth) {
+                h.insert(AUTHORIZATION, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&api_key) {
+                h.insert("x-api-key", v);
+            }
+            let _ = presented_key(&h, Some(&query));
+        }
+    }
+
     #[test]
     fn finds_the_key_wherever_an_sdk_puts_it() {
         let vk = "byok_vk_abc";

@@ -116,6 +116,26 @@ mod tests {
         assert!(json_carries_token(in_key.as_bytes()));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_are_checked_without_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = carries_token(&bytes);
+            let _ = json_carries_token(&bytes);
+        }
+
+        #[test]
+        fn a_token_is_found_whatever_surrounds_it(before in "\\PC{0,40}", after in "\\PC{0,40}", encode in 0u8..4) {
+            let text = format!("{before}{VK}{after}");
+            let form = match encode {
+                0 => text,
+                1 => text.bytes().map(|b| format!("%{b:02x}")).collect(),
+                2 => STANDARD_NO_PAD.encode(&text),
+                _ => URL_SAFE_NO_PAD.encode(&text),
+            };
+            proptest::prop_assert!(carries_token(form.as_bytes()), "{}", form);
+        }
+    }
+
     #[test]
     fn ordinary_requests_pass() {
         let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"What is byok? 100% sure"}]}"#;

@@ -56,6 +56,15 @@ mod tests {
         assert!(allowed(Method::GET, "http://h/v1/files/file-1"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_path_is_checked_without_panic(path in "(/[\\PC%]{0,12}){0,6}") {
+            if let Ok(url) = Url::parse(&format!("http://h{path}")) {
+                let _ = check(&spec(), &Method::GET, &url);
+            }
+        }
+    }
+
     #[test]
     fn dot_segments_and_encoded_separators_do_not_get_around_the_rules() {
         assert!(!allowed(Method::POST, "http://h/v1/chat/completions/../../organization/admin_api_keys"));

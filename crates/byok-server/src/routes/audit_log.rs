@@ -112,3 +112,23 @@ pub async fn list_audit(
         .flatten();
     Ok(Json(Page { items: records.into_iter().map(AuditEntryView::from).collect(), next }))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_cursor_is_read_or_refused_without_panic(text in "\\PC{0,80}") {
+            let _ = parse_cursor(&text);
+        }
+
+        #[test]
+        fn cursors_read_back(at in any::<i64>(), chain in "[0-9a-f-]{1,36}", seq in any::<i64>()) {
+            let (a, c, s) = parse_cursor(&format!("{at}~{chain}~{seq}")).unwrap();
+            prop_assert_eq!((a, c.as_str(), s), (at, chain.as_str(), seq));
+        }
+    }
+}
