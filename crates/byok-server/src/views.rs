@@ -156,10 +156,15 @@ pub struct TokenCreated {
     pub manage_orgs: Vec<String>,
     pub name: Option<String>,
     pub expires_at: Option<String>,
-    /// For virtual keys: the providers it may reach (empty: all).
+    /// For virtual keys: the providers it may reach (`["*"]`: all).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub providers: Option<Vec<String>>,
     /// For virtual keys: requests allowed per usage period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monthly_limit: Option<i64>,
+    /// For user tokens minted with `sign_in_link`: the settings page's one-time sign-in
+    /// path (append it to byok's public origin); usable from another site once, for 60 s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/ui/login?token=byok_usr_…")]
+    pub sign_in_url: Option<String>,
 }

@@ -7,7 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use crate::StoreError;
 use crate::group_commit::GroupCommit;
 use crate::proxy_sql::impl_proxy_store;
-use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_version};
+use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_token, insert_version};
 
 /// PostgreSQL, shared by any number of byok instances. Migrations take sqlx's
 /// advisory lock, so instances starting together apply them once.

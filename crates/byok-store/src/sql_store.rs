@@ -28,6 +28,28 @@ macro_rules! insert_version {
     };
 }
 
+/// Inserts a token row.
+macro_rules! insert_token {
+    ($conn:expr, $t:expr) => {{
+        let orgs: Vec<&str> = $t.manage_orgs.iter().map(|o| o.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO tokens (id, hash, role, owner, manage_orgs, name, created_at, expires_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind($t.id.to_string())
+        .bind(&$t.hash)
+        .bind($t.role.as_str())
+        .bind($t.owner.as_ref().map(|o| o.to_string()))
+        .bind($crate::rows::to_json(&orgs))
+        .bind(&$t.name)
+        .bind($t.created_at.millis())
+        .bind($t.expires_at.map(|e| e.millis()))
+        .bind($t.revoked_at.map(|e| e.millis()))
+        .execute($conn)
+        .await?;
+    }};
+}
+
 /// A multi-row INSERT of audit records.
 macro_rules! audit_insert {
     ($db:ty, $records:expr) => {{
@@ -107,23 +129,37 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_token(&self, t: &byok_core::Token) -> Result<(), $crate::StoreError> {
-                let orgs: Vec<&str> = t.manage_orgs.iter().map(|o| o.as_str()).collect();
-                sqlx::query(
-                    "INSERT INTO tokens (id, hash, role, owner, manage_orgs, name, created_at, expires_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(t.id.to_string())
-                .bind(&t.hash)
-                .bind(t.role.as_str())
-                .bind(t.owner.as_ref().map(|o| o.to_string()))
-                .bind($crate::rows::to_json(&orgs))
-                .bind(&t.name)
-                .bind(t.created_at.millis())
-                .bind(t.expires_at.map(|e| e.millis()))
-                .bind(t.revoked_at.map(|e| e.millis()))
-                .execute(&self.pool)
-                .await?;
+                insert_token!(&self.pool, t);
                 Ok(())
+            }
+
+            async fn insert_token_with_sign_in_link(
+                &self,
+                t: &byok_core::Token,
+                link_expires_at: byok_core::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                insert_token!(&mut *tx, t);
+                sqlx::query("INSERT INTO ui_sign_in_links (token_hash, expires_at) VALUES ($1, $2)")
+                    .bind(&t.hash)
+                    .bind(link_expires_at.millis())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn take_sign_in_link(
+                &self,
+                token_hash: &[u8],
+                now: byok_core::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query("DELETE FROM ui_sign_in_links WHERE token_hash = $1 AND expires_at >= $2")
+                    .bind(token_hash)
+                    .bind(now.millis())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<byok_core::Token>, $crate::StoreError> {
@@ -674,4 +710,4 @@ macro_rules! impl_sql_store {
     };
 }
 
-pub(crate) use {audit_insert, credential_columns, impl_sql_store, insert_version};
+pub(crate) use {audit_insert, credential_columns, impl_sql_store, insert_token, insert_version};

@@ -7,7 +7,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::StoreError;
 use crate::group_commit::GroupCommit;
 use crate::proxy_sql::impl_proxy_store;
-use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_version};
+use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_token, insert_version};
 
 /// SQLite in WAL mode: readers never block the writer, and every commit is synced.
 pub(crate) struct SqliteStore {

@@ -119,6 +119,12 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
     async fn sealed_key_ids(&self) -> Result<Vec<String>, StoreError>;
 
     async fn insert_token(&self, token: &Token) -> Result<(), StoreError>;
+    /// Inserts a user token that may sign a browser into the settings page from another
+    /// site once, until `link_expires_at`, in one transaction.
+    async fn insert_token_with_sign_in_link(&self, token: &Token, link_expires_at: Timestamp)
+    -> Result<(), StoreError>;
+    /// Takes the sign-in link of the token with this hash: true once, while unexpired.
+    async fn take_sign_in_link(&self, token_hash: &[u8], now: Timestamp) -> Result<bool, StoreError>;
     async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<Token>, StoreError>;
     async fn get_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError>;
     /// Marks a token revoked and bumps the token epoch, in one transaction; false when

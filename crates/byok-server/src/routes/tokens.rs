@@ -15,6 +15,8 @@ use crate::views::TokenCreated;
 use crate::{ApiError, AppState};
 
 const MAX_EXPIRES_IN: i64 = 10 * 366 * 86_400;
+/// How long a settings-page sign-in link may be used from another site.
+const SIGN_IN_LINK_SECONDS: i64 = 60;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +38,9 @@ pub struct CreateToken {
     pub providers: Option<Vec<String>>,
     /// For `virtual` keys: requests allowed per usage period (default: no limit).
     pub monthly_limit: Option<i64>,
+    /// For `user` tokens: also answer a one-time link that signs a browser into the
+    /// settings page from the product's site (`sign_in_url`).
+    pub sign_in_link: Option<bool>,
 }
 
 /// Mints a token. Admins mint any role; services mint user tokens and virtual keys.
@@ -85,10 +90,19 @@ pub async fn create_token(
         expires_at,
         revoked_at: None,
     };
+    let sign_in_link = body.sign_in_link.unwrap_or(false);
+    if sign_in_link && role != Role::User {
+        return Err(ApiError::InvalidField(
+            "invalid sign_in_link: only user tokens sign in to the settings page".into(),
+        ));
+    }
     let virtual_key =
         scope.map(|s| VirtualKey { token_id: token.id, providers: s.providers, monthly_limit: s.monthly_limit });
     match &virtual_key {
         Some(key) => state.store.insert_virtual_key(&token, key, current_period(&state)).await?,
+        None if sign_in_link => {
+            state.store.insert_token_with_sign_in_link(&token, now.plus_seconds(SIGN_IN_LINK_SECONDS)).await?
+        }
         None => state.store.insert_token(&token).await?,
     }
     tracing::info!(token_id = %token.id, role = %role, "token created");
@@ -96,6 +110,7 @@ pub async fn create_token(
     event.owner = token.owner.as_ref().map(Owner::to_string);
     event.detail = Some(format!("{role} token {}", token.id));
     state.audit.record(event).await?;
+    let sign_in_url = sign_in_link.then(|| format!("/ui/login?token={secret}"));
     Ok((
         StatusCode::CREATED,
         Json(TokenCreated {
@@ -108,6 +123,7 @@ pub async fn create_token(
             expires_at: expires_at.map(Timestamp::to_rfc3339),
             providers: virtual_key.as_ref().map(|k| providers_view(&k.providers)),
             monthly_limit: virtual_key.and_then(|k| k.monthly_limit),
+            sign_in_url,
         }),
     ))
 }

@@ -1,5 +1,5 @@
-//! Sign-in for the settings page. The product's backend mints a user token and sends
-//! the person to `/ui/login?token=…`; byok keeps the token in an HttpOnly,
+//! Sign-in for the settings page. The product's backend mints a user token with a
+//! one-time sign-in link and sends the person to it; byok keeps the token in an HttpOnly,
 //! SameSite=Strict cookie, drops it from the URL, and re-checks it on every request,
 //! so the session ends when the token expires or is revoked. Every state-changing
 //! form carries a value derived from the token (see `byok_crypto::form_token`).
@@ -126,21 +126,49 @@ pub(crate) struct LoginQuery {
     token: Option<String>,
 }
 
+/// Whether the browser says the request comes from another site (a sibling subdomain
+/// included). Browsers that send no `Sec-Fetch-Site` cannot be told apart.
+fn from_another_site(headers: &HeaderMap) -> bool {
+    headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site" || v == "same-site")
+}
+
 /// `GET /ui/login`: signs in with `?token=` (and leaves the token out of the URL by
-/// redirecting), or shows the sign-in form.
+/// redirecting), or shows the sign-in form. From another site only a one-time sign-in
+/// link signs in (login CSRF: a page must not sign a visitor in as someone else).
 pub(crate) async fn login_page(
     State(state): State<AppState>,
     parts: Parts,
     query: Result<Query<LoginQuery>, QueryRejection>,
 ) -> Response {
-    match query.ok().and_then(|Query(q)| q.token) {
-        Some(token) => start_session(&state, &parts, token.trim()).await,
-        None => login_form(StatusCode::OK, None),
+    let Some(token) = query.ok().and_then(|Query(q)| q.token) else {
+        return login_form(StatusCode::OK, None);
+    };
+    let token = token.trim();
+    if from_another_site(&parts.headers) {
+        match state.store.take_sign_in_link(&hash_token(token), Timestamp::now()).await {
+            Ok(true) => {}
+            Ok(false) => return cross_site_refused(&state, &parts).await,
+            Err(e) => return UiError::Api(e.into()).into_response(),
+        }
     }
+    start_session(&state, &parts, token).await
 }
 
-/// `POST /ui/login`: the sign-in form.
+async fn cross_site_refused(state: &AppState, parts: &Parts) -> Response {
+    record_refusal(state, parts).await;
+    login_form(
+        StatusCode::FORBIDDEN,
+        Some(
+            "Signing in from another site needs a one-time sign-in link, used within a minute of being made. Ask your product for a new one.",
+        ),
+    )
+}
+
+/// `POST /ui/login`: the sign-in form (never from another site).
 pub(crate) async fn login_submit(State(state): State<AppState>, parts: Parts, body: axum::body::Bytes) -> Response {
+    if from_another_site(&parts.headers) {
+        return cross_site_refused(&state, &parts).await;
+    }
     let token = form_urlencoded::parse(&body).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned());
     match token {
         Some(token) if !token.trim().is_empty() => start_session(&state, &parts, token.trim()).await,

@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use byok::config::Layer;
+use byok_core::{Role, Timestamp, Token, TokenId};
+use byok_crypto::{generate_token, hash_token};
 use serde_json::json;
 
 use crate::both_engines;
@@ -10,6 +12,7 @@ use crate::support::{AppOptions, Engine, TEST_KEY, TestApp, TestDb, spawn_app, s
 use crate::ui::web::{Browser, form_token_in};
 
 both_engines!(
+    login_csrf_another_site_signs_in_only_with_a_one_time_link,
     sign_in_sets_a_strict_cookie_and_drops_the_token,
     session_ends_with_the_token,
     sign_out_forgets_the_cookie
@@ -27,6 +30,65 @@ async fn refusals(app: &TestApp) -> usize {
     let r = app.get("/v1/audit?action=auth.refused", &app.admin).await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.body["items"].as_array().unwrap().len()
+}
+
+async fn login_csrf_another_site_signs_in_only_with_a_one_time_link(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (_, token) = mint_user(&app, json!({"expires_in": 3600})).await;
+    let browser = Browser::new(&app);
+    let before = refusals(&app).await;
+    // Another site (or a sibling subdomain) cannot sign a visitor in as whoever's token it holds.
+    for site in ["cross-site", "same-site"] {
+        let r = browser.get_from(&format!("/ui/login?token={token}"), site).await;
+        assert_eq!(r.status, 403, "{site}: {}", r.text);
+        assert!(r.headers.get("set-cookie").is_none(), "{site} signed the browser in");
+        let r = browser.post_with("/ui/login", &[("token", &token)], &[("sec-fetch-site", site)]).await;
+        assert_eq!(r.status, 403, "{site} form: {}", r.text);
+        assert!(r.headers.get("set-cookie").is_none());
+    }
+    assert_eq!(refusals(&app).await, before + 4, "each refused sign-in is audited");
+    // Typed, pasted or from byok's own page, the token signs in as before.
+    for site in ["none", "same-origin"] {
+        assert_eq!(browser.get_from(&format!("/ui/login?token={token}"), site).await.status, 303, "{site}");
+    }
+
+    // The product's backend asks for a one-time link: it works from the product's site once.
+    let r =
+        app.post("/v1/tokens", &app.admin, json!({"role": "user", "owner": "user:bob", "sign_in_link": true})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let link = r.body["sign_in_url"].as_str().unwrap().to_owned();
+    assert_eq!(link, format!("/ui/login?token={}", r.body["token"].as_str().unwrap()));
+    let first = browser.get_from(&link, "cross-site").await;
+    assert_eq!(first.status, 303, "{}", first.text);
+    assert!(first.headers["set-cookie"].to_str().unwrap().starts_with("byok_session=byok_usr_"));
+    assert_eq!(browser.get_from(&link, "cross-site").await.status, 403, "a link signs in from another site once");
+    assert_eq!(browser.get_from(&link, "same-origin").await.status, 303, "the token itself stays valid");
+
+    // A link expires a minute after it is made.
+    let store = byok_store::connect(&app.db().url).await.unwrap();
+    let (secret, token) = user_token("user:carol");
+    store.insert_token_with_sign_in_link(&token, Timestamp::now().plus_seconds(-1)).await.unwrap();
+    assert_eq!(browser.get_from(&format!("/ui/login?token={secret}"), "cross-site").await.status, 403);
+
+    // Only user tokens get links.
+    let r = app.post("/v1/tokens", &app.admin, json!({"role": "service", "sign_in_link": true})).await;
+    r.assert_problem(422, "invalid_field");
+}
+
+fn user_token(owner: &str) -> (String, Token) {
+    let secret = generate_token("byok_usr_");
+    let token = Token {
+        id: TokenId::new(),
+        hash: hash_token(&secret),
+        role: Role::User,
+        owner: Some(owner.parse().unwrap()),
+        manage_orgs: Vec::new(),
+        name: None,
+        created_at: Timestamp::now(),
+        expires_at: None,
+        revoked_at: None,
+    };
+    (secret, token)
 }
 
 async fn sign_in_sets_a_strict_cookie_and_drops_the_token(engine: Engine) {

@@ -31,6 +31,12 @@ impl<'a> Browser<'a> {
         self.app.send(self.with_cookie(self.client.get(self.app.url(path)))).await
     }
 
+    /// A navigation the browser marks as coming from `site` (`Sec-Fetch-Site`).
+    pub async fn get_from(&self, path: &str, site: &str) -> Resp {
+        let req = self.client.get(self.app.url(path)).header("sec-fetch-site", site);
+        self.app.send(self.with_cookie(req)).await
+    }
+
     /// Posts a form as the page would (same-origin), fields as given.
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
         let req = self.client.post(self.app.url(path)).header("sec-fetch-site", "same-origin").form(fields);
