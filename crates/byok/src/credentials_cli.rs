@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::operator::{self, OperatorError};
+use crate::startup::StartupError;
 
 const PAGE: u32 = 500;
 
@@ -123,6 +124,10 @@ pub async fn run(config: &Config, command: &CredentialsCommand) -> Result<(), Op
 }
 
 async fn list(config: &Config, args: &ListArgs) -> Result<(), OperatorError> {
+    if let Some(provider) = &args.provider {
+        let catalog = byok_providers::build_catalog(config.extra_providers.clone()).map_err(StartupError::from)?;
+        catalog.get(provider.as_str()).map_err(|e| OperatorError::Input(e.to_string()))?;
+    }
     let store = operator::open_store(config).await?;
     let mut filter = CredentialFilter {
         owners: args.owner.clone().map(|o| vec![o]),
