@@ -50,6 +50,8 @@ pub struct Break {
 pub struct Report {
     pub entries: u64,
     pub heads: Vec<Head>,
+    /// Chains that continue from a pruned head.
+    pub pruned_chains: usize,
     pub first_break: Option<Break>,
 }
 
@@ -77,6 +79,7 @@ pub async fn verify(store: &dyn Store, key: &AuditKey, expected: &[Head]) -> Res
                 return Ok(report);
             }
             (seq, previous) = (head.seq, head.mac.clone());
+            report.pruned_chains += 1;
             macs_at.insert(seq, hex::encode(&previous));
         }
         loop {

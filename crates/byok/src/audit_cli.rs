@@ -34,9 +34,16 @@ pub async fn verify_command(config: &Config, heads: Option<&Path>) -> Result<boo
         eprintln!("byok: audit chain {} broken at entry {}: {}", b.chain, b.seq, b.reason);
         return Ok(false);
     }
-    println!("audit log intact: {} entries in {} chains; heads:", report.entries, report.heads.len());
+    let mut out = std::io::stdout().lock();
+    let pruned = match report.pruned_chains {
+        0 => String::new(),
+        n => format!(" ({n} continue from a pruned head)"),
+    };
+    let summary =
+        format!("audit log intact: {} entries in {} chains{pruned}; heads:", report.entries, report.heads.len());
+    crate::operator::write_line(&mut out, &summary);
     for head in &report.heads {
-        println!("{}", head.line());
+        crate::operator::write_line(&mut out, &head.line());
     }
     Ok(true)
 }

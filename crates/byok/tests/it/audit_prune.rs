@@ -100,6 +100,7 @@ async fn prune_removes_only_exported_entries_and_verify_still_finds_tampering(en
     create(&app, &svc, 7..8).await;
     let verified = byok_on(&url, &["audit", "verify"]);
     assert_eq!(verified.status.code(), Some(0), "{}", stderr(&verified));
+    assert!(stdout(&verified).contains("continue from a pruned head"), "{}", stdout(&verified));
     assert_eq!(check(db).await.first_break, None);
     let again = prune(&url, &before, &kept_file);
     assert_eq!(

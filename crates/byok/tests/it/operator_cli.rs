@@ -211,6 +211,13 @@ async fn tokens_are_listed_and_revoked(engine: Engine) {
     assert_eq!(audited[0]["owner"], "user:alice");
     assert_eq!(audited[0]["detail"], format!("user token {user_id}"));
 
+    let created = byok_on(&url, &["token", "create", "--role", "service", "--name", "cron"]);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let minted = entries(&app, "action=token.create").await;
+    let by_cli: Vec<&Value> = minted.iter().filter(|e| e["actor_role"] == "operator").collect();
+    assert_eq!(by_cli.len(), 1, "the command line's token create is audited: {minted:?}");
+    assert!(by_cli[0]["detail"].as_str().unwrap().starts_with("service token "));
+
     let unknown = uuid::Uuid::now_v7().to_string();
     assert_fails(&byok_on(&url, &["token", "revoke", &unknown]), 1, &format!("no token {unknown}"));
     assert_fails(&byok_on(&url, &["token", "revoke", "nope"]), 2, "invalid value 'nope'");
