@@ -32,8 +32,8 @@ pub enum OperatorError {
     Refused(String),
 }
 
-/// The store, after proving the configured keyring is this database's: for commands
-/// that only read.
+/// The store, after proving the configured keyring is this database's (a command that
+/// changes something then starts its audit writer with `start_audit`).
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     let keyring = startup::keyring(config)?;
     let store = byok_store::connect(&config.database_url).await?;
