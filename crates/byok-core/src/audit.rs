@@ -23,6 +23,7 @@ pub enum AuditAction {
     PolicyUpdate,
     AuthRefused,
     KeyRotate,
+    AuditPrune,
 }
 
 impl AuditAction {
@@ -44,6 +45,7 @@ impl AuditAction {
             AuditAction::PolicyUpdate => "policy.update",
             AuditAction::AuthRefused => "auth.refused",
             AuditAction::KeyRotate => "key.rotate",
+            AuditAction::AuditPrune => "audit.prune",
         }
     }
 }

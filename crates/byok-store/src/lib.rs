@@ -21,8 +21,8 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use proxy_store::{CredentialTokens, ProxyStore, ProxyUsage, VirtualKeyDelta};
 pub use store::{
-    AuditFilter, Chainer, CredentialFilter, KeyCheckRecord, Reseal, ResealTarget, SealedItem, SecretVersion, Store,
-    TierState, UsagePeriod,
+    AuditFilter, Chainer, CredentialFilter, KeyCheckRecord, PrunedHead, Reseal, ResealTarget, SealedItem,
+    SecretVersion, Store, TierState, TokenFilter, UsagePeriod,
 };
 
 /// Opens the database `url` names (`sqlite://PATH` or `postgres://…`) and applies

@@ -178,6 +178,25 @@ macro_rules! impl_sql_store {
                 row.map(TryInto::try_into).transpose()
             }
 
+            async fn list_tokens(
+                &self,
+                filter: &$crate::TokenFilter,
+            ) -> Result<Vec<byok_core::Token>, $crate::StoreError> {
+                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT * FROM tokens WHERE 1 = 1");
+                if let Some(role) = filter.role {
+                    q.push(" AND role = ").push_bind(role.as_str());
+                }
+                if let Some(owner) = &filter.owner {
+                    q.push(" AND owner = ").push_bind(owner.to_string());
+                }
+                if let Some(after) = &filter.after {
+                    q.push(" AND id > ").push_bind(after.to_string());
+                }
+                q.push(" ORDER BY id LIMIT ").push_bind(i64::from(filter.limit));
+                let rows: Vec<$crate::rows::TokenRow> = q.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
             async fn revoke_token(
                 &self,
                 id: &byok_core::TokenId,
@@ -592,6 +611,52 @@ macro_rules! impl_sql_store {
                 q.push(" ORDER BY at, chain, seq LIMIT ").push_bind(i64::from(f.limit));
                 let rows: Vec<$crate::audit_rows::AuditRow> = q.build_query_as().fetch_all(&self.pool).await?;
                 Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn audit_pruned_heads(&self) -> Result<Vec<$crate::PrunedHead>, $crate::StoreError> {
+                let rows: Vec<(String, i64, Vec<u8>, Vec<u8>, i64)> = sqlx::query_as(
+                    "SELECT chain, seq, mac, attestation, pruned_at FROM audit_pruned_heads ORDER BY chain",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(chain, seq, mac, attestation, at)| $crate::PrunedHead {
+                        chain,
+                        seq,
+                        mac,
+                        attestation,
+                        pruned_at: byok_core::Timestamp::from_millis(at),
+                    })
+                    .collect())
+            }
+
+            async fn prune_audit(&self, heads: &[$crate::PrunedHead]) -> Result<u64, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let mut removed = 0;
+                for head in heads {
+                    removed += sqlx::query("DELETE FROM audit_log WHERE chain = $1 AND seq <= $2")
+                        .bind(&head.chain)
+                        .bind(head.seq)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    sqlx::query(concat!(
+                        "INSERT INTO audit_pruned_heads (chain, seq, mac, attestation, pruned_at) ",
+                        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, ",
+                        "mac = excluded.mac, attestation = excluded.attestation, pruned_at = excluded.pruned_at ",
+                        "WHERE audit_pruned_heads.seq < excluded.seq"
+                    ))
+                    .bind(&head.chain)
+                    .bind(head.seq)
+                    .bind(&head.mac)
+                    .bind(&head.attestation)
+                    .bind(head.pruned_at.millis())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(removed)
             }
 
             async fn sealed_elsewhere(&self, primary: &str, limit: u32) -> Result<Vec<$crate::SealedItem>, $crate::StoreError> {

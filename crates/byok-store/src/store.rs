@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use byok_core::{
-    AuditEvent, AuditRecord, Credential, CredentialId, OrgId, Owner, ProviderId, Status, Timestamp, Token, TokenId,
+    AuditEvent, AuditRecord, Credential, CredentialId, OrgId, Owner, ProviderId, Role, Status, Timestamp, Token,
+    TokenId,
 };
 
 use crate::{ProxyStore, StoreError};
@@ -54,6 +55,27 @@ pub struct AuditFilter {
     pub until: Option<Timestamp>,
     /// Start after this (at, chain, seq).
     pub after: Option<(i64, String, i64)>,
+    pub limit: u32,
+}
+
+/// Where a pruned audit chain now starts: its last removed entry, and a MAC under the
+/// audit key over (chain, seq, mac) that proves byok recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrunedHead {
+    pub chain: String,
+    pub seq: i64,
+    pub mac: Vec<u8>,
+    pub attestation: Vec<u8>,
+    pub pruned_at: Timestamp,
+}
+
+/// Which tokens a listing returns, by id, a page at a time.
+#[derive(Debug, Clone, Default)]
+pub struct TokenFilter {
+    pub role: Option<Role>,
+    pub owner: Option<Owner>,
+    /// Start after this id (the previous page's last).
+    pub after: Option<TokenId>,
     pub limit: u32,
 }
 
@@ -127,6 +149,8 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
     async fn take_sign_in_link(&self, token_hash: &[u8], now: Timestamp) -> Result<bool, StoreError>;
     async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<Token>, StoreError>;
     async fn get_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError>;
+    /// Tokens (virtual keys included) by id, revoked and expired ones too.
+    async fn list_tokens(&self, filter: &TokenFilter) -> Result<Vec<Token>, StoreError>;
     /// Marks a token revoked and bumps the token epoch, in one transaction; false when
     /// it was missing or already revoked.
     async fn revoke_token(&self, id: &TokenId, now: Timestamp) -> Result<bool, StoreError>;
@@ -223,6 +247,11 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError>;
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The recorded start of every pruned chain.
+    async fn audit_pruned_heads(&self) -> Result<Vec<PrunedHead>, StoreError>;
+    /// Removes each head's chain's entries up to its seq and records the head (only
+    /// forward), in one transaction. Returns how many entries were removed.
+    async fn prune_audit(&self, heads: &[PrunedHead]) -> Result<u64, StoreError>;
 
     /// Up to `limit` rows sealed under a key other than `primary`.
     async fn sealed_elsewhere(&self, primary: &str, limit: u32) -> Result<Vec<SealedItem>, StoreError>;

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use byok_core::{AuditRecord, Timestamp};
 use byok_server::audit_verify::{Head, verify};
 use byok_store::AuditFilter;
 
@@ -33,17 +34,31 @@ pub async fn verify_command(config: &Config, heads: Option<&Path>) -> Result<boo
         eprintln!("byok: audit chain {} broken at entry {}: {}", b.chain, b.seq, b.reason);
         return Ok(false);
     }
-    println!("audit log intact: {} entries in {} chains; heads:", report.entries, report.heads.len());
+    let mut out = std::io::stdout().lock();
+    let pruned = match report.pruned_chains {
+        0 => String::new(),
+        n => format!(" ({n} continue from a pruned head)"),
+    };
+    let summary =
+        format!("audit log intact: {} entries in {} chains{pruned}; heads:", report.entries, report.heads.len());
+    crate::operator::write_line(&mut out, &summary);
     for head in &report.heads {
-        println!("{}", head.line());
+        crate::operator::write_line(&mut out, &head.line());
     }
     Ok(true)
 }
 
-/// Writes every entry as JSON lines, oldest first.
-pub async fn export_command(config: &Config) -> Result<u64, StartupError> {
+/// One entry as `byok audit export` writes it: its fields and its MAC in hex.
+pub fn export_line(record: &AuditRecord) -> serde_json::Value {
+    let mut line = serde_json::to_value(record).unwrap_or_default();
+    line["mac"] = serde_json::Value::String(hex::encode(&record.mac));
+    line
+}
+
+/// Writes every entry (older than `before`, if given) as JSON lines, oldest first.
+pub async fn export_command(config: &Config, before: Option<Timestamp>) -> Result<u64, StartupError> {
     let (store, _) = startup::open_audit(config).await?;
-    let mut filter = AuditFilter { limit: 1000, ..AuditFilter::default() };
+    let mut filter = AuditFilter { limit: 1000, until: before, ..AuditFilter::default() };
     let mut out = std::io::stdout().lock();
     let mut written = 0;
     loop {
@@ -51,9 +66,7 @@ pub async fn export_command(config: &Config) -> Result<u64, StartupError> {
         let Some(last) = page.last() else { break };
         filter.after = Some((last.at.millis(), last.chain.clone(), last.seq));
         for record in &page {
-            let mut line = serde_json::to_value(record).unwrap_or_default();
-            line["mac"] = serde_json::Value::String(hex::encode(&record.mac));
-            let _ = writeln!(out, "{line}");
+            let _ = writeln!(out, "{}", export_line(record));
             written += 1;
         }
     }

@@ -62,6 +62,9 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// List, show, disable, enable or delete stored credentials (never a secret).
+    #[command(subcommand)]
+    Credentials(crate::credentials_cli::CredentialsCommand),
     /// Copy platform credentials from the environment (and .env) into the store.
     ImportEnv {
         /// Show what would be imported, write nothing.
@@ -79,13 +82,23 @@ pub enum AuditCommand {
         heads: Option<PathBuf>,
     },
     /// Write every entry as JSON lines.
-    Export,
+    Export {
+        /// Only entries older than this RFC 3339 date or date-time (what a prune removes).
+        #[arg(long, value_parser = crate::audit_prune::parse_before)]
+        before: Option<Timestamp>,
+    },
+    /// Remove entries older than a date that an export holds; chains stay verifiable.
+    Prune(crate::audit_prune::PruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Mint an admin or service token and print it once.
     Create(TokenCreate),
+    /// List tokens (never their values).
+    List(crate::token_cli::TokenList),
+    /// Revoke a token.
+    Revoke(crate::token_cli::TokenRevoke),
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +140,8 @@ pub enum CliError {
     AuditBroken,
     #[error("{0}")]
     Input(String),
+    #[error("{0}")]
+    Operator(#[from] crate::operator::OperatorError),
     #[error("{failed} of {total} lines failed (see above)")]
     ImportLines { failed: usize, total: usize },
 }
@@ -165,11 +180,32 @@ impl Cli {
                     Err(CliError::AuditBroken)
                 }
             }
-            Command::Audit(AuditCommand::Export) => {
+            Command::Audit(AuditCommand::Export { before }) => {
                 let config = self.load(flags)?;
-                let written = crate::audit_cli::export_command(&config).await?;
+                let written = crate::audit_cli::export_command(&config, before).await?;
                 eprintln!("byok: exported {written} audit entries");
                 Ok(())
+            }
+            Command::Audit(AuditCommand::Prune(ref args)) => {
+                let config = self.load(flags)?;
+                let report = crate::audit_prune::prune(&config, args).await?;
+                println!(
+                    "pruned {} audit entries before {} from {} chains",
+                    report.removed, args.before, report.chains
+                );
+                Ok(())
+            }
+            Command::Credentials(ref command) => {
+                let config = self.load(flags)?;
+                Ok(crate::credentials_cli::run(&config, command).await?)
+            }
+            Command::Token(TokenCommand::List(ref args)) => {
+                let config = self.load(flags)?;
+                Ok(crate::token_cli::list(&config, args).await?)
+            }
+            Command::Token(TokenCommand::Revoke(ref args)) => {
+                let config = self.load(flags)?;
+                Ok(crate::token_cli::revoke(&config, args).await?)
             }
             Command::Import { ref file, ref legacy_key_env, dry_run } => {
                 let config = self.load(flags)?;
@@ -334,6 +370,9 @@ async fn create_token(config: &Config, args: &TokenCreate) -> Result<(), CliErro
         revoked_at: None,
     };
     state.store.insert_token(&token).await.map_err(CliError::Token)?;
+    let mut event = crate::operator::event(byok_core::AuditAction::TokenCreate);
+    event.detail = Some(format!("{role} token {}", token.id));
+    crate::operator::record(&state.audit, event).await?;
     eprintln!("byok: created {role} token {} (shown only now)", token.id);
     println!("{secret}");
     Ok(())

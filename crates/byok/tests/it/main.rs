@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod audit_prune;
 mod bad_input;
 mod batches;
 mod canary;
@@ -14,6 +15,7 @@ mod import;
 mod isolation;
 mod metering;
 mod operations;
+mod operator_cli;
 mod proxy;
 mod resolve;
 mod rotation;
