@@ -62,6 +62,8 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Copy a SQLite store into FILE while it serves (PostgreSQL: use pg_dump).
+    Backup { file: PathBuf },
     /// Copy platform credentials from the environment (and .env) into the store.
     ImportEnv {
         /// Show what would be imported, write nothing.
@@ -125,6 +127,8 @@ pub enum CliError {
     Rotate(#[from] crate::rotate::RotateError),
     #[error("the audit log is broken (see above)")]
     AuditBroken,
+    #[error("backup failed: {0}")]
+    Backup(byok_store::StoreError),
     #[error("{0}")]
     Input(String),
     #[error("{failed} of {total} lines failed (see above)")]
@@ -170,6 +174,10 @@ impl Cli {
                 let written = crate::audit_cli::export_command(&config).await?;
                 eprintln!("byok: exported {written} audit entries");
                 Ok(())
+            }
+            Command::Backup { ref file } => {
+                let config = self.load(flags)?;
+                crate::backup::backup_command(&config, file).await.map_err(CliError::Backup)
             }
             Command::Import { ref file, ref legacy_key_env, dry_run } => {
                 let config = self.load(flags)?;

@@ -2,6 +2,7 @@
 //! crates. `main.rs` is only the command line on top of this.
 
 pub mod audit_cli;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod dev;

@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod backup;
 mod bad_input;
 mod batches;
 mod canary;
@@ -20,4 +21,5 @@ mod rotation;
 mod startup_keys;
 mod tokens;
 mod ui;
+mod upgrade;
 mod versions;
