@@ -236,15 +236,17 @@ async fn every_credential_opens(app: &TestApp, service: &str, fixture: &Fixture)
 async fn every_secret_version_opens(app: &TestApp, service: &str, fixture: &Fixture) {
     let versions = fixture.json("versions.json");
     let id = versions["credential"].as_str().unwrap();
-    let owner_token = fixture.token("admin", "active");
-    let listed = app.get(&format!("/v1/credentials/{id}/versions"), &owner_token).await;
-    assert_eq!(listed.status, 200, "{}", listed.text);
+    let admin = fixture.token("admin", "active");
+    let listed = app.get(&format!("/v1/credentials/{id}/versions"), &admin).await;
+    let numbers: Vec<&Value> =
+        listed.body.as_array().expect("a list of versions").iter().map(|v| &v["version"]).collect();
+    assert_eq!(numbers, [&json!(3), &json!(2), &json!(1)], "{}", listed.text);
     let credential = fixture.credentials.iter().find(|c| c["id"] == json!(id)).unwrap();
     for (version, digest) in versions["api_key_sha256"].as_object().unwrap() {
         let r = app
             .post(
                 &format!("/v1/credentials/{id}/rollback"),
-                &owner_token,
+                &admin,
                 json!({"version": version.parse::<i64>().unwrap()}),
             )
             .await;
