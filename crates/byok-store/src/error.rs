@@ -21,6 +21,14 @@ pub enum StoreError {
     /// A batch of metering updates failed; none of its units was granted.
     #[error("metering failed: {0}")]
     Metering(String),
+    #[error(
+        "byok backup copies SQLite stores only; back up PostgreSQL with pg_dump -Fc -f byok.dump \"$DATABASE_URL\" and restore with pg_restore (README: Backup and restore)"
+    )]
+    BackupUnsupported,
+    #[error("{0} already exists; a backup never overwrites a file")]
+    BackupExists(String),
+    #[error("cannot write the backup {path}: {source}")]
+    BackupFile { path: String, source: std::io::Error },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

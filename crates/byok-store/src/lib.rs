@@ -2,6 +2,7 @@
 //! crate is the only place that knows which engine is in use.
 
 mod audit_rows;
+mod backup;
 mod error;
 mod group_commit;
 mod pg_predicted;
@@ -18,6 +19,7 @@ mod store;
 
 use std::sync::Arc;
 
+pub use backup::backup;
 pub use error::StoreError;
 pub use proxy_store::{CredentialTokens, ProxyStore, ProxyUsage, VirtualKeyDelta};
 pub use store::{
@@ -28,10 +30,22 @@ pub use store::{
 /// Opens the database `url` names (`sqlite://PATH` or `postgres://…`) and applies
 /// the migrations embedded for its engine.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    match engine_of(url)? {
+        Engine::Sqlite => Ok(Arc::new(sqlite::SqliteStore::connect(url).await?)),
+        Engine::Postgres => Ok(Arc::new(postgres::PgStore::connect(url).await?)),
+    }
+}
+
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+fn engine_of(url: &str) -> Result<Engine, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        Ok(Engine::Sqlite)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+        Ok(Engine::Postgres)
     } else {
         let scheme = url.split_once(':').map_or("", |(s, _)| s).chars().take(20).collect();
         Err(StoreError::UnsupportedUrl(scheme))

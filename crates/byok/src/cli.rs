@@ -65,6 +65,8 @@ pub enum Command {
     /// List, show, disable, enable or delete stored credentials (never a secret).
     #[command(subcommand)]
     Credentials(crate::credentials_cli::CredentialsCommand),
+    /// Copy a SQLite store into FILE while it serves (PostgreSQL: use pg_dump).
+    Backup { file: PathBuf },
     /// Copy platform credentials from the environment (and .env) into the store.
     ImportEnv {
         /// Show what would be imported, write nothing.
@@ -138,6 +140,8 @@ pub enum CliError {
     Rotate(#[from] crate::rotate::RotateError),
     #[error("the audit log is broken (see above)")]
     AuditBroken,
+    #[error("backup failed: {0}")]
+    Backup(byok_store::StoreError),
     #[error("{0}")]
     Input(String),
     #[error("{0}")]
@@ -206,6 +210,10 @@ impl Cli {
             Command::Token(TokenCommand::Revoke(ref args)) => {
                 let config = self.load(flags)?;
                 Ok(crate::token_cli::revoke(&config, args).await?)
+            }
+            Command::Backup { ref file } => {
+                let config = self.load(flags)?;
+                crate::backup::backup_command(&config, file).await.map_err(CliError::Backup)
             }
             Command::Import { ref file, ref legacy_key_env, dry_run } => {
                 let config = self.load(flags)?;

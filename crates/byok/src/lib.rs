@@ -3,6 +3,7 @@
 
 pub mod audit_cli;
 pub mod audit_prune;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod credentials_cli;

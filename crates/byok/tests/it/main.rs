@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod audit_prune;
+mod backup;
 mod bad_input;
 mod batches;
 mod canary;
@@ -22,4 +23,5 @@ mod rotation;
 mod startup_keys;
 mod tokens;
 mod ui;
+mod upgrade;
 mod versions;
