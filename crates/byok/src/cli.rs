@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use byok_core::{Role, Timestamp, Token, TokenId};
+use byok_core::{AuditAction, AuditEvent, Role, Timestamp, Token, TokenId};
 use byok_crypto::{generate_master_key_hex, generate_token, hash_token};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use thiserror::Error;
@@ -119,6 +119,8 @@ pub enum CliError {
     Serve(std::io::Error),
     #[error("cannot create the token: {0}")]
     Token(byok_store::StoreError),
+    #[error("the token was created but could not be audited, so it is not shown: {0}")]
+    Audit(String),
     #[error("import failed: {0}")]
     Import(byok_store::StoreError),
     #[error("{0}")]
@@ -227,7 +229,11 @@ async fn serve(config: Config) -> Result<(), CliError> {
     tracing::info!(%addr, "byok listening on http://{addr}");
     state.start_background();
     let app = byok_server::router(state.clone());
-    byok_server::serve(listener, app, shutdown_signal(), Duration::from_secs(20)).await.map_err(CliError::Serve)?;
+    let connections = byok_server::ConnectionSettings {
+        header_read_timeout: config.header_read_timeout,
+        shutdown_grace: Duration::from_secs(20),
+    };
+    byok_server::serve(listener, app, shutdown_signal(), connections).await.map_err(CliError::Serve)?;
     state.flush().await;
     tracing::info!("byok stopped");
     Ok(())
@@ -334,6 +340,15 @@ async fn create_token(config: &Config, args: &TokenCreate) -> Result<(), CliErro
         revoked_at: None,
     };
     state.store.insert_token(&token).await.map_err(CliError::Token)?;
+    let event = AuditEvent {
+        actor_token: Some("cli".into()),
+        actor_role: "operator".into(),
+        action: AuditAction::TokenCreate.as_str().into(),
+        outcome: "ok".into(),
+        detail: Some(format!("{role} token {} (byok token create)", token.id)),
+        ..AuditEvent::default()
+    };
+    state.audit.record(event).await.map_err(|e| CliError::Audit(e.to_string()))?;
     eprintln!("byok: created {role} token {} (shown only now)", token.id);
     println!("{secret}");
     Ok(())
