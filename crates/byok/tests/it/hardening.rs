@@ -25,15 +25,27 @@ both_engines!(
 
 fn byok(envs: &[(&str, &str)], args: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_byok"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_byok"))
         .args(args)
         .current_dir(dir.path())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(envs.iter().copied())
         .stdin(Stdio::null())
-        .output()
-        .expect("byok runs")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("byok runs");
+    // A command that should stop at once must not hang the test (e.g. a serve that starts).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("byok {args:?} was still running after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
 }
 
 async fn audit(app: &TestApp, query: &str) -> Vec<Value> {
