@@ -9,8 +9,7 @@ pub const REDACTED: &str = "[redacted]";
 /// `text` with every run of token characters that holds `byok_` (in any case, or
 /// percent-encoded as `byok%5F`) replaced by `[redacted]`.
 pub fn redact_tokens(text: &str) -> Cow<'_, str> {
-    let lower = text.to_ascii_lowercase();
-    if !lower.contains("byok_") && !lower.contains("byok%5f") {
+    if !holds_token(text) {
         return Cow::Borrowed(text);
     }
     let is_token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '%' | '.' | '~' | '+' | '=');
@@ -20,16 +19,19 @@ pub fn redact_tokens(text: &str) -> Cow<'_, str> {
         out.push_str(&rest[..start]);
         let run_len = rest[start..].find(|c: char| !is_token_char(c)).unwrap_or(rest.len() - start);
         let run = &rest[start..start + run_len];
-        let lowered = run.to_ascii_lowercase();
-        if lowered.contains("byok_") || lowered.contains("byok%5f") {
-            out.push_str(REDACTED)
-        } else {
-            out.push_str(run)
-        }
+        out.push_str(if holds_token(run) { REDACTED } else { run });
         rest = &rest[start + run_len..];
     }
     out.push_str(rest);
     Cow::Owned(out)
+}
+
+/// Whether `text` holds `byok_` in any case, raw or percent-encoded (checked on every
+/// request's path, so without allocating).
+fn holds_token(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let has = |marker: &[u8]| bytes.windows(marker.len()).any(|w| w.eq_ignore_ascii_case(marker));
+    has(b"byok_") || has(b"byok%5f")
 }
 
 #[cfg(test)]
