@@ -91,19 +91,25 @@ impl Credential {
     }
 }
 
-/// What people see of a secret: a recognisable prefix and the last four characters
-/// of a long value, nothing of a short one.
+/// The most characters a hint shows from each end of a secret.
+const HINT_END: usize = 4;
+
+/// What people see of a secret: a recognisable prefix (up to its first `-` or `_`
+/// within four characters) and the last four characters, never more than a third of
+/// the secret; nothing of one shorter than twelve characters.
 pub fn secret_hint(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
     if value.trim_start().starts_with('{') {
         return format!("JSON key file ({} bytes)", value.len());
     }
-    if chars.len() < 16 {
+    let budget = chars.len() / 3;
+    if budget < HINT_END {
         return "…".to_owned();
     }
-    let prefix_end = chars.iter().take(8).rposition(|c| *c == '-' || *c == '_').map_or(0, |i| i + 1);
+    let prefix_end = chars.iter().take(HINT_END).rposition(|c| *c == '-' || *c == '_').map_or(0, |i| i + 1);
+    let prefix_end = if prefix_end + HINT_END <= budget { prefix_end } else { 0 };
     let prefix: String = chars[..prefix_end].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
+    let tail: String = chars[chars.len() - HINT_END..].iter().collect();
     format!("{prefix}…{tail}")
 }
 
@@ -113,10 +119,30 @@ mod tests {
 
     #[test]
     fn hints_show_prefix_and_tail_only() {
-        assert_eq!(secret_hint("sk-proj-abcdefghijklmnopa1b2"), "sk-proj-…a1b2");
-        assert_eq!(secret_hint("re_123456789abcdefgh"), "re_…efgh");
+        assert_eq!(secret_hint("sk-proj-abcdefghijklmnopa1b2"), "sk-…a1b2");
+        assert_eq!(secret_hint("re_123456789abcdefghijklm"), "re_…jklm");
+        assert_eq!(secret_hint("re_123456789abcdefgh"), "…efgh");
         assert_eq!(secret_hint("0123456789abcdef0123"), "…0123");
         assert_eq!(secret_hint("short"), "…");
         assert_eq!(secret_hint("{\"type\":\"service_account\"}"), "JSON key file (26 bytes)");
+    }
+
+    /// The example: 17 characters used to show 12.
+    #[test]
+    fn secret_hints_reveal_at_most_a_third() {
+        assert_eq!(secret_hint("Xy7_8Q~a9bCdEgh12"), "…gh12");
+        let alphabets = ["abcdefghijklmnopqrstuvwxyz0123456789", "sk-_ab", "é_ü-ß€x"];
+        for alphabet in alphabets {
+            let alphabet: Vec<char> = alphabet.chars().collect();
+            for len in 0..=300usize {
+                let secret: String = (0..len).map(|i| alphabet[(i * 7 + len) % alphabet.len()]).collect();
+                let hint = secret_hint(&secret);
+                let (head, tail) = hint.split_once('…').expect("a hint has an ellipsis");
+                let shown = head.chars().count() + tail.chars().count();
+                assert!(head.chars().count() <= 4 && tail.chars().count() <= 4, "{secret:?} -> {hint:?}");
+                assert!(shown * 3 <= len, "{len} characters, {shown} shown: {secret:?} -> {hint:?}");
+                assert!(secret.starts_with(head) && secret.ends_with(tail), "{secret:?} -> {hint:?}");
+            }
+        }
     }
 }

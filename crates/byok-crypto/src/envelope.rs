@@ -41,14 +41,37 @@ impl Binding<'_> {
     }
 }
 
+/// Plaintext being written: when it must grow, it moves into a larger zeroizing
+/// buffer and the old one is wiped as it drops, so no unwiped copy is left behind
+/// (a plain `Vec` would leave its old allocation to the allocator as it was). Room
+/// for the tag is kept, so sealing in place does not reallocate either.
+struct PlaintextBuffer(Zeroizing<Vec<u8>>);
+
+impl std::io::Write for PlaintextBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let needed = self.0.len() + bytes.len() + TAG_LEN;
+        if needed > self.0.capacity() {
+            let mut larger = Zeroizing::new(Vec::with_capacity(needed.max(self.0.capacity() * 2)));
+            larger.extend_from_slice(&self.0);
+            self.0 = larger;
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Keyring {
     /// Seals `secrets` under the primary key. Returns the key id used and the envelope.
     pub fn seal(&self, binding: &Binding<'_>, secrets: &SecretFields) -> (String, Vec<u8>) {
         let exposed: BTreeMap<&str, &str> = secrets.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
-        let size: usize = exposed.iter().map(|(k, v)| k.len() + v.len() * 2 + 8).sum::<usize>() + 2;
-        let mut plaintext = Zeroizing::new(Vec::with_capacity(size + TAG_LEN));
-        serde_json::to_writer(&mut *plaintext, &exposed).expect("a map of strings serialises");
-        self.seal_with_aad(&binding.aad(), plaintext)
+        let size: usize = exposed.iter().map(|(k, v)| k.len() + v.len() + 6).sum::<usize>() + 2;
+        let mut plaintext = PlaintextBuffer(Zeroizing::new(Vec::with_capacity(size + TAG_LEN)));
+        serde_json::to_writer(&mut plaintext, &exposed).expect("a map of strings serialises");
+        self.seal_with_aad(&binding.aad(), plaintext.0)
     }
 
     /// Seals under the primary key; the associated data is the header then `bound`.

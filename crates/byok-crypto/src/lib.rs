@@ -14,4 +14,6 @@ pub use envelope::Binding;
 pub use error::{CryptoError, KeyringError};
 pub use keyring::{KeyCheck, KeyId, Keyring, MasterKeyBytes};
 pub use legacy::{LegacyError, LegacyKey, looks_legacy, open_legacy};
-pub use tokens::{constant_time_eq, form_token, generate_master_key_hex, generate_token, hash_token};
+pub use tokens::{
+    MAX_TOKEN_LEN, constant_time_eq, form_token, generate_master_key_hex, generate_token, hash_token, is_token_shaped,
+};

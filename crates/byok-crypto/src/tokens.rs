@@ -10,6 +10,18 @@ pub fn generate_token(prefix: &str) -> String {
     format!("{prefix}{}", hex::encode(bytes.as_ref()))
 }
 
+/// The longest token byok accepts.
+pub const MAX_TOKEN_LEN: usize = 128;
+
+/// Whether `token` is shaped like a byok token with `prefix`: the prefix, then at
+/// least 32 letters, digits, `-` or `_`, at most [`MAX_TOKEN_LEN`] characters in all.
+pub fn is_token_shaped(token: &str, prefix: &str) -> bool {
+    token.len() <= MAX_TOKEN_LEN
+        && token.strip_prefix(prefix).is_some_and(|rest| {
+            rest.len() >= 32 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// A new random master key as 64 hex characters.
 pub fn generate_master_key_hex() -> String {
     let mut bytes = Zeroizing::new([0u8; 32]);
@@ -49,6 +61,11 @@ mod tests {
         assert_eq!(hash_token(&a), hash_token(&a));
         assert_ne!(hash_token(&a), hash_token(&b));
         assert_eq!(generate_master_key_hex().len(), 64);
+        assert!(is_token_shaped(&a, "byok_svc_"));
+        assert!(!is_token_shaped(&a, "byok_adm_"));
+        assert!(!is_token_shaped(&format!("{a}{}", "0".repeat(MAX_TOKEN_LEN)), "byok_svc_"));
+        assert!(!is_token_shaped("byok_svc_short", "byok_svc_"));
+        assert!(!is_token_shaped(&format!("byok_svc_{} ", "0".repeat(40)), "byok_svc_"));
     }
 
     #[test]

@@ -211,8 +211,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestInfo {
 }
 
 pub fn request_info(parts: &axum::http::request::Parts) -> RequestInfo {
-    let request_id =
-        parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(100).collect());
+    let request_id = parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| byok_core::redact_tokens(s).chars().take(100).collect());
     let client_addr =
         parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
     RequestInfo { request_id, client_addr }

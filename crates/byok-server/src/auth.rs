@@ -38,7 +38,7 @@ fn bearer(parts: &Parts) -> Option<&str> {
 
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     // Cheap shape check first: a byok token is a typed prefix and 64 hex characters.
-    if !token.starts_with("byok_") || token.len() > 128 {
+    if !token.starts_with("byok_") || token.len() > byok_crypto::MAX_TOKEN_LEN {
         return Err(ApiError::Unauthorized);
     }
     let hash = hash_token(token);
@@ -77,7 +77,11 @@ pub(crate) async fn record_refusal(state: &AppState, parts: &Parts) {
         outcome: "denied".to_owned(),
         request_id: info.request_id,
         client_addr: info.client_addr,
-        detail: Some(format!("{} {}", parts.method, path.chars().take(200).collect::<String>())),
+        detail: Some(format!(
+            "{} {}",
+            parts.method,
+            byok_core::redact_tokens(path).chars().take(200).collect::<String>()
+        )),
         ..AuditEvent::default()
     };
     if let Err(e) = state.audit.record(event).await {

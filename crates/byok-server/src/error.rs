@@ -78,7 +78,7 @@ impl ApiError {
                 tracing::error!(error = %context, "internal error");
                 "the request could not be completed; the server log has details".to_owned()
             }
-            other => other.to_string(),
+            other => byok_core::redact_tokens(&other.to_string()).into_owned(),
         };
         (self.parts().0, detail)
     }

@@ -77,20 +77,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(
-            |e: QueryRejection| {
-                let text = e.body_text();
-                let reason = text.split(": ").nth(1).unwrap_or("unexpected parameter");
-                let reason = reason.split(", expected").next().unwrap_or(reason);
-                ApiError::InvalidQuery(format!("invalid query string: {reason}"))
-            },
-        )
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e: QueryRejection| ApiError::InvalidQuery(describe_query_error(&e.body_text())))
     }
+}
+
+/// The kind of mismatch from serde's message, without anything the caller typed: an
+/// unknown parameter's name may be a secret pasted into the wrong place.
+fn describe_query_error(text: &str) -> String {
+    let reason = text.split_once(": ").map_or(text, |(_, r)| r);
+    let reason = if reason.starts_with("unknown field") {
+        "unknown parameter".to_owned()
+    } else if let Some(name) = reason.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        format!("missing parameter `{}`", byok_core::echo_name(name))
+    } else {
+        "a parameter has an invalid value".to_owned()
+    };
+    format!("invalid query string: {reason}")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::describe_data_error;
+    use super::{describe_data_error, describe_query_error};
 
     #[test]
     fn data_errors_never_quote_values() {
@@ -107,5 +117,15 @@ mod tests {
         assert!(!describe_data_error(msg).contains("canary"));
         let msg = "Failed to deserialize the JSON body into the target type: sk-canary-123: unknown field `sk-canary-123` at line 1 column 9";
         assert!(!describe_data_error(msg).contains("canary"), "{}", describe_data_error(msg));
+    }
+
+    #[test]
+    fn unknown_query_names_are_not_echoed() {
+        let msg = "Failed to deserialize query string: unknown field `sk-proj-CANARY123`, expected one of `owner`, `provider`";
+        assert_eq!(describe_query_error(msg), "invalid query string: unknown parameter");
+        let msg = "Failed to deserialize query string: unknown variant `sk-proj-CANARY123`, expected `a` or `b`";
+        assert!(!describe_query_error(msg).contains("CANARY"));
+        let msg = "Failed to deserialize query string: missing field `owner`";
+        assert_eq!(describe_query_error(msg), "invalid query string: missing parameter `owner`");
     }
 }

@@ -20,14 +20,19 @@ mod ui;
 mod views;
 
 use std::future::Future;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
 use axum::routing::{any, get, post};
-use axum::serve::ListenerExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::Service;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -80,8 +85,8 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
                     let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    let path = redact_tokens(req.uri().path());
-                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path)
+                    let path = byok_core::redact_tokens(req.uri().path());
+                    tracing::info_span!("request", request_id = %byok_core::redact_tokens(id), method = %req.method(), path = %path)
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
@@ -89,48 +94,66 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A path with any segment that looks like a byok token replaced, for logs: a caller
-/// may paste a key into a URL.
-fn redact_tokens(path: &str) -> std::borrow::Cow<'_, str> {
-    if !path.contains("byok_") {
-        return path.into();
-    }
-    path.split('/')
-        .map(|seg| if seg.contains("byok_") { "[redacted]" } else { seg })
-        .collect::<Vec<_>>()
-        .join("/")
-        .into()
+/// How [`serve`] treats connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionSettings {
+    /// How long a client may take to send a request's head, which also bounds how long
+    /// a kept-alive connection may wait idle for its next request: a stalled client
+    /// (slowloris) is disconnected instead of holding its connection forever.
+    pub header_read_timeout: Duration,
+    /// How long requests in flight may run on once shutdown is asked for.
+    pub shutdown_grace: Duration,
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in
-/// flight finish (for at most `grace`).
+/// flight finish (for at most the shutdown grace). Connections are served by hyper
+/// directly, as `axum::serve` offers no header-read timeout.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
+    settings: ConnectionSettings,
 ) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    // No Nagle delay: streamed chunks leave as soon as they are written.
-    let listener = listener.tap_io(|tcp| {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // As `axum::serve` does: a failed accept (a reset connection, too many
+                    // open files) stops nothing; pause briefly when it is not the client's.
+                    tracing::debug!(error = %e, "a connection could not be accepted");
+                    if !matches!(e.kind(), ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset) {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // No Nagle delay: streamed chunks leave as soon as they are written.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY could not be set");
         }
-    });
-    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let mut stopped = stop_rx.clone();
+        let Ok(service) = make_service.call(addr).await;
+        let connection = http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
     tokio::select! {
-        result = server => result,
-        _ = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        } => {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(settings.shutdown_grace) => {
             tracing::warn!("requests still running after the shutdown grace period; stopping anyway");
-            Ok(())
         }
     }
+    Ok(())
 }

@@ -1,6 +1,24 @@
 //! The SQL of [`crate::ProxyStore`], shared by both engines like `sql_store.rs`:
 //! `impl_proxy_store!` stamps it onto each engine's store type.
 
+/// `a + b` for a non-negative `b`, held at the largest BIGINT instead of overflowing
+/// (PostgreSQL would fail the batch; SQLite would turn the column into a float).
+macro_rules! saturating_add {
+    ($a:literal, $b:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $a,
+            " > 9223372036854775807 - ",
+            $b,
+            " THEN 9223372036854775807 ELSE ",
+            $a,
+            " + ",
+            $b,
+            " END"
+        )
+    };
+}
+
 macro_rules! impl_proxy_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
@@ -162,9 +180,11 @@ macro_rules! impl_proxy_store {
                         "INSERT INTO credential_tokens (credential_id, tokens_total, tokens_period, period_start) ",
                         "SELECT id, CAST($2 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT) FROM credentials WHERE id = $1 ",
                         "ON CONFLICT (credential_id) DO UPDATE SET ",
-                        "tokens_total = credential_tokens.tokens_total + excluded.tokens_total, ",
-                        "tokens_period = CASE WHEN credential_tokens.period_start >= excluded.period_start ",
-                        "THEN credential_tokens.tokens_period + excluded.tokens_period ELSE excluded.tokens_period END, ",
+                        "tokens_total = ",
+                        $crate::proxy_sql::saturating_add!("credential_tokens.tokens_total", "excluded.tokens_total"),
+                        ", tokens_period = CASE WHEN credential_tokens.period_start >= excluded.period_start THEN ",
+                        $crate::proxy_sql::saturating_add!("credential_tokens.tokens_period", "excluded.tokens_period"),
+                        " ELSE excluded.tokens_period END, ",
                         "period_start = CASE WHEN credential_tokens.period_start >= excluded.period_start ",
                         "THEN credential_tokens.period_start ELSE excluded.period_start END"
                     ))
@@ -178,9 +198,12 @@ macro_rules! impl_proxy_store {
                 keys.sort_by_key(|d| d.token_id);
                 for d in keys {
                     sqlx::query(concat!(
-                        "UPDATE virtual_keys SET usage_total = usage_total + $2, tokens_total = tokens_total + $3, ",
-                        "usage_period = CASE WHEN period_start >= $4 THEN usage_period + $2 ELSE $2 END, ",
-                        "tokens_period = CASE WHEN period_start >= $4 THEN tokens_period + $3 ELSE $3 END, ",
+                        "UPDATE virtual_keys SET usage_total = usage_total + $2, tokens_total = ",
+                        $crate::proxy_sql::saturating_add!("tokens_total", "$3"),
+                        ", usage_period = CASE WHEN period_start >= $4 THEN usage_period + $2 ELSE $2 END, ",
+                        "tokens_period = CASE WHEN period_start >= $4 THEN ",
+                        $crate::proxy_sql::saturating_add!("tokens_period", "$3"),
+                        " ELSE $3 END, ",
                         "period_start = CASE WHEN period_start >= $4 THEN period_start ELSE $4 END, ",
                         "last_used_at = CASE WHEN $2 > 0 THEN $5 ELSE last_used_at END ",
                         "WHERE token_id = $1"
@@ -220,3 +243,4 @@ macro_rules! impl_proxy_store {
 }
 
 pub(crate) use impl_proxy_store;
+pub(crate) use saturating_add;

@@ -271,7 +271,11 @@ async fn serve(config: Config) -> Result<(), CliError> {
     tracing::info!(%addr, "byok listening on http://{addr}");
     state.start_background();
     let app = byok_server::router(state.clone());
-    byok_server::serve(listener, app, shutdown_signal(), Duration::from_secs(20)).await.map_err(CliError::Serve)?;
+    let connections = byok_server::ConnectionSettings {
+        header_read_timeout: config.header_read_timeout,
+        shutdown_grace: Duration::from_secs(20),
+    };
+    byok_server::serve(listener, app, shutdown_signal(), connections).await.map_err(CliError::Serve)?;
     state.flush().await;
     tracing::info!("byok stopped");
     Ok(())

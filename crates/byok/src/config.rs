@@ -16,6 +16,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_PROXY_MAX_BODY: usize = 10 * 1024 * 1024;
 /// How long the proxy waits for the next bytes from a provider by default.
 pub const DEFAULT_PROXY_READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest (and default) time a client may take to send a request's head, or stay
+/// idle between requests.
+pub const MAX_HEADER_READ_TIMEOUT_SECS: u64 = 30;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -31,10 +34,12 @@ pub enum ConfigError {
     Number(&'static str, String),
     #[error("invalid {0} `{1}`: expected true or false")]
     Bool(&'static str, String),
+    #[error("invalid header read timeout `{0}`: expected 1 to 30 seconds")]
+    HeaderReadTimeout(String),
     #[error("invalid usage period day `{0}`: expected a day of the month from 1 to 28")]
     PeriodDay(String),
     #[error(
-        "BYOK_ADMIN_TOKEN is not a byok admin token: it must start with `byok_adm_` and carry at least 32 more characters (mint one with `byok token create --role admin`)"
+        "BYOK_ADMIN_TOKEN is not a byok admin token: it must be `byok_adm_` and 32 or more letters, digits, `-` or `_`, at most 128 characters in all (mint one with `byok token create --role admin`)"
     )]
     AdminToken,
 }
@@ -65,6 +70,8 @@ pub struct Layer {
     pub ui_secure_cookie: Option<bool>,
     /// Per provider, what the proxy forwards instead of the catalog's list (config file only).
     pub proxy_allow: Option<BTreeMap<String, Vec<PathRule>>>,
+    /// Seconds a client may take to send a request's head (or stay idle between requests).
+    pub header_read_timeout_secs: Option<u64>,
 }
 
 impl Layer {
@@ -85,6 +92,7 @@ impl Layer {
             proxy_read_timeout_secs: over.proxy_read_timeout_secs.or(self.proxy_read_timeout_secs),
             ui_secure_cookie: over.ui_secure_cookie.or(self.ui_secure_cookie),
             proxy_allow: over.proxy_allow.or(self.proxy_allow),
+            header_read_timeout_secs: over.header_read_timeout_secs.or(self.header_read_timeout_secs),
         }
     }
 
@@ -112,6 +120,7 @@ impl Layer {
             reverify_interval_secs: number("BYOK_REVERIFY_INTERVAL_SECS")?,
             proxy_max_body_bytes: number("BYOK_PROXY_MAX_BODY_BYTES")?,
             proxy_read_timeout_secs: number("BYOK_PROXY_READ_TIMEOUT_SECS")?,
+            header_read_timeout_secs: number("BYOK_HEADER_READ_TIMEOUT_SECS")?,
             providers: None,
             proxy_allow: None,
             master_key: get("BYOK_MASTER_KEY"),
@@ -156,6 +165,7 @@ pub struct Config {
     pub proxy_max_body_bytes: usize,
     pub proxy_read_timeout: Duration,
     pub ui_secure_cookie: bool,
+    pub header_read_timeout: Duration,
 }
 
 impl Config {
@@ -183,7 +193,7 @@ impl Config {
             Some(other) => return Err(ConfigError::LogFormat(other.to_owned())),
         };
         if let Some(token) = &layer.admin_token
-            && !(token.starts_with("byok_adm_") && token.len() >= "byok_adm_".len() + 32)
+            && !byok_crypto::is_token_shaped(token, "byok_adm_")
         {
             return Err(ConfigError::AdminToken);
         }
@@ -199,6 +209,11 @@ impl Config {
             Some(0) => return Err(ConfigError::Number("proxy_read_timeout_secs", "0".into())),
             Some(secs) => Duration::from_secs(secs),
         };
+        let header_read_timeout = match layer.header_read_timeout_secs {
+            None => Duration::from_secs(MAX_HEADER_READ_TIMEOUT_SECS),
+            Some(secs @ 1..=MAX_HEADER_READ_TIMEOUT_SECS) => Duration::from_secs(secs),
+            Some(secs) => return Err(ConfigError::HeaderReadTimeout(secs.to_string())),
+        };
         let day = layer.usage_period_day.unwrap_or(1);
         let period_anchor = PeriodAnchor::new(day).map_err(|_| ConfigError::PeriodDay(day.to_string()))?;
         Ok(Config {
@@ -213,6 +228,7 @@ impl Config {
             proxy_allow: layer.proxy_allow.unwrap_or_default(),
             proxy_max_body_bytes,
             proxy_read_timeout,
+            header_read_timeout,
             ui_secure_cookie: layer.ui_secure_cookie.unwrap_or(false),
             master_key: layer.master_key,
             master_keys: layer.master_keys,

@@ -52,6 +52,7 @@ pub async fn start_audit(config: &Config, store: &Arc<dyn Store>) -> Result<Audi
 /// An event by the operator at the command line: the database's own access, no token.
 pub fn event(action: AuditAction) -> AuditEvent {
     AuditEvent {
+        actor_token: Some("cli".into()),
         actor_role: "operator".into(),
         action: action.as_str().into(),
         outcome: "ok".into(),

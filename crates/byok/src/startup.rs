@@ -78,6 +78,7 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
         ..ProbeSettings::from_env(&catalog, world.env)?
     };
     let prober = Prober::new(probe_settings)?;
+    prober.check_catalog(&catalog)?;
     let store = byok_store::connect(&config.database_url).await?;
     verify_keyring(store.as_ref(), &keyring).await?;
     let platform_env = PlatformEnv::read(&catalog, world.env);

@@ -3,7 +3,8 @@
 //! `stream_options.include_usage` asks for it) and Anthropic `POST /v1/messages` (JSON,
 //! or SSE with usage in `message_start` and `message_delta`). Answers are fixed bytes,
 //! so a test can compare them exactly. The model name picks a misbehaviour: `slow`
-//! pauses between chunks, `reset` breaks the stream off after its first chunk.
+//! pauses between chunks, `reset` breaks the stream off after its first chunk,
+//! `huge-usage` reports more tokens than a 64-bit counter holds.
 
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ use crate::credentials::{Behaviour, behaviour};
 pub const SLOW_PAUSE: Duration = Duration::from_millis(800);
 
 pub const CHAT_COMPLETION: &str = r#"{"id":"chatcmpl-fake","object":"chat.completion","created":1721172741,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the fake.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":5,"total_tokens":14}}"#;
+
+/// What the `huge-usage` model answers: 2^63 − 1 tokens, each part near 2^64.
+const HUGE_USAGE_COMPLETION: &str = r#"{"id":"chatcmpl-fake","object":"chat.completion","created":1721172741,"model":"huge-usage","choices":[],"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":18446744073709551615,"total_tokens":9223372036854775807}}"#;
 
 const CHAT_CHUNKS: [&str; 3] = [
     "data: {\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion.chunk\",\"created\":1721172741,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
@@ -48,6 +52,9 @@ pub(crate) async fn chat(headers: HeaderMap, body: Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return openai_error(400, "We could not parse the JSON body of your request.", "invalid_request_error", None);
     };
+    if request["model"] == "huge-usage" {
+        return json_text(HUGE_USAGE_COMPLETION);
+    }
     if request["stream"] != json!(true) {
         // OpenAI's edge (Cloudflare) sets its bot-management cookie on answers.
         let mut response = json_text(CHAT_COMPLETION);

@@ -37,23 +37,38 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_public_v4(v4);
+    if let Some(v4) = embedded_v4(ip) {
+        return v4.iter().all(|v4| is_public_v4(*v4));
     }
     let segments = ip.segments();
-    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        // NAT64: the IPv4 address it reaches decides.
-        let [.., hi, lo] = segments;
-        return is_public_v4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
-    }
     let special = ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         || ip.is_unique_local()
         || ip.is_unicast_link_local()
         || (segments[0] & 0xffc0) == 0xfec0 // deprecated site-local
+        || segments[..3] == [0x64, 0xff9b, 1] // local-use NAT64, 64:ff9b:1::/48 (RFC 8215)
         || (segments[0] == 0x2001 && segments[1] == 0x0db8); // documentation
     !special
+}
+
+/// The IPv4 addresses an IPv6 address reaches or stands for, which decide whether it
+/// is public: IPv4-mapped and IPv4-compatible (`::ffff:a.b.c.d`, `::a.b.c.d`), NAT64
+/// (`64:ff9b::/96`), 6to4 (`2002::/16`) and Teredo (`2001::/32`: its server, and its
+/// client as the inverted last 32 bits).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Vec<Ipv4Addr>> {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if let Some(mapped) = ip.to_ipv4_mapped() {
+        return Some(vec![mapped]);
+    }
+    match s {
+        [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None, // the unspecified and loopback addresses
+        [0, 0, 0, 0, 0, 0, hi, lo] | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(vec![v4(hi, lo)]),
+        [0x2002, hi, lo, ..] => Some(vec![v4(hi, lo)]),
+        [0x2001, 0, server_hi, server_lo, .., hi, lo] => Some(vec![v4(server_hi, server_lo), v4(!hi, !lo)]),
+        _ => None,
+    }
 }
 
 /// The resolver error for a name whose every address is refused.
@@ -129,8 +144,39 @@ mod tests {
     }
 
     #[test]
+    fn ssrf_guard_classifies_embedded_ipv4() {
+        for ip in [
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::169.254.169.254",
+            "::ffff:169.254.169.254",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101:1::1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b:1::a9fe:a9fe",
+            "64:ff9b:1:a9fe:a9:fe00::",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe", // Teredo, client 127.0.0.1
+            "2001:0:4136:e378:8000:63bf:f5ff:fffe", // Teredo, client 10.0.0.1
+            "2001:0:a00:1:8000:63bf:fef6:fef4",     // Teredo via server 10.0.0.1
+        ] {
+            assert!(!public(ip), "{ip} counted as public");
+        }
+    }
+
+    #[test]
     fn public_addresses_are_public() {
-        for ip in ["1.1.1.1", "8.8.8.8", "172.32.0.1", "2606:4700:4700::1111", "::ffff:1.1.1.1"] {
+        for ip in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "172.32.0.1",
+            "2606:4700:4700::1111",
+            "::ffff:1.1.1.1",
+            "::8.8.8.8",
+            "2002:808:808::1",
+            "64:ff9b::8.8.8.8",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7", // Teredo, client 8.8.8.8
+        ] {
             assert!(public(ip), "{ip} counted as private");
         }
     }

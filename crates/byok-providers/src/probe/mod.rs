@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use byok_core::{ProviderSpec, SecretFields};
+use byok_core::{Catalog, ProviderSpec, SecretFields};
 
 use crate::adapters;
 use crate::origin::Origin;
@@ -29,6 +29,12 @@ pub(crate) use outcome::Verdict;
 pub use outcome::{ProbeOutcome, ProbeOutcomeKind};
 pub use settings::{ProbeSettings, ProbeSetupError, base_url_env_var};
 
+/// Whether `origin` names a loopback, private or link-local address outright (names
+/// are checked again whenever they are resolved).
+fn names_private_address(origin: &Origin) -> bool {
+    origin.is_localhost_name() || origin.ip().is_some_and(|ip| !guard::is_public(ip))
+}
+
 /// Runs connection tests. Cheap to clone (one pooled HTTP client behind an `Arc`),
 /// `Send` and `Sync`: build one at start-up and share it.
 #[derive(Clone)]
@@ -43,6 +49,7 @@ struct Inner {
     /// Provider id to normalised origin.
     overrides: HashMap<String, String>,
     total_timeout: Duration,
+    allow_private_networks: bool,
 }
 
 impl fmt::Debug for Prober {
@@ -69,8 +76,7 @@ impl Prober {
         for (provider, value) in settings.base_url_overrides {
             let origin = Origin::parse(&value)
                 .map_err(|e| ProbeSetupError::InvalidOverride { provider: provider.clone(), reason: e.to_string() })?;
-            let private = origin.is_localhost_name() || origin.ip().is_some_and(|ip| !guard::is_public(ip));
-            if private && !settings.allow_private_networks {
+            if names_private_address(&origin) && !settings.allow_private_networks {
                 return Err(ProbeSetupError::PrivateOverride { provider });
             }
             overrides.insert(provider, origin.as_string());
@@ -80,7 +86,26 @@ impl Prober {
         let upstream =
             Upstream::new(settings.connect_timeout, settings.proxy_read_timeout, settings.allow_private_networks)
                 .map_err(ProbeSetupError::Tls)?;
-        Ok(Self { inner: Arc::new(Inner { http, upstream, overrides, total_timeout: settings.total_timeout }) })
+        let allow_private_networks = settings.allow_private_networks;
+        let inner = Inner { http, upstream, overrides, total_timeout: settings.total_timeout, allow_private_networks };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Checks the catalog's base URLs (the built-in ones and `[[providers]]`) as the
+    /// overrides are checked: unless private networks are allowed, a provider byok
+    /// would call at a loopback, private or link-local address refuses start-up.
+    pub fn check_catalog(&self, catalog: &Catalog) -> Result<(), ProbeSetupError> {
+        if self.inner.allow_private_networks {
+            return Ok(());
+        }
+        let private = catalog.providers().find(|p| {
+            !self.inner.overrides.contains_key(p.id.as_str())
+                && p.base_url.as_deref().and_then(|b| Origin::parse(b).ok()).is_some_and(|o| names_private_address(&o))
+        });
+        match private {
+            Some(p) => Err(ProbeSetupError::PrivateBaseUrl { provider: p.id.to_string() }),
+            None => Ok(()),
+        }
     }
 
     /// The proxy's outbound client (pooled, behind the same SSRF guard).

@@ -47,6 +47,11 @@ pub enum ProbeSetupError {
          link-local address; set {ALLOW_PRIVATE_NETWORKS}=true to allow that"
     )]
     PrivateOverride { provider: String },
+    #[error(
+        "the base URL of provider `{provider}` points to a loopback, private or link-local address; \
+         set {ALLOW_PRIVATE_NETWORKS}=true to allow that"
+    )]
+    PrivateBaseUrl { provider: String },
     #[error("{ALLOW_PRIVATE_NETWORKS} must be `true` or `false`")]
     InvalidFlag,
     #[error("probe and proxy timeouts must be longer than zero")]

@@ -11,6 +11,9 @@ use serde_json::Value;
 const MAX_JSON: usize = 8 * 1024 * 1024;
 /// An SSE line longer than this is skipped (usage events are small).
 const MAX_LINE: usize = 1024 * 1024;
+/// The most tokens one answer is taken to report (about 10^12); a larger figure, or a
+/// sum past it, counts as this many, so no answer can overflow a counter.
+pub const MAX_REPORTED_TOKENS: u64 = 1 << 40;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -86,7 +89,7 @@ impl UsageMeter {
     pub fn tokens(&self) -> Option<u64> {
         self.total.or_else(|| match (self.input, self.output) {
             (None, None) => None,
-            (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
+            (i, o) => Some(i.unwrap_or(0).saturating_add(o.unwrap_or(0)).min(MAX_REPORTED_TOKENS)),
         })
     }
 
@@ -136,12 +139,12 @@ impl UsageMeter {
     }
 
     fn read_usage(&mut self, u: &Value) {
-        let n = |name: &str| u.get(name).and_then(Value::as_u64);
+        let n = |name: &str| u.get(name).and_then(Value::as_u64).map(|n| n.min(MAX_REPORTED_TOKENS));
         let input: Option<u64> = ["prompt_tokens", "input_tokens", "promptTokenCount"].iter().find_map(|k| n(k));
         if let Some(input) = input {
             // Anthropic counts cache reads and writes apart from `input_tokens`.
             let cached = n("cache_creation_input_tokens").unwrap_or(0) + n("cache_read_input_tokens").unwrap_or(0);
-            self.input = Some(input + cached);
+            self.input = Some((input + cached).min(MAX_REPORTED_TOKENS));
         }
         if let Some(output) = ["completion_tokens", "output_tokens", "candidatesTokenCount"].iter().find_map(|k| n(k)) {
             self.output = Some(output);
@@ -155,6 +158,21 @@ impl UsageMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_counts_saturate() {
+        let huge = format!(
+            r#"{{"usage":{{"prompt_tokens":{max},"completion_tokens":{max},"total_tokens":18446744073709551615}}}}"#,
+            max = u64::MAX
+        );
+        assert_eq!(metered("application/json", &[huge.as_bytes()]), Some(MAX_REPORTED_TOKENS));
+        let split = format!(
+            r#"{{"usage":{{"input_tokens":{},"output_tokens":5,"cache_read_input_tokens":{}}}}}"#,
+            i64::MAX,
+            u64::MAX
+        );
+        assert_eq!(metered("application/json", &[split.as_bytes()]), Some(MAX_REPORTED_TOKENS));
+    }
 
     fn metered(content_type: &str, chunks: &[&[u8]]) -> Option<u64> {
         let mut meter = UsageMeter::for_content_type(Some(content_type));

@@ -88,7 +88,13 @@ async fn forward(
 ) -> Result<Response, Refusal> {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let caller = identify(state, &spec.id, &parts.headers, query).await?;
+    let caller = match identify(state, &spec.id, &parts.headers, query).await {
+        Err(refusal @ (Refusal::MissingKey | Refusal::InvalidKey)) => {
+            crate::auth::record_refusal(state, &parts).await;
+            return Err(refusal);
+        }
+        identified => identified?,
+    };
     if !proxyable(spec) {
         return Err(Refusal::NotProxyable(format!(
             "{} cannot be proxied yet: its authentication is signed or token-based; use /v1/resolve",

@@ -4,13 +4,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use byok_core::{AuditAction, Credential, CredentialId, Label, Owner, Principal, Role, SecretValue, Status};
+use byok_core::{
+    AuditAction, AuditEvent, Credential, CredentialId, Label, Owner, Principal, Role, SecretValue, Status,
+};
 use byok_providers::{ProbeOutcome, ProbeOutcomeKind};
 use byok_store::CredentialFilter;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::audit::{RequestInfo, credential_event};
+use crate::audit::{self, RequestInfo, credential_event};
 use crate::auth::Auth;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::probing::{probe_fields, status_after};
@@ -114,7 +116,16 @@ pub(crate) async fn create(
     let split = state.catalog.split_fields(provider.as_str(), fields)?;
     let monthly_limit = body.monthly_limit.map(check_limit).transpose()?;
     let priority = check_priority(body.priority.unwrap_or(0))?;
-    let verdict = if body.validate { Some(validate_submitted(state, &owner, &provider, &split).await?) } else { None };
+    let verdict = if body.validate {
+        let refused = AuditEvent {
+            owner: Some(owner.to_string()),
+            provider: Some(provider.to_string()),
+            ..audit::event(principal, info, AuditAction::CredentialTest, "invalid")
+        };
+        Some(validate_submitted(state, &owner, &provider, &split, refused).await?)
+    } else {
+        None
+    };
     let mut credential =
         new_credential(state, NewCredential { owner, provider, label, split, monthly_limit, priority });
     if let Some(outcome) = verdict {
@@ -208,7 +219,9 @@ pub(crate) async fn update(
         c.enabled = enabled;
     }
     if let Some(changes) = body.fields {
-        apply_field_changes(state, &mut c, changes, body.validate).await?;
+        let refused =
+            body.validate.then(|| credential_event(principal, info, AuditAction::CredentialTest, "invalid", &c));
+        apply_field_changes(state, &mut c, changes, refused).await?;
     }
     c.updated_at = state.clock.now();
     let new_version = c.version != old_version;
@@ -301,17 +314,23 @@ pub(crate) fn next_cursor(items: &[Credential], limit: u32) -> Option<String> {
 }
 
 /// Probes submitted values (`validate: true`): a definitely invalid credential is
-/// refused with the provider's reason; any other outcome is returned to be recorded.
+/// refused with the provider's reason, and the refusal audited as `refused` (nothing
+/// else records that probe); any other outcome is returned to be recorded.
 async fn validate_submitted(
     state: &AppState,
     owner: &Owner,
     provider: &byok_core::ProviderId,
     split: &byok_core::SplitFields,
+    refused: AuditEvent,
 ) -> Result<ProbeOutcome, ApiError> {
     state.probe_limiter.check(owner)?;
     let spec = state.catalog.get(provider.as_str())?;
     let outcome = probe_fields(state, spec, &split.config, &split.secrets).await;
     if outcome.kind == ProbeOutcomeKind::Invalid {
+        state
+            .audit
+            .record(AuditEvent { detail: Some("validation of submitted fields refused".into()), ..refused })
+            .await?;
         return Err(ApiError::ValidationFailed(format!("{} refused the credential: {}", spec.name, outcome.message)));
     }
     Ok(outcome)
@@ -326,12 +345,12 @@ fn apply_verdict(state: &AppState, c: &mut Credential, outcome: &ProbeOutcome) {
 
 /// Merges field changes into the credential's current fields and re-checks the whole
 /// set; a changed secret is sealed as a new version. With `validate`, changed values
-/// are probed first.
+/// are probed first (`validation` is the audit entry should the provider refuse them).
 async fn apply_field_changes(
     state: &AppState,
     c: &mut Credential,
     changes: BTreeMap<String, Option<String>>,
-    validate: bool,
+    validation: Option<AuditEvent>,
 ) -> Result<(), ApiError> {
     let old_secrets = state.keyring.open(&binding(c), &c.sealed)?;
     let mut fields: BTreeMap<String, SecretValue> = old_secrets.clone();
@@ -344,10 +363,11 @@ async fn apply_field_changes(
     }
     let split = state.catalog.split_fields(c.provider.as_str(), fields)?;
     let secrets_changed = split.secrets != old_secrets;
-    let verdict = if validate && (secrets_changed || split.config != c.config) {
-        Some(validate_submitted(state, &c.owner, &c.provider, &split).await?)
-    } else {
-        None
+    let verdict = match validation {
+        Some(refused) if secrets_changed || split.config != c.config => {
+            Some(validate_submitted(state, &c.owner, &c.provider, &split, refused).await?)
+        }
+        _ => None,
     };
     c.config = split.config;
     if secrets_changed {

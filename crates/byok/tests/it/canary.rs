@@ -71,7 +71,7 @@ async fn canary_never_leaves_the_envelope(engine: Engine) {
             assert!(!all.contains(c), "canary in an answer: {all}");
         }
     }
-    assert_eq!(answers[6].body["secret_hints"]["api_key"], format!("sk-proj-…{}", &second[second.len() - 4..]));
+    assert_eq!(answers[6].body["secret_hints"]["api_key"], format!("sk-…{}", &second[second.len() - 4..]));
 
     let logs = captured_logs();
     assert!(logs.contains(&id), "the log capture sees this test's requests");

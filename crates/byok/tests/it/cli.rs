@@ -167,7 +167,7 @@ async fn import_env_prints_hints_only_and_imports_once(engine: Engine) {
     let out = String::from_utf8(dry.stdout.clone()).unwrap();
     assert!(out.contains("openai") && out.contains("(from OPENAI_API_KEY): would import"), "{out}");
     assert!(out.contains("anthropic") && out.contains("(from ANTHROPIC_API_KEY): would import"), "{out}");
-    assert!(out.contains(&format!("sk-proj-…{}", &openai[openai.len() - 4..])), "{out}");
+    assert!(out.contains(&format!("sk-…{}", &openai[openai.len() - 4..])), "{out}");
     for secret in [&openai, &anthropic] {
         assert!(!out.contains(secret.as_str()) && !stderr(&dry).contains(secret.as_str()), "a secret was printed");
     }

@@ -23,7 +23,7 @@ async fn create_get_list_delete(engine: Engine) {
     assert_eq!(r.body["provider"], "openai");
     assert_eq!(r.body["label"], "Personal");
     assert_eq!(r.body["config"], json!({"organization": "org-123"}));
-    assert_eq!(r.body["secret_hints"], json!({"api_key": "sk-proj-…a1b2"}));
+    assert_eq!(r.body["secret_hints"], json!({"api_key": "sk-…a1b2"}));
     assert_eq!(r.body["status"], "unverified");
     assert_eq!(r.body["enabled"], true);
     assert_eq!(r.body["priority"], 5);

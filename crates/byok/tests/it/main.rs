@@ -12,6 +12,7 @@ mod canary;
 mod cli;
 mod connection_tests;
 mod credentials;
+mod hardening;
 mod import;
 mod isolation;
 mod metering;

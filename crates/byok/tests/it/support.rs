@@ -305,11 +305,15 @@ pub async fn spawn_with(db: TestDb, options: AppOptions) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
+    let connections = byok_server::ConnectionSettings {
+        header_read_timeout: config.header_read_timeout,
+        shutdown_grace: Duration::from_secs(5),
+    };
     let server = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;
         };
-        byok_server::serve(listener, byok_server::router(state), shutdown, Duration::from_secs(5)).await.unwrap();
+        byok_server::serve(listener, byok_server::router(state), shutdown, connections).await.unwrap();
     });
     TestApp { base, client: reqwest::Client::new(), admin, db: Some(db), stop: Some(stop), server: Some(server) }
 }
