@@ -8,9 +8,9 @@ use std::sync::Arc;
 use percent_encoding::percent_decode_str;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
-use tokio_rustls::rustls::RootCertStore;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::{self, RootCertStore};
 
 use crate::StoreError;
 use crate::pg_tls_verify;
@@ -176,6 +176,20 @@ impl PgTls {
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
         });
         Ok(MakeRustlsConnect::new(pg_tls_verify::client_config(self.check(), self.roots.clone())?))
+    }
+
+    /// A pool's connection error, told as a TLS failure when it is one: sqlx reports
+    /// a missing TLS as its own, and a refused certificate as an I/O error.
+    pub(crate) fn explain(&self, e: sqlx::Error) -> StoreError {
+        let detail = match &e {
+            sqlx::Error::Tls(detail) => detail.to_string(),
+            sqlx::Error::Io(io) => match io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                Some(tls) => tls.to_string(),
+                None => return e.into(),
+            },
+            _ => return e.into(),
+        };
+        StoreError::PgTls { mode: self.mode.name(), detail }
     }
 }
 

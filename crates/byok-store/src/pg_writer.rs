@@ -59,6 +59,9 @@ const INSERT_AUDIT: &str = concat!(
 
 const NEW_CHAIN: &str = "INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)";
 
+/// The `application_name` of the writer's connections, unless the URL names one.
+const WRITER_NAME: &str = "byok-metering";
+
 /// What a writer's connection runs over: TLS or plain, as `sslmode` says.
 type Stream = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream;
 
@@ -94,6 +97,9 @@ pub(crate) fn start(url: &PgUrl) -> Result<GroupCommit, StoreError> {
     // lookups, whatever the statistics when they were planned (a fresh, empty table
     // makes a scan look cheap, and a plan so made would be kept for good).
     config.options("-c random_page_cost=1.1 -c plan_cache_mode=force_generic_plan -c enable_seqscan=off");
+    if config.get_application_name().is_none() {
+        config.application_name(WRITER_NAME);
+    }
     let tls = url.tls.tokio_postgres(&mut config)?;
     let target = Arc::new(Target { config, tls });
     Ok(GroupCommit::start(move |jobs, worker| run_batch(jobs, worker, target.clone())))

@@ -14,6 +14,8 @@ mod import;
 mod isolation;
 mod metering;
 mod operations;
+mod pg_cluster;
+mod postgres_tls;
 mod proxy;
 mod resolve;
 mod rotation;
