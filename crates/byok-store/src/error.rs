@@ -12,6 +12,12 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The TLS settings of a PostgreSQL URL (`sslmode`, `sslrootcert`) are unusable.
+    #[error("DATABASE_URL: {0}")]
+    PgTlsSettings(String),
+    /// A TLS connection to PostgreSQL could not be made as `sslmode` demands.
+    #[error("PostgreSQL over TLS (sslmode={mode}): {detail}")]
+    PgTls { mode: &'static str, detail: String },
     /// From the SQLite writer's own connection (see `sqlite_writer`).
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),

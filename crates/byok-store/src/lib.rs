@@ -6,6 +6,8 @@ mod backup;
 mod error;
 mod group_commit;
 mod pg_predicted;
+mod pg_tls;
+mod pg_tls_verify;
 mod pg_writer;
 mod postgres;
 mod proxy_rows;

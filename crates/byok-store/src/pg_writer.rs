@@ -11,14 +11,16 @@ use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 
 use byok_core::AuditRecord;
-use tokio_postgres::tls::NoTlsStream;
-use tokio_postgres::{Client, Config, Connection, NoTls, Row, Socket, Statement};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, Connection, Row, Socket, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use tokio_postgres::types::ToSql;
 
 use crate::StoreError;
 use crate::group_commit::{self, AuditJob, GroupCommit, Job, TakeJob, Worker};
 use crate::pg_predicted::{self, Predictions};
+use crate::pg_tls::PgUrl;
 use crate::rows::CredentialRow;
 
 /// One unit for each (owner, provider) of a round: each picks its best usable credential
@@ -57,10 +59,22 @@ const INSERT_AUDIT: &str = concat!(
 
 const NEW_CHAIN: &str = "INSERT INTO audit_chains (chain, started_at) VALUES ($1, $2)";
 
+/// The `application_name` of the writer's connections, unless the URL names one.
+const WRITER_NAME: &str = "byok-metering";
+
+/// What a writer's connection runs over: TLS or plain, as `sslmode` says.
+type Stream = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream;
+
+/// How a writer opens its connections: the server's settings and the TLS to it.
+struct Target {
+    config: Config,
+    tls: MakeRustlsConnect,
+}
+
 /// A writer's connection, its prepared statements and what it predicts of the picks.
 pub(crate) struct WriterConn {
     client: Client,
-    connection: Connection<Socket, NoTlsStream>,
+    connection: Connection<Socket, Stream>,
     take: Statement,
     insert: Statement,
     new_chain: Statement,
@@ -73,8 +87,9 @@ pub(crate) struct WriterConn {
 /// than several would, at less server CPU per unit, and more writers measured slower
 /// every time (at 16 clients, 2 writers 16.1–16.8k resolves/s, 3 writers 14.3–14.9k,
 /// 1 writer 18.2–20.3k; see bench/README.md). Other instances have writers of their own.
-pub(crate) fn start(url: &str) -> Result<GroupCommit, StoreError> {
+pub(crate) fn start(url: &PgUrl) -> Result<GroupCommit, StoreError> {
     let mut config: Config = url
+        .rest
         .parse()
         .map_err(|e| StoreError::Metering(format!("the PostgreSQL URL does not suit the metering writer: {e}")))?;
     // As on the pool's connections (see `PgStore::connect`). And: the writer's
@@ -82,13 +97,17 @@ pub(crate) fn start(url: &str) -> Result<GroupCommit, StoreError> {
     // lookups, whatever the statistics when they were planned (a fresh, empty table
     // makes a scan look cheap, and a plan so made would be kept for good).
     config.options("-c random_page_cost=1.1 -c plan_cache_mode=force_generic_plan -c enable_seqscan=off");
-    let config = Arc::new(config);
-    Ok(GroupCommit::start(move |jobs, worker| run_batch(jobs, worker, config.clone())))
+    if config.get_application_name().is_none() {
+        config.application_name(WRITER_NAME);
+    }
+    let tls = url.tls.tokio_postgres(&mut config)?;
+    let target = Arc::new(Target { config, tls });
+    Ok(GroupCommit::start(move |jobs, worker| run_batch(jobs, worker, target.clone())))
 }
 
 impl WriterConn {
-    async fn open(config: &Config) -> Result<Self, StoreError> {
-        let (client, mut connection) = config.connect(NoTls).await?;
+    async fn open(target: &Target) -> Result<Self, StoreError> {
+        let (client, mut connection) = target.config.connect(target.tls.clone()).await?;
         let prepare = async {
             tokio::try_join!(
                 client.prepare(TAKE),
@@ -105,13 +124,13 @@ impl WriterConn {
 /// Runs one batch in one transaction and answers its jobs: in one round trip when the
 /// picks can be predicted, else in two. A failed batch drops its connection (the server
 /// rolls back what it began); the next batch opens a new one.
-async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, config: Arc<Config>) -> Worker<WriterConn> {
+async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, target: Arc<Target>) -> Worker<WriterConn> {
     let (rounds, audits) = group_commit::split(jobs);
     let mut conn = worker.conn.take();
     let outcome = async {
         let conn = match &mut conn {
             Some(conn) => conn,
-            None => conn.insert(WriterConn::open(&config).await?),
+            None => conn.insert(WriterConn::open(&target).await?),
         };
         let WriterConn { client, connection, take, insert, new_chain, predicted, predictions } = conn;
         let chain = (&*worker.chainer, worker.last.as_ref());
@@ -276,7 +295,7 @@ impl<'a> AuditArrays<'a> {
 
 /// Runs `work` while driving the connection it talks through, in this one task.
 async fn drive<T>(
-    connection: &mut Connection<Socket, NoTlsStream>,
+    connection: &mut Connection<Socket, Stream>,
     work: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
     let mut work = std::pin::pin!(work);

@@ -6,8 +6,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::StoreError;
 use crate::group_commit::GroupCommit;
+use crate::pg_tls::PgUrl;
 use crate::proxy_sql::impl_proxy_store;
 use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_token, insert_version};
+
+/// The `application_name` of the pool's connections, unless the URL names one.
+const POOL_NAME: &str = "byok";
 
 /// PostgreSQL, shared by any number of byok instances. Migrations take sqlx's
 /// advisory lock, so instances starting together apply them once.
@@ -20,17 +24,23 @@ pub(crate) struct PgStore {
 
 impl PgStore {
     pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
+        let url = PgUrl::parse(url)?;
         // The default random_page_cost (4) prices an index lookup as a disk seek: with a
         // thousand credentials the planner then scanned the whole table for a batch of
         // eight or more units. byok's rows are in memory or on SSD.
-        let options = PgConnectOptions::from_str(url)?.options([("random_page_cost", "1.1")]);
+        let mut options = PgConnectOptions::from_str(&url.rest)?.options([("random_page_cost", "1.1")]);
+        if options.get_application_name().is_none() {
+            // So that pg_stat_activity tells the pool from the metering writer.
+            options = options.application_name(POOL_NAME);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
+            .connect_with(url.tls.sqlx(options))
+            .await
+            .map_err(|e| url.tls.explain(e))?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        let meter = crate::pg_writer::start(url)?;
+        let meter = crate::pg_writer::start(&url)?;
         Ok(Self { pool, meter, changes: Default::default() })
     }
 }

@@ -18,6 +18,8 @@ mod isolation;
 mod metering;
 mod operations;
 mod operator_cli;
+mod pg_cluster;
+mod postgres_tls;
 mod proxy;
 mod resolve;
 mod rotation;
