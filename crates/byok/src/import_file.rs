@@ -40,13 +40,13 @@ pub struct ImportOptions<'a> {
 enum Checked {
     WouldImport(String),
     Failed(String),
-    Ready { what: String, credential: Credential },
+    Ready { what: String, credential: Box<Credential> },
 }
 
 /// A line after its batch was written: its report (ok, text), or its credential to audit.
 enum Done {
     Reported(bool, String),
-    Written { what: String, credential: Credential },
+    Written { what: String, credential: Box<Credential> },
 }
 
 /// Imports (or with `dry_run` only checks) every non-empty line of `text`, telling
@@ -116,7 +116,7 @@ async fn write(state: &AppState, lines: Vec<(usize, Checked)>) -> Vec<(usize, Do
     let ready: Vec<Credential> = lines
         .iter()
         .filter_map(|(_, checked)| match checked {
-            Checked::Ready { credential, .. } => Some(credential.clone()),
+            Checked::Ready { credential, .. } => Some(Credential::clone(credential)),
             _ => None,
         })
         .collect();
@@ -171,7 +171,7 @@ fn check_line(state: &AppState, raw: &str, options: &ImportOptions<'_>) -> Resul
     }
     let credential =
         new_credential(state, NewCredential { owner, provider, label, split, monthly_limit: None, priority: 0 });
-    Ok(Checked::Ready { what, credential })
+    Ok(Checked::Ready { what, credential: Box::new(credential) })
 }
 
 /// The audit entry for a credential an operator imported.
