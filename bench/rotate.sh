@@ -22,7 +22,7 @@ for i in range(int(sys.argv[1])):
     print('{"owner":"user:u%d","provider":"openai","fields":{"api_key":"sk-bench-rotate-key-%08d"}}' % (i, i))
 PY
 start=$(date +%s.%N)
-BYOK_MASTER_KEY="$OLD" DATABASE_URL="$DB" "$BYOK" import "$WORK/keys.jsonl" > "$WORK/import.log"
+BYOK_MASTER_KEY="$OLD" DATABASE_URL="$DB" "$BYOK" import "$WORK/keys.jsonl" --batch-size 1000 > "$WORK/import.log"
 echo "bench: imported in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}') s"
 
 export BYOK_MASTER_KEYS="k2:$NEW,k1:$OLD" DATABASE_URL="$DB"

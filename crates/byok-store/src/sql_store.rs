@@ -118,13 +118,18 @@ macro_rules! impl_sql_store {
             }
 
             async fn sealed_key_ids(&self) -> Result<Vec<String>, $crate::StoreError> {
-                let rows: Vec<(String,)> =
-                    sqlx::query_as(concat!(
-                        "SELECT key_id FROM credentials UNION SELECT key_id FROM credential_versions ",
-                        "UNION SELECT key_id FROM audit_key ORDER BY key_id"
-                    ))
-                    .fetch_all(&self.pool)
-                    .await?;
+                // Each step is one lookup in the key_id index: a few key ids cost a few
+                // lookups, not a read of every sealed row (a million at start-up).
+                let rows: Vec<(String,)> = sqlx::query_as(concat!(
+                    "WITH RECURSIVE c(k) AS (SELECT min(key_id) FROM credentials ",
+                    "UNION ALL SELECT (SELECT min(key_id) FROM credentials WHERE key_id > c.k) FROM c WHERE c.k IS NOT NULL), ",
+                    "v(k) AS (SELECT min(key_id) FROM credential_versions ",
+                    "UNION ALL SELECT (SELECT min(key_id) FROM credential_versions WHERE key_id > v.k) FROM v WHERE v.k IS NOT NULL) ",
+                    "SELECT k FROM c WHERE k IS NOT NULL UNION SELECT k FROM v WHERE k IS NOT NULL ",
+                    "UNION SELECT key_id FROM audit_key ORDER BY 1"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
                 Ok(rows.into_iter().map(|(k,)| k).collect())
             }
 
@@ -226,38 +231,59 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_credential(&self, c: &byok_core::Credential) -> Result<(), $crate::StoreError> {
+                self.insert_credentials(std::slice::from_ref(c)).await
+            }
+
+            async fn insert_credentials(&self, credentials: &[byok_core::Credential]) -> Result<(), $crate::StoreError> {
+                if credentials.is_empty() {
+                    return Ok(());
+                }
                 let mut tx = self.pool.begin().await?;
-                sqlx::query(concat!(
-                    "INSERT INTO credentials (id, owner, provider, label, config, secret_hints, key_id, sealed, status, ",
-                    "status_message, last_tested_at, last_used_at, enabled, priority, monthly_limit, usage_total, ",
-                    "usage_period, period_start, version, revision, created_at, updated_at) ",
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
-                ))
-                .bind(c.id.to_string())
-                .bind(c.owner.to_string())
-                .bind(c.provider.as_str())
-                .bind(c.label.as_str())
-                .bind($crate::rows::to_json(&c.config))
-                .bind($crate::rows::to_json(&c.secret_hints))
-                .bind(&c.key_id)
-                .bind(&c.sealed)
-                .bind(c.status.as_str())
-                .bind(&c.status_message)
-                .bind(c.last_tested_at.map(|t| t.millis()))
-                .bind(c.last_used_at.map(|t| t.millis()))
-                .bind(c.enabled)
-                .bind(c.priority)
-                .bind(c.monthly_limit)
-                .bind(c.usage_total)
-                .bind(c.usage_period)
-                .bind(c.period_start.millis())
-                .bind(c.version)
-                .bind(c.revision)
-                .bind(c.created_at.millis())
-                .bind(c.updated_at.millis())
-                .execute(&mut *tx)
-                .await?;
-                insert_version!(&mut *tx, c);
+                // 22 parameters a row: 400 rows stay under SQLite's 32,766 parameters.
+                for chunk in credentials.chunks(400) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
+                        "INSERT INTO credentials (id, owner, provider, label, config, secret_hints, key_id, sealed, status, ",
+                        "status_message, last_tested_at, last_used_at, enabled, priority, monthly_limit, usage_total, ",
+                        "usage_period, period_start, version, revision, created_at, updated_at) "
+                    ));
+                    q.push_values(chunk, |mut row, c| {
+                        row.push_bind(c.id.to_string())
+                            .push_bind(c.owner.to_string())
+                            .push_bind(c.provider.as_str().to_owned())
+                            .push_bind(c.label.as_str().to_owned())
+                            .push_bind($crate::rows::to_json(&c.config))
+                            .push_bind($crate::rows::to_json(&c.secret_hints))
+                            .push_bind(c.key_id.clone())
+                            .push_bind(c.sealed.clone())
+                            .push_bind(c.status.as_str())
+                            .push_bind(c.status_message.clone())
+                            .push_bind(c.last_tested_at.map(|t| t.millis()))
+                            .push_bind(c.last_used_at.map(|t| t.millis()))
+                            .push_bind(c.enabled)
+                            .push_bind(c.priority)
+                            .push_bind(c.monthly_limit)
+                            .push_bind(c.usage_total)
+                            .push_bind(c.usage_period)
+                            .push_bind(c.period_start.millis())
+                            .push_bind(c.version)
+                            .push_bind(c.revision)
+                            .push_bind(c.created_at.millis())
+                            .push_bind(c.updated_at.millis());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO credential_versions (credential_id, version, key_id, sealed, secret_hints, created_at) ",
+                    );
+                    q.push_values(chunk, |mut row, c| {
+                        row.push_bind(c.id.to_string())
+                            .push_bind(c.version)
+                            .push_bind(c.key_id.clone())
+                            .push_bind(c.sealed.clone())
+                            .push_bind($crate::rows::to_json(&c.secret_hints))
+                            .push_bind(c.updated_at.millis());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
                 self.note_credential_change();
                 Ok(())
@@ -664,27 +690,40 @@ macro_rules! impl_sql_store {
                 if let Some((key_id, sealed)) = self.audit_key().await?.filter(|(k, _)| k != primary) {
                     items.push($crate::SealedItem::AuditKey { key_id, sealed });
                 }
-                let sql = concat!("SELECT ", credential_columns!(), " FROM credentials WHERE key_id <> $1 ORDER BY id LIMIT $2");
-                let rows: Vec<$crate::rows::CredentialRow> =
-                    sqlx::query_as(sql).bind(primary).bind(i64::from(limit)).fetch_all(&self.pool).await?;
-                for row in rows {
-                    items.push($crate::SealedItem::Credential(row.try_into()?));
+                // Under each older key id through the key_id index (`ORDER BY key_id` keeps
+                // PostgreSQL on it): a scan for `key_id <> primary` would walk every row
+                // already re-sealed, at every batch.
+                let older: Vec<String> = self.sealed_key_ids().await?.into_iter().filter(|k| k != primary).collect();
+                let sql = concat!("SELECT ", credential_columns!(), " FROM credentials WHERE key_id = $1 ORDER BY key_id LIMIT $2");
+                for key_id in &older {
+                    let room = i64::from(limit) - items.len() as i64;
+                    if room <= 0 {
+                        return Ok(items);
+                    }
+                    let rows: Vec<$crate::rows::CredentialRow> =
+                        sqlx::query_as(sql).bind(key_id).bind(room).fetch_all(&self.pool).await?;
+                    for row in rows {
+                        items.push($crate::SealedItem::Credential(row.try_into()?));
+                    }
                 }
-                if items.len() >= limit as usize {
-                    return Ok(items);
-                }
-                let versions: Vec<(String, i64, String, Vec<u8>, String, i64)> = sqlx::query_as(concat!(
-                    "SELECT credential_id, version, key_id, sealed, secret_hints, created_at FROM credential_versions ",
-                    "WHERE key_id <> $1 ORDER BY credential_id, version LIMIT $2"
-                ))
-                .bind(primary)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
-                for row in versions {
-                    let version = $crate::rows::version_from_row(row)?;
-                    if let Some(credential) = self.get_credential(&version.credential_id).await? {
-                        items.push($crate::SealedItem::Version { credential, version });
+                for key_id in &older {
+                    let room = i64::from(limit) - items.len() as i64;
+                    if room <= 0 {
+                        return Ok(items);
+                    }
+                    let versions: Vec<(String, i64, String, Vec<u8>, String, i64)> = sqlx::query_as(concat!(
+                        "SELECT credential_id, version, key_id, sealed, secret_hints, created_at FROM credential_versions ",
+                        "WHERE key_id = $1 ORDER BY key_id LIMIT $2"
+                    ))
+                    .bind(key_id)
+                    .bind(room)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    for row in versions {
+                        let version = $crate::rows::version_from_row(row)?;
+                        if let Some(credential) = self.get_credential(&version.credential_id).await? {
+                            items.push($crate::SealedItem::Version { credential, version });
+                        }
                     }
                 }
                 Ok(items)

@@ -35,7 +35,10 @@ fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )?;
-    conn.busy_timeout(Duration::from_secs(10))?;
+    // While another process writes in short transactions back to back (rotate-key, an
+    // import), SQLite's own busy handler sleeps up to 100 ms between tries and missed
+    // the gaps for seconds: resolves timed out. Trying every millisecond takes the first gap.
+    conn.busy_handler(Some(retry_each_millisecond))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -46,6 +49,12 @@ fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
     // One statement per round size (up to 16 here in practice) plus the inserts.
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// The writer's busy handler: wait a millisecond and try again, for up to 10 s.
+fn retry_each_millisecond(tries: i32) -> bool {
+    std::thread::sleep(Duration::from_millis(1));
+    tries < 10_000
 }
 
 /// Runs one batch in one transaction and answers its jobs. A failed batch drops the

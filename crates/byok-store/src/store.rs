@@ -165,6 +165,9 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
     fn local_credential_changes(&self) -> u64;
 
     async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError>;
+    /// Inserts credentials (each with its first version) in one transaction: all are
+    /// written or none.
+    async fn insert_credentials(&self, credentials: &[Credential]) -> Result<(), StoreError>;
     async fn get_credential(&self, id: &CredentialId) -> Result<Option<Credential>, StoreError>;
     async fn list_credentials(&self, filter: &CredentialFilter) -> Result<Vec<Credential>, StoreError>;
     /// Writes the changeable columns of `credential` if its `revision` is still the

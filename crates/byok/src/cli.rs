@@ -1,5 +1,6 @@
 //! The command line: `serve`, `keygen`, `token create`, `providers`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -61,6 +62,9 @@ pub enum Command {
         /// Check every line, write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Lines written per transaction, with one multi-row insert (large files).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch_size: u32,
     },
     /// List, show, disable, enable or delete stored credentials (never a secret).
     #[command(subcommand)]
@@ -215,9 +219,9 @@ impl Cli {
                 let config = self.load(flags)?;
                 crate::backup::backup_command(&config, file).await.map_err(CliError::Backup)
             }
-            Command::Import { ref file, ref legacy_key_env, dry_run } => {
+            Command::Import { ref file, ref legacy_key_env, dry_run, batch_size } => {
                 let config = self.load(flags)?;
-                import_file(&config, file, legacy_key_env.as_deref(), dry_run).await
+                import_file(&config, file, legacy_key_env.as_deref(), dry_run, batch_size as usize).await
             }
         }
     }
@@ -339,6 +343,7 @@ async fn import_file(
     file: &std::path::Path,
     legacy_env: Option<&str>,
     dry_run: bool,
+    batch_size: usize,
 ) -> Result<(), CliError> {
     let text =
         std::fs::read_to_string(file).map_err(|e| CliError::Input(format!("cannot read {}: {e}", file.display())))?;
@@ -350,10 +355,13 @@ async fn import_file(
         None => None,
     };
     let state = open(config).await?;
-    let summary = crate::import_file::import(&state, &text, legacy.as_ref(), dry_run).await;
-    for line in &summary.lines {
-        println!("{line}");
-    }
+    let options = crate::import_file::ImportOptions { legacy: legacy.as_ref(), dry_run, batch_size };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let summary = crate::import_file::import(&state, &text, &options, &mut |line| {
+        let _ = writeln!(out, "{line}");
+    })
+    .await;
+    drop(out);
     let verb = if dry_run { "would import" } else { "imported" };
     println!("{verb} {}, failed {}", summary.imported, summary.failed);
     if summary.failed > 0 {

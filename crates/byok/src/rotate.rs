@@ -66,6 +66,8 @@ fn reseal_item(state: &AppState, item: SealedItem) -> Result<Reseal, RotateError
 pub async fn rotate(state: &AppState, batch: u32, progress: &dyn Fn(u64, i64)) -> Result<RotateReport, RotateError> {
     let primary = state.keyring.primary_id().as_str().to_owned();
     let mut report = RotateReport::default();
+    // Counted once: a count per batch would read every remaining row each time.
+    let total = state.store.count_sealed_elsewhere(&primary).await?;
     loop {
         let items = state.store.sealed_elsewhere(&primary, batch).await?;
         if items.is_empty() {
@@ -73,7 +75,7 @@ pub async fn rotate(state: &AppState, batch: u32, progress: &dyn Fn(u64, i64)) -
         }
         let reseals = items.into_iter().map(|item| reseal_item(state, item)).collect::<Result<Vec<_>, _>>()?;
         report.resealed += state.store.reseal(&reseals).await?;
-        progress(report.resealed, state.store.count_sealed_elsewhere(&primary).await?);
+        progress(report.resealed, total - report.resealed as i64);
     }
     report.remaining = state.store.count_sealed_elsewhere(&primary).await?;
     let event = AuditEvent {

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use crate::both_engines;
-use crate::support::{Engine, TEST_KEY, TestDb};
+use crate::support::{Engine, TEST_KEY, TestDb, canary};
 
 // Made with Node's crypto (aes-256-gcm), key = 32 bytes of 7.
 const LEGACY_KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -13,7 +13,7 @@ const LEGACY_16: &str = "03030303030303030303030303030303:33e0d26a3dd225aa81548b
 // Same format, but under another key (32 bytes of 9): "sk-ant-legacy-other-key-abcdef".
 const OTHER_KEYED: &str = "050505050505050505050505:aaa1402b1109a5738ea32d3522011205:bc1c9b3765ac31212743349da442060169a9c0bddeb6cfe1631675c50f91";
 
-both_engines!(import_plaintext_and_legacy_lines);
+both_engines!(import_plaintext_and_legacy_lines, batched_import_writes_each_good_line_once);
 
 fn import(db: &TestDb, file: &std::path::Path, extra: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_byok"))
@@ -77,6 +77,61 @@ async fn import_plaintext_and_legacy_lines(engine: Engine) {
         "imported secrets are sealed"
     );
     assert_eq!(db.count("SELECT count(*) FROM audit_log WHERE action = 'credential.import'").await, 3);
+}
+
+/// `--batch-size 3`: a line that fails its checks is reported and skipped; a line the
+/// database refuses (a duplicate inside the batch, and one of a stored credential) fails
+/// its batch's multi-row insert, which is then written line by line: only that line is lost.
+async fn batched_import_writes_each_good_line_once(engine: Engine) {
+    let db = TestDb::fresh(engine).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = canary("sk-");
+    let line = |owner: &str, key: &str| {
+        format!(r#"{{"owner": "user:{owner}", "provider": "openai", "fields": {{"api_key": "{key}"}}}}"#)
+    };
+    let first = dir.path().join("first.jsonl");
+    std::fs::write(&first, line("zed", "sk-already-stored-0123456789")).unwrap();
+    assert_eq!(import(&db, &first, &[]).0, Some(0));
+
+    let lines = [
+        line("u1", "sk-batch-key-one-0123451111"),
+        line("u2", "sk-batch-key-two-0123456789"),
+        r#"{"owner": "user:u3", "provider": "openai""#.to_owned(),
+        line("u4", &secret),
+        line("u1", "sk-batch-key-dup-0123459999"),
+        line("u5", "sk-batch-key-five-0123456789"),
+        line("zed", "sk-batch-key-zed-0123456789"),
+        line("u6", "sk-batch-key-six-0123456789"),
+    ];
+    let file = dir.path().join("keys.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let (code, out, err) = import(&db, &file, &["--batch-size", "3"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    for n in [1, 2, 4, 6, 8] {
+        assert!(out.contains(&format!("line {n}: imported user:u")), "line {n}: {out}");
+    }
+    assert!(out.contains("line 3: error: not a valid import line"), "{out}");
+    for n in [5, 7] {
+        assert!(
+            out.contains(&format!(
+                "line {n}: error: conflict: this owner already has a credential with that provider and label"
+            )),
+            "line {n}: {out}"
+        );
+    }
+    assert!(out.contains("imported 5, failed 3"), "{out}");
+    let reported: Vec<&str> = out.lines().filter_map(|l| l.split(':').next()).collect();
+    assert_eq!(reported[..8], ["line 1", "line 2", "line 3", "line 4", "line 5", "line 6", "line 7", "line 8"]);
+
+    assert_eq!(db_count(&db).await, 6);
+    assert_eq!(db.count("SELECT count(*) FROM credential_versions").await, 6);
+    assert_eq!(db.count("SELECT count(*) FROM credentials WHERE owner = 'user:u1'").await, 1);
+    assert_eq!(db.count("SELECT count(*) FROM audit_log WHERE action = 'credential.import'").await, 6);
+    assert!(!out.contains(&secret) && !err.contains(&secret), "the secret was printed");
+    let bytes = String::from_utf8_lossy(&db.all_bytes().await).into_owned();
+    assert!(!bytes.contains(&secret), "imported secrets are sealed");
+    let kept = "SELECT count(*) FROM credentials WHERE owner = 'user:u1' AND secret_hints LIKE '%1111%'";
+    assert_eq!(db.count(kept).await, 1, "the first of the duplicates was kept");
 }
 
 async fn db_count(db: &TestDb) -> i64 {
