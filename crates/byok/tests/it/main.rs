@@ -19,6 +19,7 @@ mod operator_cli;
 mod proxy;
 mod resolve;
 mod rotation;
+mod schema_conformance;
 mod startup_keys;
 mod tokens;
 mod ui;
