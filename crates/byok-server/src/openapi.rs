@@ -3,9 +3,11 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes;
 
+mod metrics;
 mod problems;
 mod proxy;
 
+use metrics::MetricsPath;
 use problems::SharedProblems;
 use proxy::ProxyPaths;
 
@@ -34,7 +36,7 @@ use proxy::ProxyPaths;
         routes::get_org_policy,
         routes::put_org_policy,
     ),
-    modifiers(&BearerAuth, &SharedProblems, &ProxyPaths)
+    modifiers(&BearerAuth, &SharedProblems, &ProxyPaths, &MetricsPath)
 )]
 pub struct ApiDoc;
 

@@ -3,8 +3,8 @@
 //! undocumented status or content type, or break the documented schema. The interpreter
 //! comes from `BYOK_TEST_PYTHON`; without it this test fails, it does not skip.
 //!
-//! Nothing is excluded from the document: every operation in it is run. What the document
-//! does not list is not JSON API: the settings page (`/ui`, HTML forms), the Swagger UI
+//! Every operation in the document is run; nothing is excluded. What the document does not
+//! list is not API: the settings page (`/ui`, HTML forms for a browser), the Swagger UI
 //! (`/docs`) and `/openapi.json` itself.
 
 use std::process::Command;
@@ -46,6 +46,10 @@ async fn schemathesis_finds_no_server_error_and_no_schema_break(engine: Engine) 
     assert_eq!(r.send().await.unwrap().status(), 201);
 
     let schema = format!("{}/openapi.json", byok.base);
+    let document: Value = client.get(&schema).send().await.unwrap().json().await.unwrap();
+    for path in ["/v1/proxy/{provider}/{path}", "/metrics", "/healthz", "/v1/audit"] {
+        assert!(document["paths"][path].is_object(), "the OpenAPI document lacks {path}");
+    }
     let runs = [
         ("admin", processes.admin.as_str(), None),
         ("service", alice.svc.as_str(), None),
