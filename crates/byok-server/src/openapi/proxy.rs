@@ -44,8 +44,8 @@ fn operation() -> Operation {
             "Authenticate with a virtual key where the provider's SDK puts its key (or a service \
              token naming a user and org). The answer is the provider's own, streamed back unchanged.",
         ))
-        .parameter(path_parameter("provider", "a provider id from `GET /v1/providers`"))
-        .parameter(path_parameter("path", "the provider API's path, e.g. `v1/chat/completions`"))
+        .parameter(path_parameter("provider", "a provider id from `GET /v1/providers`", "openai"))
+        .parameter(path_parameter("path", "the provider API's path", "v1/chat/completions"))
         .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
         .response("default", Response::new("the provider's answer, passed back unchanged"));
     for (status, description) in REFUSALS {
@@ -54,13 +54,14 @@ fn operation() -> Operation {
     operation.build()
 }
 
-fn path_parameter(name: &str, description: &str) -> Parameter {
+fn path_parameter(name: &str, description: &str, example: &str) -> Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
         .description(Some(description))
         .schema(Some(Schema::Object(Object::with_type(Type::String))))
+        .example(Some(example.into()))
         .build()
 }
 
