@@ -3,6 +3,14 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes;
 
+mod metrics;
+mod problems;
+mod proxy;
+
+use metrics::MetricsPath;
+use problems::SharedProblems;
+use proxy::ProxyPaths;
+
 /// The OpenAPI document, generated from the handlers and types themselves.
 #[derive(OpenApi)]
 #[openapi(
@@ -28,7 +36,7 @@ use crate::routes;
         routes::get_org_policy,
         routes::put_org_policy,
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &SharedProblems, &ProxyPaths, &MetricsPath)
 )]
 pub struct ApiDoc;
 

@@ -15,6 +15,7 @@ use crate::views::Page;
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub owner: Option<String>,

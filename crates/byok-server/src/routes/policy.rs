@@ -31,7 +31,9 @@ fn org_for(principal: &Principal, org: &str) -> Result<OrgId, ApiError> {
 
 /// An org's resolution policy.
 #[utoipa::path(get, path = "/v1/orgs/{org}/policy", tag = "resolve", security(("bearer" = [])),
-    params(("org" = String, Path, description = "bare org id")), responses((status = 200, body = OrgPolicy)))]
+    params(("org" = String, Path, description = "bare org id")), responses((status = 200, body = OrgPolicy),
+        (status = 403, description = "the token may not manage this org (`forbidden`)", body = crate::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "not a valid org id (`invalid_field`)", body = crate::Problem, content_type = "application/problem+json")))]
 pub async fn get_org_policy(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -43,7 +45,8 @@ pub async fn get_org_policy(
 
 /// Sets an org's resolution policy.
 #[utoipa::path(put, path = "/v1/orgs/{org}/policy", tag = "resolve", security(("bearer" = [])),
-    params(("org" = String, Path, description = "bare org id")), request_body = OrgPolicy, responses((status = 200, body = OrgPolicy)))]
+    params(("org" = String, Path, description = "bare org id")), request_body = OrgPolicy,
+    responses((status = 200, body = OrgPolicy), (status = 403, description = "the token may not manage this org (`forbidden`)", body = crate::Problem, content_type = "application/problem+json")))]
 pub async fn put_org_policy(
     State(state): State<AppState>,
     Auth(principal): Auth,

@@ -23,6 +23,7 @@ mod postgres_tls;
 mod proxy;
 mod resolve;
 mod rotation;
+mod schema_conformance;
 mod startup_keys;
 mod tokens;
 mod ui;
