@@ -41,19 +41,23 @@ pub(super) fn carries_token(text: &[u8]) -> bool {
     if PATTERNS.is_match(text) {
         return true;
     }
-    let mut decoded = text.to_vec();
-    // Percent-encoding, however many times it was applied.
-    while decoded.contains(&b'%') {
-        let once: Vec<u8> = percent_encoding::percent_decode(&decoded).collect();
-        if once == decoded {
-            break;
+    // Percent-encoding, however many times it was applied; most text has none, and is
+    // not copied.
+    let mut decoded: Option<Vec<u8>> = None;
+    loop {
+        let current = decoded.as_deref().unwrap_or(text);
+        if !current.contains(&b'%') {
+            return false;
+        }
+        let once: Vec<u8> = percent_encoding::percent_decode(current).collect();
+        if once == current {
+            return false;
         }
         if PATTERNS.is_match(&once) {
             return true;
         }
-        decoded = once;
+        decoded = Some(once);
     }
-    false
 }
 
 /// Whether a JSON body carries a byok token, also behind `\u` escapes.
