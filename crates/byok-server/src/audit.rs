@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use byok_core::{AuditAction, AuditEvent, AuditRecord, Clock, Principal};
 use byok_crypto::{AUDIT_KEY_PURPOSE, AuditKey, CryptoError, Keyring};
-use byok_store::{Chainer, Store, StoreError};
+use byok_store::{Chainer, Change, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ApiError;
@@ -16,11 +16,20 @@ const MAX_BATCH: usize = 512;
 /// How long submitted entries wait for company before they are written.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// What a job asks of the writer.
+enum Work {
+    /// An entry on its own.
+    Entry(AuditEvent),
+    /// A change with its entries, committed in one transaction.
+    Change(Change, Vec<AuditEvent>),
+    /// Nothing: wait for everything queued before it.
+    Flush,
+}
+
 struct Job {
-    /// `None` for a flush: it only waits for everything queued before it.
-    event: Option<AuditEvent>,
-    /// Told when the entry is durable; `None` for a submitted entry.
-    reply: Option<oneshot::Sender<Result<(), String>>>,
+    work: Work,
+    /// Told when the job is durable (true: the change applied); `None` for a submitted entry.
+    reply: Option<oneshot::Sender<Result<bool, ApiError>>>,
 }
 
 #[derive(Clone)]
@@ -73,14 +82,23 @@ impl Auditor {
 
     /// Appends `event` and waits until it is durable.
     pub async fn record(&self, event: AuditEvent) -> Result<(), ApiError> {
+        self.wait_for(Work::Entry(event)).await.map(|_| ())
+    }
+
+    /// Applies `change` and appends its `events` in one transaction, and waits until
+    /// it is durable: if either cannot be written, neither is. False when the change
+    /// did not apply (a newer revision, a row already gone); then no entry is written.
+    pub async fn commit(&self, change: Change, events: Vec<AuditEvent>) -> Result<bool, ApiError> {
+        self.wait_for(Work::Change(change, events)).await
+    }
+
+    async fn wait_for(&self, work: Work) -> Result<bool, ApiError> {
         let (reply, done) = oneshot::channel();
         self.jobs
-            .send(Job { event: Some(event), reply: Some(reply) })
+            .send(Job { work, reply: Some(reply) })
             .await
             .map_err(|_| ApiError::internal("audit", "the audit writer stopped"))?;
-        done.await
-            .map_err(|_| ApiError::internal("audit", "the audit writer dropped an entry"))?
-            .map_err(|e| ApiError::internal("audit", e))
+        done.await.map_err(|_| ApiError::internal("audit", "the audit writer dropped an entry"))?
     }
 
     /// Queues `event` for the next batch without waiting for it to be written. For a
@@ -88,17 +106,14 @@ impl Auditor {
     /// its provider only), where one commit per use would be most of the request's cost.
     pub async fn submit(&self, event: AuditEvent) -> Result<(), ApiError> {
         self.submitted
-            .send(Job { event: Some(event), reply: None })
+            .send(Job { work: Work::Entry(event), reply: None })
             .await
             .map_err(|_| ApiError::internal("audit", "the audit writer stopped"))
     }
 
     /// Waits until every entry queued so far is written (at shutdown).
     pub async fn flush(&self) {
-        let (reply, done) = oneshot::channel();
-        if self.jobs.send(Job { event: None, reply: Some(reply) }).await.is_ok() {
-            let _ = done.await;
-        }
+        let _ = self.wait_for(Work::Flush).await;
     }
 }
 
@@ -134,24 +149,48 @@ async fn write_loop(
                 }
             }
         }
-        let records = chainer.extend(&last, batch.iter().filter_map(|job| job.event.clone()).collect());
-        let written = if records.is_empty() { Ok(()) } else { store.append_audit(&records).await };
-        match written {
-            Ok(()) => {
-                if let Some(newest) = records.last() {
-                    last = newest.clone();
+        // Entries keep their order: those queued before a change are written first.
+        let mut entries = Vec::new();
+        for job in batch {
+            match job.work {
+                Work::Change(change, events) => {
+                    append(store.as_ref(), &chainer, &mut last, std::mem::take(&mut entries)).await;
+                    let records = chainer.extend(&last, events);
+                    let committed = store.commit_change(&change, &records).await;
+                    match &committed {
+                        Ok(true) => last = records.last().unwrap_or(&last).clone(),
+                        Ok(false) => {}
+                        Err(e) => tracing::error!(error = %e, "a change and its audit entries could not be written"),
+                    }
+                    if let Some(reply) = job.reply {
+                        let _ = reply.send(committed.map_err(ApiError::from));
+                    }
                 }
-                for reply in batch.into_iter().filter_map(|job| job.reply) {
-                    let _ = reply.send(Ok(()));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, entries = batch.len(), "audit entries could not be written");
-                for reply in batch.into_iter().filter_map(|job| job.reply) {
-                    let _ = reply.send(Err(e.to_string()));
-                }
+                Work::Entry(_) | Work::Flush => entries.push(job),
             }
         }
+        append(store.as_ref(), &chainer, &mut last, entries).await;
+    }
+}
+
+/// Writes the entries of `jobs` in one transaction after `last`, and tells their waiters.
+async fn append(store: &dyn Store, chainer: &KeyChainer, last: &mut AuditRecord, jobs: Vec<Job>) {
+    let events = jobs.iter().filter_map(|job| match &job.work {
+        Work::Entry(event) => Some(event.clone()),
+        _ => None,
+    });
+    let records = chainer.extend(last, events.collect());
+    let written = if records.is_empty() { Ok(()) } else { store.append_audit(&records).await };
+    if let Err(e) = &written {
+        tracing::error!(error = %e, entries = records.len(), "audit entries could not be written");
+    } else if let Some(newest) = records.last() {
+        *last = newest.clone();
+    }
+    for reply in jobs.into_iter().filter_map(|job| job.reply) {
+        let _ = reply.send(match &written {
+            Ok(()) => Ok(true),
+            Err(e) => Err(ApiError::internal("audit", e.to_string())),
+        });
     }
 }
 

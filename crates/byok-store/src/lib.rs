@@ -3,6 +3,8 @@
 
 mod audit_rows;
 mod backup;
+mod change;
+mod change_sql;
 mod error;
 mod group_commit;
 mod pg_predicted;
@@ -22,6 +24,7 @@ mod store;
 use std::sync::Arc;
 
 pub use backup::backup;
+pub use change::Change;
 pub use error::StoreError;
 pub use proxy_store::{CredentialTokens, ProxyStore, ProxyUsage, VirtualKeyDelta};
 pub use store::{

@@ -5,6 +5,10 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::StoreError;
+use crate::change_sql::{
+    apply_change, delete_credential_rows, insert_credential_rows, insert_token_rows, insert_virtual_key_rows,
+    revoke_token_row, set_org_policy_row, update_credential_row,
+};
 use crate::group_commit::GroupCommit;
 use crate::pg_tls::PgUrl;
 use crate::proxy_sql::impl_proxy_store;

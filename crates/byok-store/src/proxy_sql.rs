@@ -23,44 +23,6 @@ macro_rules! impl_proxy_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::ProxyStore for $store {
-            async fn insert_virtual_key(
-                &self,
-                t: &byok_core::Token,
-                key: &byok_core::VirtualKey,
-                period: byok_core::Timestamp,
-            ) -> Result<(), $crate::StoreError> {
-                let orgs: Vec<&str> = t.manage_orgs.iter().map(|o| o.as_str()).collect();
-                let providers: Vec<&str> = key.providers.iter().map(|p| p.as_str()).collect();
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO tokens (id, hash, role, owner, manage_orgs, name, created_at, expires_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(t.id.to_string())
-                .bind(&t.hash)
-                .bind(t.role.as_str())
-                .bind(t.owner.as_ref().map(|o| o.to_string()))
-                .bind($crate::rows::to_json(&orgs))
-                .bind(&t.name)
-                .bind(t.created_at.millis())
-                .bind(t.expires_at.map(|e| e.millis()))
-                .bind(t.revoked_at.map(|e| e.millis()))
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(concat!(
-                    "INSERT INTO virtual_keys (token_id, providers, monthly_limit, usage_total, usage_period, ",
-                    "period_start, tokens_total, tokens_period) VALUES ($1, $2, $3, 0, 0, $4, 0, 0)"
-                ))
-                .bind(key.token_id.to_string())
-                .bind($crate::rows::to_json(&providers))
-                .bind(key.monthly_limit)
-                .bind(period.millis())
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
             async fn virtual_key(
                 &self,
                 token_id: &byok_core::TokenId,

@@ -3,7 +3,7 @@
 //! supertrait of [`crate::Store`]) so the proxy's storage stays in one place.
 
 use async_trait::async_trait;
-use byok_core::{Credential, CredentialId, Owner, ProviderId, Timestamp, Token, TokenId, VirtualKey, VirtualKeyUsage};
+use byok_core::{Credential, CredentialId, Owner, ProviderId, Timestamp, TokenId, VirtualKey, VirtualKeyUsage};
 
 use crate::StoreError;
 
@@ -38,9 +38,6 @@ pub struct ProxyUsage {
 
 #[async_trait]
 pub trait ProxyStore: Send + Sync + 'static {
-    /// Stores a virtual key: its token row and its scope, in one transaction. Its
-    /// counters start at zero in the period starting at `period`.
-    async fn insert_virtual_key(&self, token: &Token, key: &VirtualKey, period: Timestamp) -> Result<(), StoreError>;
     async fn virtual_key(&self, token_id: &TokenId) -> Result<Option<VirtualKey>, StoreError>;
     async fn virtual_key_usage(
         &self,

@@ -133,27 +133,6 @@ macro_rules! impl_sql_store {
                 Ok(rows.into_iter().map(|(k,)| k).collect())
             }
 
-            async fn insert_token(&self, t: &byok_core::Token) -> Result<(), $crate::StoreError> {
-                insert_token!(&self.pool, t);
-                Ok(())
-            }
-
-            async fn insert_token_with_sign_in_link(
-                &self,
-                t: &byok_core::Token,
-                link_expires_at: byok_core::Timestamp,
-            ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                insert_token!(&mut *tx, t);
-                sqlx::query("INSERT INTO ui_sign_in_links (token_hash, expires_at) VALUES ($1, $2)")
-                    .bind(&t.hash)
-                    .bind(link_expires_at.millis())
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
             async fn take_sign_in_link(
                 &self,
                 token_hash: &[u8],
@@ -202,22 +181,6 @@ macro_rules! impl_sql_store {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn revoke_token(
-                &self,
-                id: &byok_core::TokenId,
-                now: byok_core::Timestamp,
-            ) -> Result<bool, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                    .bind(now.millis())
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE token_epoch SET epoch = epoch + 1 WHERE id = 1").execute(&mut *tx).await?;
-                tx.commit().await?;
-                Ok(done.rows_affected() == 1)
-            }
-
             async fn token_epoch(&self) -> Result<i64, $crate::StoreError> {
                 Ok(sqlx::query_scalar("SELECT epoch FROM token_epoch WHERE id = 1").fetch_one(&self.pool).await?)
             }
@@ -239,54 +202,29 @@ macro_rules! impl_sql_store {
                     return Ok(());
                 }
                 let mut tx = self.pool.begin().await?;
-                // 22 parameters a row: 400 rows stay under SQLite's 32,766 parameters.
-                for chunk in credentials.chunks(400) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
-                        "INSERT INTO credentials (id, owner, provider, label, config, secret_hints, key_id, sealed, status, ",
-                        "status_message, last_tested_at, last_used_at, enabled, priority, monthly_limit, usage_total, ",
-                        "usage_period, period_start, version, revision, created_at, updated_at) "
-                    ));
-                    q.push_values(chunk, |mut row, c| {
-                        row.push_bind(c.id.to_string())
-                            .push_bind(c.owner.to_string())
-                            .push_bind(c.provider.as_str().to_owned())
-                            .push_bind(c.label.as_str().to_owned())
-                            .push_bind($crate::rows::to_json(&c.config))
-                            .push_bind($crate::rows::to_json(&c.secret_hints))
-                            .push_bind(c.key_id.clone())
-                            .push_bind(c.sealed.clone())
-                            .push_bind(c.status.as_str())
-                            .push_bind(c.status_message.clone())
-                            .push_bind(c.last_tested_at.map(|t| t.millis()))
-                            .push_bind(c.last_used_at.map(|t| t.millis()))
-                            .push_bind(c.enabled)
-                            .push_bind(c.priority)
-                            .push_bind(c.monthly_limit)
-                            .push_bind(c.usage_total)
-                            .push_bind(c.usage_period)
-                            .push_bind(c.period_start.millis())
-                            .push_bind(c.version)
-                            .push_bind(c.revision)
-                            .push_bind(c.created_at.millis())
-                            .push_bind(c.updated_at.millis());
-                    });
-                    q.build().execute(&mut *tx).await?;
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO credential_versions (credential_id, version, key_id, sealed, secret_hints, created_at) ",
-                    );
-                    q.push_values(chunk, |mut row, c| {
-                        row.push_bind(c.id.to_string())
-                            .push_bind(c.version)
-                            .push_bind(c.key_id.clone())
-                            .push_bind(c.sealed.clone())
-                            .push_bind($crate::rows::to_json(&c.secret_hints))
-                            .push_bind(c.updated_at.millis());
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
+                insert_credential_rows!($db, tx, credentials);
                 tx.commit().await?;
                 self.note_credential_change();
                 Ok(())
+            }
+
+            async fn commit_change(
+                &self,
+                change: &$crate::Change,
+                records: &[byok_core::AuditRecord],
+            ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                if !apply_change!($db, tx, change) {
+                    return Ok(false);
+                }
+                if !records.is_empty() {
+                    audit_insert!($db, records).build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                if change.moves_credential_epoch() {
+                    self.note_credential_change();
+                }
+                Ok(true)
             }
 
             async fn get_credential(
@@ -331,64 +269,6 @@ macro_rules! impl_sql_store {
                 q.push(" ORDER BY id LIMIT ").push_bind(i64::from(filter.limit));
                 let rows: Vec<$crate::rows::CredentialRow> = q.build_query_as().fetch_all(&self.pool).await?;
                 rows.into_iter().map(TryInto::try_into).collect()
-            }
-
-            async fn update_credential(
-                &self,
-                c: &byok_core::Credential,
-                new_version: bool,
-                keep: u32,
-            ) -> Result<bool, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let done = sqlx::query(concat!(
-                    "UPDATE credentials SET label = $1, config = $2, secret_hints = $3, key_id = $4, sealed = $5, ",
-                    "status = $6, status_message = $7, last_tested_at = $8, enabled = $9, priority = $10, ",
-                    "monthly_limit = $11, version = $12, updated_at = $13, revision = revision + 1 ",
-                    "WHERE id = $14 AND revision = $15"
-                ))
-                .bind(c.label.as_str())
-                .bind($crate::rows::to_json(&c.config))
-                .bind($crate::rows::to_json(&c.secret_hints))
-                .bind(&c.key_id)
-                .bind(&c.sealed)
-                .bind(c.status.as_str())
-                .bind(&c.status_message)
-                .bind(c.last_tested_at.map(|t| t.millis()))
-                .bind(c.enabled)
-                .bind(c.priority)
-                .bind(c.monthly_limit)
-                .bind(c.version)
-                .bind(c.updated_at.millis())
-                .bind(c.id.to_string())
-                .bind(c.revision)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() != 1 {
-                    return Ok(false);
-                }
-                if new_version {
-                    insert_version!(&mut *tx, c);
-                    sqlx::query("DELETE FROM credential_versions WHERE credential_id = $1 AND version < $2")
-                        .bind(c.id.to_string())
-                        .bind(c.version - i64::from(keep))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                self.note_credential_change();
-                Ok(true)
-            }
-            async fn delete_credential(&self, id: &byok_core::CredentialId) -> Result<bool, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let done = sqlx::query("DELETE FROM credentials WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM usage_history WHERE credential_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM credential_versions WHERE credential_id = $1")
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                self.note_credential_change();
-                Ok(done.rows_affected() == 1)
             }
 
             async fn take_unit(
@@ -792,24 +672,6 @@ macro_rules! impl_sql_store {
                 Ok(row.is_none_or(|(allow,)| allow))
             }
 
-            async fn set_org_policy(
-                &self,
-                org: &byok_core::OrgId,
-                allow_platform: bool,
-                now: byok_core::Timestamp,
-            ) -> Result<(), $crate::StoreError> {
-                sqlx::query(concat!(
-                    "INSERT INTO org_policies (org, allow_platform_fallback, updated_at) VALUES ($1, $2, $3) ",
-                    "ON CONFLICT (org) DO UPDATE SET allow_platform_fallback = $2, updated_at = $3"
-                ))
-                .bind(org.as_str())
-                .bind(allow_platform)
-                .bind(now.millis())
-                .execute(&self.pool)
-                .await?;
-                self.note_credential_change();
-                Ok(())
-            }
         }
     };
 }

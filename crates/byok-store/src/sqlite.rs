@@ -5,6 +5,10 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::StoreError;
+use crate::change_sql::{
+    apply_change, delete_credential_rows, insert_credential_rows, insert_token_rows, insert_virtual_key_rows,
+    revoke_token_row, set_org_policy_row, update_credential_row,
+};
 use crate::group_commit::GroupCommit;
 use crate::proxy_sql::impl_proxy_store;
 use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_token, insert_version};

@@ -4,7 +4,7 @@ use byok_core::{
     TokenId,
 };
 
-use crate::{ProxyStore, StoreError};
+use crate::{Change, ProxyStore, StoreError};
 
 /// The stored key-check value of one master key id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,20 +140,12 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
     /// Key ids that some sealed row uses.
     async fn sealed_key_ids(&self) -> Result<Vec<String>, StoreError>;
 
-    async fn insert_token(&self, token: &Token) -> Result<(), StoreError>;
-    /// Inserts a user token that may sign a browser into the settings page from another
-    /// site once, until `link_expires_at`, in one transaction.
-    async fn insert_token_with_sign_in_link(&self, token: &Token, link_expires_at: Timestamp)
-    -> Result<(), StoreError>;
     /// Takes the sign-in link of the token with this hash: true once, while unexpired.
     async fn take_sign_in_link(&self, token_hash: &[u8], now: Timestamp) -> Result<bool, StoreError>;
     async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<Token>, StoreError>;
     async fn get_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError>;
     /// Tokens (virtual keys included) by id, revoked and expired ones too.
     async fn list_tokens(&self, filter: &TokenFilter) -> Result<Vec<Token>, StoreError>;
-    /// Marks a token revoked and bumps the token epoch, in one transaction; false when
-    /// it was missing or already revoked.
-    async fn revoke_token(&self, id: &TokenId, now: Timestamp) -> Result<bool, StoreError>;
     /// A number that changes whenever any token is revoked.
     async fn token_epoch(&self) -> Result<i64, StoreError>;
     /// A number that changes, in the same transaction, with every change on any
@@ -168,23 +160,13 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
     /// Inserts credentials (each with its first version) in one transaction: all are
     /// written or none.
     async fn insert_credentials(&self, credentials: &[Credential]) -> Result<(), StoreError>;
+    /// Applies `change` and appends `records` (its audit entries, chained) in one
+    /// transaction. False, with nothing written, when the change did not apply.
+    async fn commit_change(&self, change: &Change, records: &[AuditRecord]) -> Result<bool, StoreError>;
     async fn get_credential(&self, id: &CredentialId) -> Result<Option<Credential>, StoreError>;
     async fn list_credentials(&self, filter: &CredentialFilter) -> Result<Vec<Credential>, StoreError>;
-    /// Writes the changeable columns of `credential` if its `revision` is still the
-    /// stored one, and bumps the revision. With `new_version`, its secret is also
-    /// recorded as a version and versions older than the newest `keep + 1` are
-    /// dropped, in the same transaction. False when someone else changed it first.
-    async fn update_credential(
-        &self,
-        credential: &Credential,
-        new_version: bool,
-        keep: u32,
-    ) -> Result<bool, StoreError>;
     /// A credential's secret versions, newest first (metadata and envelopes).
     async fn credential_versions(&self, id: &CredentialId) -> Result<Vec<SecretVersion>, StoreError>;
-    /// Deletes a credential, its versions and usage history, in one transaction.
-    async fn delete_credential(&self, id: &CredentialId) -> Result<bool, StoreError>;
-
     /// Takes one unit of quota from `owner`'s best usable credential for `provider`
     /// (lowest priority value first) in the period starting at `period`, with one
     /// conditional `UPDATE`: never more than a limit allows, on any number of
@@ -266,5 +248,4 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
 
     /// Whether members of `org` may fall back to platform credentials (default yes).
     async fn org_allows_platform(&self, org: &OrgId) -> Result<bool, StoreError>;
-    async fn set_org_policy(&self, org: &OrgId, allow_platform: bool, now: Timestamp) -> Result<(), StoreError>;
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use byok_core::{Role, Timestamp, Token, TokenId};
 use byok_crypto::{generate_master_key_hex, generate_token, hash_token};
+use byok_store::Change;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use thiserror::Error;
 
@@ -136,8 +137,6 @@ pub enum CliError {
     Listen { addr: String, source: std::io::Error },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
-    #[error("cannot create the token: {0}")]
-    Token(byok_store::StoreError),
     #[error("import failed: {0}")]
     Import(byok_store::StoreError),
     #[error("{0}")]
@@ -389,11 +388,11 @@ async fn create_token(config: &Config, args: &TokenCreate) -> Result<(), CliErro
         expires_at: args.expires_in.map(|s| now.plus_seconds(i64::from(s))),
         revoked_at: None,
     };
-    state.store.insert_token(&token).await.map_err(CliError::Token)?;
     let mut event = crate::operator::event(byok_core::AuditAction::TokenCreate);
     event.detail = Some(format!("{role} token {}", token.id));
-    crate::operator::record(&state.audit, event).await?;
-    eprintln!("byok: created {role} token {} (shown only now)", token.id);
+    let id = token.id;
+    crate::operator::commit(&state.audit, Change::InsertToken { token, sign_in_link_until: None }, vec![event]).await?;
+    eprintln!("byok: created {role} token {} (shown only now)", id);
     println!("{secret}");
     Ok(())
 }

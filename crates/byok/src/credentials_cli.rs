@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use byok_core::{AuditAction, Credential, CredentialId, Owner, ProviderId};
-use byok_store::{CredentialFilter, Store};
+use byok_store::{Change, CredentialFilter, Store};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -167,14 +167,14 @@ async fn set_enabled(config: &Config, id: &CredentialId, enabled: bool) -> Resul
     let audit = operator::start_audit(config, &store).await?;
     c.enabled = enabled;
     c.updated_at = byok_core::Timestamp::now();
-    if !store.update_credential(&c, false, 0).await? {
-        return Err(OperatorError::Conflict(id.to_string()));
-    }
     let mut update = operator::credential_event(AuditAction::CredentialUpdate, &c);
     update.detail = Some("settings".into());
-    operator::record(&audit, update).await?;
     let action = if enabled { AuditAction::CredentialEnable } else { AuditAction::CredentialDisable };
-    operator::record(&audit, operator::credential_event(action, &c)).await?;
+    let events = vec![update, operator::credential_event(action, &c)];
+    let change = Change::UpdateCredential { credential: c, new_version: false, keep: 0 };
+    if !operator::commit(&audit, change, events).await? {
+        return Err(OperatorError::Conflict(id.to_string()));
+    }
     println!("credential {id} {state}");
     Ok(())
 }
@@ -184,10 +184,10 @@ async fn delete(config: &Config, id: &CredentialId) -> Result<(), OperatorError>
     let store = operator::open_store(config).await?;
     let c = load(store.as_ref(), id).await?;
     let audit = operator::start_audit(config, &store).await?;
-    if !store.delete_credential(id).await? {
+    let event = operator::credential_event(AuditAction::CredentialDelete, &c);
+    if !operator::commit(&audit, Change::DeleteCredential(*id), vec![event]).await? {
         return Err(OperatorError::NoCredential(id.to_string()));
     }
-    operator::record(&audit, operator::credential_event(AuditAction::CredentialDelete, &c)).await?;
     println!("credential {id} deleted");
     Ok(())
 }

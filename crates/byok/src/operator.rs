@@ -6,7 +6,7 @@ use std::sync::Arc;
 use byok_core::{AuditAction, AuditEvent, Credential, SystemClock};
 use byok_server::Auditor;
 use byok_server::audit::load_audit_key;
-use byok_store::{Store, StoreError};
+use byok_store::{Change, Store, StoreError};
 use thiserror::Error;
 
 use crate::config::Config;
@@ -28,6 +28,8 @@ pub enum OperatorError {
     Conflict(String),
     #[error("done, but the change could not be audited: {0}")]
     Audit(String),
+    #[error("not done: the change and its audit entry could not be written: {0}")]
+    NotDone(String),
     #[error("{0}")]
     Refused(String),
 }
@@ -73,6 +75,11 @@ pub fn credential_event(action: AuditAction, c: &Credential) -> AuditEvent {
 /// Records `event` and waits until it is durable.
 pub async fn record(audit: &Auditor, event: AuditEvent) -> Result<(), OperatorError> {
     audit.record(event).await.map_err(|e| OperatorError::Audit(e.to_string()))
+}
+
+/// Applies `change` with its audit `events` in one transaction (see [`Auditor::commit`]).
+pub async fn commit(audit: &Auditor, change: Change, events: Vec<AuditEvent>) -> Result<bool, OperatorError> {
+    audit.commit(change, events).await.map_err(|e| OperatorError::NotDone(e.to_string()))
 }
 
 /// Writes a line of a listing; a closed pipe (`| head`) ends the listing quietly.

@@ -2,7 +2,7 @@
 //! token's value (only its hash is stored anyway); a revocation is audited as the API's.
 
 use byok_core::{AuditAction, Owner, Role, Timestamp, Token, TokenId};
-use byok_store::TokenFilter;
+use byok_store::{Change, TokenFilter};
 use clap::Args;
 use serde::Serialize;
 
@@ -97,14 +97,13 @@ pub async fn revoke(config: &Config, args: &TokenRevoke) -> Result<(), OperatorE
         return Ok(());
     }
     let audit = operator::start_audit(config, &store).await?;
-    if !store.revoke_token(&id, Timestamp::now()).await? {
-        println!("token {id} was already revoked");
-        return Ok(());
-    }
     let mut event = operator::event(AuditAction::TokenRevoke);
     event.owner = token.owner.as_ref().map(Owner::to_string);
     event.detail = Some(format!("{} token {id}", token.role));
-    operator::record(&audit, event).await?;
+    if !operator::commit(&audit, Change::RevokeToken { id, now: Timestamp::now() }, vec![event]).await? {
+        println!("token {id} was already revoked");
+        return Ok(());
+    }
     println!("token {id} revoked");
     Ok(())
 }

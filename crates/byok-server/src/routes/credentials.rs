@@ -8,7 +8,7 @@ use byok_core::{
     AuditAction, AuditEvent, Credential, CredentialId, Label, Owner, Principal, Role, SecretValue, Status,
 };
 use byok_providers::{ProbeOutcome, ProbeOutcomeKind};
-use byok_store::CredentialFilter;
+use byok_store::{Change, CredentialFilter};
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
@@ -132,11 +132,10 @@ pub(crate) async fn create(
     if let Some(outcome) = verdict {
         apply_verdict(state, &mut credential, &outcome);
     }
-    state.store.insert_credential(&credential).await?;
-    tracing::info!(credential_id = %credential.id, owner = %credential.owner, provider = %credential.provider, "credential created");
     let mut event = credential_event(principal, info, AuditAction::CredentialCreate, "ok", &credential);
     event.detail = body.validate.then(|| format!("validated: {}", credential.status));
-    state.audit.record(event).await?;
+    state.audit.commit(Change::InsertCredential(credential.clone()), vec![event]).await?;
+    tracing::info!(credential_id = %credential.id, owner = %credential.owner, provider = %credential.provider, "credential created");
     Ok(credential)
 }
 
@@ -226,18 +225,19 @@ pub(crate) async fn update(
     }
     c.updated_at = state.clock.now();
     let new_version = c.version != old_version;
-    if !state.store.update_credential(&c, new_version, state.settings.keep_versions).await? {
+    let mut event = credential_event(principal, info, AuditAction::CredentialUpdate, "ok", &c);
+    event.detail = Some(if new_version { format!("new secret version {}", c.version) } else { "settings".to_owned() });
+    let mut events = vec![event];
+    if c.enabled != was_enabled {
+        let action = if c.enabled { AuditAction::CredentialEnable } else { AuditAction::CredentialDisable };
+        events.push(credential_event(principal, info, action, "ok", &c));
+    }
+    let change = Change::UpdateCredential { credential: c.clone(), new_version, keep: state.settings.keep_versions };
+    if !state.audit.commit(change, events).await? {
         return Err(ApiError::Conflict("the credential was changed by another request; fetch it and retry".into()));
     }
     c.revision += 1;
     tracing::info!(credential_id = %c.id, version = c.version, "credential updated");
-    let mut event = credential_event(principal, info, AuditAction::CredentialUpdate, "ok", &c);
-    event.detail = Some(if new_version { format!("new secret version {}", c.version) } else { "settings".to_owned() });
-    state.audit.record(event).await?;
-    if c.enabled != was_enabled {
-        let action = if c.enabled { AuditAction::CredentialEnable } else { AuditAction::CredentialDisable };
-        state.audit.record(credential_event(principal, info, action, "ok", &c)).await?;
-    }
     Ok(c)
 }
 
@@ -263,11 +263,11 @@ pub(crate) async fn delete(
     id: &str,
 ) -> Result<(), ApiError> {
     let credential = load_visible(state, principal, id).await?;
-    if !state.store.delete_credential(&credential.id).await? {
+    let event = credential_event(principal, info, AuditAction::CredentialDelete, "ok", &credential);
+    if !state.audit.commit(Change::DeleteCredential(credential.id), vec![event]).await? {
         return Err(ApiError::NotFound);
     }
     tracing::info!(credential_id = %credential.id, "credential deleted");
-    state.audit.record(credential_event(principal, info, AuditAction::CredentialDelete, "ok", &credential)).await?;
     Ok(())
 }
 

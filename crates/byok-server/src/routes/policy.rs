@@ -7,6 +7,8 @@ use byok_core::{AuditAction, OrgId, Owner, Principal};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use byok_store::Change;
+
 use crate::audit::{self, RequestInfo};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
@@ -55,11 +57,14 @@ pub async fn put_org_policy(
     ApiJson(body): ApiJson<OrgPolicy>,
 ) -> Result<Json<OrgPolicy>, ApiError> {
     let org = org_for(&principal, &org)?;
-    state.store.set_org_policy(&org, body.allow_platform_fallback, state.clock.now()).await?;
-    tracing::info!(org = %org, allow_platform_fallback = body.allow_platform_fallback, "org policy set");
     let mut event = audit::event(&principal, &info, AuditAction::PolicyUpdate, "ok");
-    event.owner = Some(Owner::Org(org).to_string());
+    event.owner = Some(Owner::Org(org.clone()).to_string());
     event.detail = Some(format!("allow_platform_fallback = {}", body.allow_platform_fallback));
-    state.audit.record(event).await?;
+    let allow_platform = body.allow_platform_fallback;
+    state
+        .audit
+        .commit(Change::SetOrgPolicy { org: org.clone(), allow_platform, now: state.clock.now() }, vec![event])
+        .await?;
+    tracing::info!(org = %org, allow_platform_fallback = allow_platform, "org policy set");
     Ok(Json(body))
 }

@@ -6,6 +6,8 @@ use byok_crypto::{generate_token, hash_token};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use byok_store::Change;
+
 use crate::audit::{self, RequestInfo};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
@@ -98,18 +100,20 @@ pub async fn create_token(
     }
     let virtual_key =
         scope.map(|s| VirtualKey { token_id: token.id, providers: s.providers, monthly_limit: s.monthly_limit });
-    match &virtual_key {
-        Some(key) => state.store.insert_virtual_key(&token, key, current_period(&state)).await?,
-        None if sign_in_link => {
-            state.store.insert_token_with_sign_in_link(&token, now.plus_seconds(SIGN_IN_LINK_SECONDS)).await?
-        }
-        None => state.store.insert_token(&token).await?,
-    }
-    tracing::info!(token_id = %token.id, role = %role, "token created");
     let mut event = audit::event(&principal, &info, AuditAction::TokenCreate, "ok");
     event.owner = token.owner.as_ref().map(Owner::to_string);
     event.detail = Some(format!("{role} token {}", token.id));
-    state.audit.record(event).await?;
+    let change = match &virtual_key {
+        Some(key) => {
+            Change::InsertVirtualKey { token: token.clone(), key: key.clone(), period: current_period(&state) }
+        }
+        None => Change::InsertToken {
+            token: token.clone(),
+            sign_in_link_until: sign_in_link.then(|| now.plus_seconds(SIGN_IN_LINK_SECONDS)),
+        },
+    };
+    state.audit.commit(change, vec![event]).await?;
+    tracing::info!(token_id = %token.id, role = %role, "token created");
     let sign_in_url = sign_in_link.then(|| format!("/ui/login?token={secret}"));
     Ok((
         StatusCode::CREATED,
@@ -187,12 +191,11 @@ pub async fn revoke_token(
     if !may_revoke(&principal, &token) {
         return Err(ApiError::NotFound);
     }
-    if state.store.revoke_token(&id, Timestamp::now()).await? {
+    let mut event = audit::event(&principal, &info, AuditAction::TokenRevoke, "ok");
+    event.owner = token.owner.as_ref().map(Owner::to_string);
+    event.detail = Some(format!("{} token {id}", token.role));
+    if state.audit.commit(Change::RevokeToken { id, now: Timestamp::now() }, vec![event]).await? {
         tracing::info!(token_id = %id, "token revoked");
-        let mut event = audit::event(&principal, &info, AuditAction::TokenRevoke, "ok");
-        event.owner = token.owner.as_ref().map(Owner::to_string);
-        event.detail = Some(format!("{} token {id}", token.role));
-        state.audit.record(event).await?;
     }
     // Effective here at once; other instances see the new epoch at their next poll.
     state.token_cache.refresh(state.store.as_ref()).await;

@@ -6,6 +6,8 @@ use byok_core::{AuditAction, Status};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use byok_store::Change;
+
 use crate::audit::{RequestInfo, credential_event};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
@@ -84,12 +86,13 @@ pub async fn rollback(
     c.last_tested_at = None;
     c.updated_at = state.clock.now();
     seal_into(&state, &mut c, &secrets);
-    if !state.store.update_credential(&c, true, state.settings.keep_versions).await? {
+    let mut event = credential_event(&principal, &info, AuditAction::CredentialRollback, "ok", &c);
+    event.detail = Some(format!("version {} restored as version {}", body.version, c.version));
+    let change =
+        Change::UpdateCredential { credential: c.clone(), new_version: true, keep: state.settings.keep_versions };
+    if !state.audit.commit(change, vec![event]).await? {
         return Err(ApiError::Conflict("the credential was changed by another request; fetch it and retry".into()));
     }
     c.revision += 1;
-    let mut event = credential_event(&principal, &info, AuditAction::CredentialRollback, "ok", &c);
-    event.detail = Some(format!("version {} restored as version {}", body.version, c.version));
-    state.audit.record(event).await?;
     Ok(Json(CredentialView::new(&c, current_period(&state))))
 }

@@ -20,6 +20,7 @@ both_engines!(
     proxy_refusals_are_audited,
     cli_token_create_is_audited,
     failed_validation_probe_is_audited,
+    changes_stand_only_with_their_audit_entry,
     tokens_in_paths_are_redacted_everywhere
 );
 
@@ -229,6 +230,110 @@ async fn failed_validation_probe_is_audited(engine: Engine) {
     assert!(!serde_json::to_string(&everything).unwrap().contains(&invalid), "the refused key is in the audit log");
     // Nothing was stored: still version 1.
     assert_eq!(w.app.get(&format!("/v1/credentials/{id}"), &w.svc).await.body["version"], 1);
+}
+
+/// The actions of changes, whose entries `refuse_change_entries` makes the database refuse.
+const CHANGE_ACTIONS: &str = "'credential.create', 'credential.update', 'credential.delete', 'credential.rollback', \
+                              'token.create', 'token.revoke', 'policy.update'";
+
+/// Makes every insert of a change's audit entry fail, as a full disk or a lost
+/// connection would at that moment.
+async fn refuse_change_entries(db: &TestDb) {
+    match db.engine {
+        Engine::Sqlite => {
+            let sql = format!(
+                "CREATE TRIGGER refuse_change_entries BEFORE INSERT ON audit_log \
+                 WHEN NEW.action IN ({CHANGE_ACTIONS}) BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
+            );
+            db.execute(&sql, &[]).await;
+        }
+        Engine::Postgres => {
+            let sql = format!(
+                "CREATE FUNCTION refuse_change_entries() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.action IN ({CHANGE_ACTIONS}) THEN RAISE EXCEPTION 'audit refused'; END IF; RETURN NEW; END $$"
+            );
+            db.execute(&sql, &[]).await;
+            let sql = "CREATE TRIGGER refuse_change_entries BEFORE INSERT ON audit_log FOR EACH ROW \
+                       EXECUTE FUNCTION refuse_change_entries()";
+            db.execute(sql, &[]).await;
+        }
+    }
+}
+
+/// 3.7: when a change's audit entry cannot be written, the change does not stand
+/// either (API and CLI); the chain stays whole for the entries that follow.
+async fn changes_stand_only_with_their_audit_entry(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let id = app.create_openai(&app.admin, Some("user:alice"), "sk-proj-audited-change").await;
+    let r = app.post("/v1/tokens", &app.admin, json!({"role": "user", "owner": "user:alice"})).await;
+    let (alice, alice_id) = (r.body["token"].as_str().unwrap().to_owned(), r.body["id"].as_str().unwrap().to_owned());
+    let credential = format!("/v1/credentials/{id}");
+    let label = app.get(&credential, &app.admin).await.body["label"].clone();
+    let tokens_before = app.db().count("SELECT count(*) FROM tokens").await;
+    refuse_change_entries(app.db()).await;
+
+    let r = app.patch(&credential, &app.admin, json!({"label": "renamed", "enabled": false})).await;
+    r.assert_problem(500, "internal");
+    let stored = app.get(&credential, &app.admin).await;
+    assert_eq!((&stored.body["label"], &stored.body["enabled"]), (&label, &json!(true)), "{}", stored.text);
+    app.delete(&credential, &app.admin).await.assert_problem(500, "internal");
+    assert_eq!(app.get(&credential, &app.admin).await.status, 200, "the credential was deleted without its entry");
+    let r = app
+        .post(
+            "/v1/credentials",
+            &app.admin,
+            json!({"provider": "openai", "owner": "user:bob", "fields": {"api_key": "sk-proj-another-change"}}),
+        )
+        .await;
+    r.assert_problem(500, "internal");
+    assert_eq!(
+        app.db().count("SELECT count(*) FROM credentials").await,
+        1,
+        "a credential was created without its entry"
+    );
+    app.post("/v1/tokens", &app.admin, json!({"role": "service"})).await.assert_problem(500, "internal");
+    let r =
+        app.post("/v1/tokens", &app.admin, json!({"role": "virtual", "owner": "user:alice", "providers": ["*"]})).await;
+    r.assert_problem(500, "internal");
+    assert_eq!(
+        app.db().count("SELECT count(*) FROM tokens").await,
+        tokens_before,
+        "a token was created without its entry"
+    );
+    app.delete(&format!("/v1/tokens/{alice_id}"), &app.admin).await.assert_problem(500, "internal");
+    assert_eq!(app.get("/v1/credentials", &alice).await.status, 200, "the token was revoked without its entry");
+    let policy = "/v1/orgs/acme/policy";
+    let r = app
+        .send(app.client.put(app.url(policy)).bearer_auth(&app.admin).json(&json!({"allow_platform_fallback": false})))
+        .await;
+    r.assert_problem(500, "internal");
+    assert_eq!(app.get(policy, &app.admin).await.body["allow_platform_fallback"], json!(true));
+
+    let envs = [("DATABASE_URL", app.db().url.as_str()), ("BYOK_MASTER_KEY", TEST_KEY)];
+    let disable = byok(&envs, &["credentials", "disable", &id]);
+    assert_ne!(disable.status.code(), Some(0), "the CLI reported a change that could not be audited as done");
+    assert!(
+        String::from_utf8_lossy(&disable.stderr).contains("not done"),
+        "{}",
+        String::from_utf8_lossy(&disable.stderr)
+    );
+    assert_eq!(app.get(&credential, &app.admin).await.body["enabled"], json!(true));
+    assert_eq!(app.db().count("SELECT count(*) FROM audit_log WHERE action = 'credential.disable'").await, 0);
+
+    // Once entries can be written again, the same change stands with its entries and
+    // the chain has no gap where the refused ones would have been.
+    let drop = match engine {
+        Engine::Sqlite => "DROP TRIGGER refuse_change_entries",
+        Engine::Postgres => "DROP TRIGGER refuse_change_entries ON audit_log",
+    };
+    app.db().execute(drop, &[]).await;
+    let r = app.patch(&credential, &app.admin, json!({"label": "renamed", "enabled": false})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let entries = audit(&app, &format!("credential={id}")).await;
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["credential.create", "credential.update", "credential.disable"], "{entries:?}");
+    let verify = byok(&envs, &["audit", "verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stderr));
 }
 
 /// 3.9: a token in a refused request's path (or request id) is redacted in the audit
