@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Creates (or updates) the Python virtual environment with the official provider SDKs
-# that the proxy tests drive, and prints the path of its interpreter: export it as
+# that the proxy tests drive (and the Node `openai` package beside it, in VENV/node), and prints the path of its interpreter: export it as
 # BYOK_TEST_PYTHON. Usage: scripts/sdk-venv.sh [VENV_DIR]   (default: .venv-sdk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OPENAI_VERSION=3.54.0
 ANTHROPIC_VERSION=2.12.0
+GOOGLE_GENAI_VERSION=3.6.1
+GROQ_VERSION=1.7.0
+EXA_PY_VERSION=2.28.0
+RUNWAYML_VERSION=5.24.0
+# Stability has no official Python SDK: its docs call the REST API with `requests`.
+REQUESTS_VERSION=2.34.2
+# The Node `openai` package (the 6.x line runs on Node 20, Debian's nodejs), installed
+# into VENV/node; the Node SDK test loads it from there.
+OPENAI_NODE_VERSION=6.49.0
 # Fuzzes the API from its OpenAPI document (crates/byok/tests/it/schema_conformance.rs).
 SCHEMATHESIS_VERSION=4.32.5
 VENV="${1:-.venv-sdk}"
@@ -19,6 +28,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-  "openai==$OPENAI_VERSION" "anthropic==$ANTHROPIC_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" >&2
-"$VENV/bin/python" -c 'import openai, anthropic, schemathesis' >&2
+  "openai==$OPENAI_VERSION" "anthropic==$ANTHROPIC_VERSION" "google-genai==$GOOGLE_GENAI_VERSION" \
+  "groq==$GROQ_VERSION" "exa-py==$EXA_PY_VERSION" "runwayml==$RUNWAYML_VERSION" "requests==$REQUESTS_VERSION" \
+  "schemathesis==$SCHEMATHESIS_VERSION" >&2
+"$VENV/bin/python" -c 'import openai, anthropic, google.genai, groq, exa_py, runwayml, requests, schemathesis' >&2
+npm install --prefix "$VENV/node" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+  "openai@$OPENAI_NODE_VERSION" >&2
+node -e 'require(process.argv[1])' "$VENV/node/node_modules/openai" >&2
 echo "$(cd "$VENV" && pwd)/bin/python"

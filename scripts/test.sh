@@ -3,8 +3,8 @@
 #
 # On a Debian or Ubuntu machine where only Rust is installed it first provides what the
 # tests need (as root, from the distribution's packages): a C compiler, PostgreSQL's
-# server programs, Chromium and chromedriver, openssl and Python's venv module. It then
-# starts a throwaway PostgreSQL cluster of its own (a temp dir, a free port, stopped and
+# server programs, Chromium and chromedriver, openssl, Python's venv module, Node.js and
+# npm. It then starts a throwaway PostgreSQL cluster of its own (a temp dir, a free port, stopped and
 # removed at the end) unless BYOK_TEST_DATABASE_URL already names a server, builds the
 # SDK venv (scripts/sdk-venv.sh) and runs `cargo test --workspace --locked`.
 set -euo pipefail
@@ -21,6 +21,8 @@ command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     say "missing packages: ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root"

@@ -66,6 +66,11 @@ pub struct ProviderSpec {
     /// organization administration) is refused; an empty list refuses everything.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proxy_allow: Vec<PathRule>,
+    /// Of those, the requests that check on work already paid for (polling a generation
+    /// task): forwarded with the owner's credential, but they take no unit and count no
+    /// use, of the virtual key or of the credential.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_polls: Vec<PathRule>,
 }
 
 /// How a provider's HTTP API speaks, as far as the proxy cares: the shape of its error
@@ -81,6 +86,12 @@ pub enum Dialect {
     Anthropic,
     /// google.rpc status: `{"error": {"code", "message", "status"}}`.
     Gemini,
+    /// Runway: `{"error": "…"}`.
+    Runway,
+    /// Stability AI: `{"id", "name", "errors": ["…"]}`.
+    Stability,
+    /// Exa: `{"requestId", "error", "tag"}`.
+    Exa,
     /// Anything else: byok's own JSON error shape.
     #[default]
     Generic,
@@ -286,6 +297,18 @@ impl Catalog {
             .find(|e| e.spec.id.as_str() == provider)
             .ok_or_else(|| DomainError::UnknownProvider(echo_name(provider)))?;
         entry.spec.proxy_allow = rules;
+        Ok(())
+    }
+
+    /// Replaces which forwarded requests of `provider` are polls that count no use (the
+    /// operator's list from the config file).
+    pub fn set_proxy_polls(&mut self, provider: &str, rules: Vec<PathRule>) -> Result<(), DomainError> {
+        let entry = self
+            .entries
+            .iter_mut()
+            .find(|e| e.spec.id.as_str() == provider)
+            .ok_or_else(|| DomainError::UnknownProvider(echo_name(provider)))?;
+        entry.spec.proxy_polls = rules;
         Ok(())
     }
 

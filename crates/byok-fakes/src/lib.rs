@@ -1,9 +1,10 @@
 //! Fake provider servers for byok's tests: one HTTP server per built-in provider on
 //! `127.0.0.1`, each answering that provider's connection-test endpoints the way the
 //! provider documents them (status codes, bodies, content types), decided by the
-//! credential it receives. The OpenAI and Anthropic fakes also answer generation
-//! requests (`/v1/chat/completions`, `/v1/messages`, JSON and SSE) with fixed bytes, for
-//! the proxy's tests. Nothing here talks to the internet.
+//! credential it receives. The AI and search fakes also answer the work a product sends
+//! through byok's proxy (OpenAI, Anthropic, Gemini, Groq and OpenRouter generation in
+//! JSON and SSE, OpenAI's responses and embeddings, Exa's search, Runway's tasks and
+//! polls, Stability's images) with fixed bytes, for the proxy's tests. Nothing here talks to the internet.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -35,5 +36,7 @@ mod server;
 pub use credentials::{PROVIDERS, Scenario, fields};
 pub use providers::key_admin::MINTED_KEY;
 pub use providers::llm::{CHAT_COMPLETION, MESSAGE, SLOW_PAUSE};
+pub use providers::runway_tasks::RUNWAY_OUTPUT;
+pub use providers::stability_generate::STABILITY_IMAGE;
 pub use record::RecordedRequest;
 pub use server::FakeProviders;

@@ -259,4 +259,38 @@ mod tests {
             assert!(builtin_catalog().unwrap().get(cloud).unwrap().proxy_allow.is_empty());
         }
     }
+
+    #[test]
+    fn polls_are_reachable_reads_and_creating_work_is_no_poll() {
+        let catalog = builtin_catalog().unwrap();
+        let is_poll = |provider: &str, method: &str, path: &str| {
+            let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            catalog.get(provider).unwrap().proxy_polls.iter().any(|rule| rule.allows(method, &segments))
+        };
+        assert!(is_poll("runway", "GET", "/v1/tasks/17f20503-6c24-4c16-946b-35dbbce2af2f"));
+        assert!(is_poll("stability", "GET", "/v2beta/results/a6dc6c6e20acda010fe14d71f180658f"));
+        assert!(is_poll("gemini", "GET", "/v1beta/models/veo-3.0-generate-001/operations/op1"));
+        for (provider, method, path) in [
+            ("runway", "POST", "/v1/image_to_video"),
+            ("runway", "DELETE", "/v1/tasks/t1"),
+            ("stability", "POST", "/v2beta/stable-image/generate/core"),
+            ("gemini", "POST", "/v1beta/models/veo-3.0-generate-001:predictLongRunning"),
+            ("openai", "POST", "/v1/responses"),
+        ] {
+            assert!(!is_poll(provider, method, path), "{provider}: {method} {path} is a use");
+        }
+        for spec in catalog.providers() {
+            for rule in &spec.proxy_polls {
+                let (methods, path) = rule.as_str().split_once(' ').unwrap();
+                assert_eq!(methods, "GET", "{}: a poll only reads ({})", spec.id, rule.as_str());
+                let example = path.replace("v1*", "v1beta").replace('*', "x");
+                assert!(
+                    proxy_allows(spec.id.as_str(), "GET", &example),
+                    "{}: poll {} is not reachable",
+                    spec.id,
+                    rule.as_str()
+                );
+            }
+        }
+    }
 }

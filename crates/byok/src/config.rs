@@ -70,6 +70,9 @@ pub struct Layer {
     pub ui_secure_cookie: Option<bool>,
     /// Per provider, what the proxy forwards instead of the catalog's list (config file only).
     pub proxy_allow: Option<BTreeMap<String, Vec<PathRule>>>,
+    /// Per provider, which forwarded requests are polls that count no use, instead of
+    /// the catalog's list (config file only).
+    pub proxy_polls: Option<BTreeMap<String, Vec<PathRule>>>,
     /// Seconds a client may take to send a request's head (or stay idle between requests).
     pub header_read_timeout_secs: Option<u64>,
 }
@@ -92,6 +95,7 @@ impl Layer {
             proxy_read_timeout_secs: over.proxy_read_timeout_secs.or(self.proxy_read_timeout_secs),
             ui_secure_cookie: over.ui_secure_cookie.or(self.ui_secure_cookie),
             proxy_allow: over.proxy_allow.or(self.proxy_allow),
+            proxy_polls: over.proxy_polls.or(self.proxy_polls),
             header_read_timeout_secs: over.header_read_timeout_secs.or(self.header_read_timeout_secs),
         }
     }
@@ -123,6 +127,7 @@ impl Layer {
             header_read_timeout_secs: number("BYOK_HEADER_READ_TIMEOUT_SECS")?,
             providers: None,
             proxy_allow: None,
+            proxy_polls: None,
             master_key: get("BYOK_MASTER_KEY"),
             master_keys: get("BYOK_MASTER_KEYS"),
             database_url: get("DATABASE_URL"),
@@ -162,6 +167,7 @@ pub struct Config {
     pub reverify_interval: Option<Duration>,
     pub extra_providers: Vec<ProviderSpec>,
     pub proxy_allow: BTreeMap<String, Vec<PathRule>>,
+    pub proxy_polls: BTreeMap<String, Vec<PathRule>>,
     pub proxy_max_body_bytes: usize,
     pub proxy_read_timeout: Duration,
     pub ui_secure_cookie: bool,
@@ -226,6 +232,7 @@ impl Config {
             },
             extra_providers: layer.providers.unwrap_or_default(),
             proxy_allow: layer.proxy_allow.unwrap_or_default(),
+            proxy_polls: layer.proxy_polls.unwrap_or_default(),
             proxy_max_body_bytes,
             proxy_read_timeout,
             header_read_timeout,
@@ -302,12 +309,16 @@ probe = { path = "/v1/models", errors = { code = ["/error/code"], message = ["/e
 [proxy_allow]
 openai = ["POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models"]
 resend = ["POST /emails", "POST /emails/batch"]
+
+[proxy_polls]
+runway = ["GET /v1/tasks/*"]
 "#,
         )
         .unwrap();
         let config = Config::load(Some(&file), &env(&[]), Layer::default()).unwrap();
         let openai: Vec<&str> = config.proxy_allow["openai"].iter().map(PathRule::as_str).collect();
         assert_eq!(openai, ["POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models"]);
+        assert_eq!(config.proxy_polls["runway"].iter().map(PathRule::as_str).collect::<Vec<_>>(), ["GET /v1/tasks/*"]);
         std::fs::write(&file, "[proxy_allow]\nopenai = [\"/v1/models\"]\n").unwrap();
         let err = Config::load(Some(&file), &env(&[]), Layer::default()).unwrap_err();
         assert!(err.to_string().contains("METHODS /path"), "{err}");

@@ -33,6 +33,8 @@ pub enum StartupError {
     Audit(#[from] AuditSetupError),
     #[error("proxy_allow in the config file: {0}")]
     ProxyAllow(String),
+    #[error("proxy_polls in the config file: {0}")]
+    ProxyPolls(String),
 }
 
 /// Builds the keyring from the settings: fails on a missing or malformed key before
@@ -72,6 +74,9 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
     let mut catalog = build_catalog(config.extra_providers.clone())?;
     for (provider, rules) in &config.proxy_allow {
         catalog.set_proxy_allow(provider, rules.clone()).map_err(|e| StartupError::ProxyAllow(e.to_string()))?;
+    }
+    for (provider, rules) in &config.proxy_polls {
+        catalog.set_proxy_polls(provider, rules.clone()).map_err(|e| StartupError::ProxyPolls(e.to_string()))?;
     }
     let probe_settings = ProbeSettings {
         proxy_read_timeout: config.proxy_read_timeout,

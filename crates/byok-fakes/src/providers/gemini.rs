@@ -12,14 +12,18 @@ use super::{Answers, answer, header, json};
 use crate::record::decode_form;
 
 pub(crate) fn router() -> Router {
-    Router::new().route("/v1beta/models", get(models))
+    Router::new().route("/v1beta/models", get(models)).merge(super::gemini_generate::router())
+}
+
+/// The key from `x-goog-api-key`, else `?key=`.
+pub(crate) fn key(headers: &HeaderMap, query: Option<String>) -> Option<String> {
+    let from_query =
+        decode_form(query.unwrap_or_default().as_bytes()).into_iter().find(|(k, _)| k == "key").map(|(_, v)| v);
+    header(headers, "x-goog-api-key").map(str::to_owned).or(from_query)
 }
 
 async fn models(headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    let from_query =
-        decode_form(query.unwrap_or_default().as_bytes()).into_iter().find(|(k, _)| k == "key").map(|(_, v)| v);
-    let key = header(&headers, "x-goog-api-key").map(str::to_owned).or(from_query);
-    let Some(key) = key else {
+    let Some(key) = key(&headers, query) else {
         return error(
             403,
             "Method doesn't allow unregistered callers (callers without established identity). \
@@ -59,7 +63,7 @@ const ANSWERS: Answers = Answers {
     rate_limited: || error(429, "Resource has been exhausted (e.g. check quota).", "RESOURCE_EXHAUSTED", None),
 };
 
-fn error(code: u16, message: &str, status: &str, reason: Option<&str>) -> Response {
+pub(crate) fn error(code: u16, message: &str, status: &str, reason: Option<&str>) -> Response {
     let details = match reason {
         Some(reason) => json!([
             {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,

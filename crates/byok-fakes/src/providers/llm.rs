@@ -92,7 +92,7 @@ pub(crate) async fn messages(headers: HeaderMap, body: Bytes) -> Response {
 }
 
 /// The chunks as an SSE stream, each its own write, misbehaving as `model` says.
-fn sse(chunks: Vec<&'static str>, model: &str) -> Response {
+pub(crate) fn sse(chunks: Vec<&'static str>, model: &str) -> Response {
     let pause = (model == "slow").then_some(SLOW_PAUSE);
     let reset = model == "reset";
     let stream = futures::stream::iter(chunks.into_iter().enumerate()).then(move |(i, chunk)| async move {
@@ -114,7 +114,7 @@ fn sse(chunks: Vec<&'static str>, model: &str) -> Response {
     response
 }
 
-fn json_text(body: &'static str) -> Response {
+pub(crate) fn json_text(body: &'static str) -> Response {
     let mut response = Body::from(body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response

@@ -3,16 +3,21 @@
 mod anthropic;
 mod aws;
 mod azure;
+mod compatible_chat;
 mod exa;
 mod gcp;
 mod gemini;
+mod gemini_generate;
 pub(crate) mod key_admin;
 pub(crate) mod llm;
 mod openai;
+mod openai_work;
 mod openrouter;
 mod resend;
 mod runway;
+pub(crate) mod runway_tasks;
 mod stability;
+pub(crate) mod stability_generate;
 mod twilio;
 
 use std::time::Duration;
@@ -30,11 +35,14 @@ const HANG: Duration = Duration::from_secs(60);
 
 pub(crate) fn router(provider: &'static str, origin: &str) -> Router {
     match provider {
-        "openai" => openai::router("openai").route("/v1/chat/completions", post(llm::chat)).merge(key_admin::openai()),
-        "groq" => openai::router("groq"),
+        "openai" => openai::router("openai")
+            .route("/v1/chat/completions", post(llm::chat))
+            .merge(openai_work::router())
+            .merge(key_admin::openai()),
+        "groq" => openai::router("groq").merge(compatible_chat::groq()),
         "anthropic" => anthropic::router().route("/v1/messages", post(llm::messages)),
         "gemini" => gemini::router(),
-        "openrouter" => openrouter::router(),
+        "openrouter" => openrouter::router().merge(compatible_chat::openrouter()),
         "stability" => stability::router(),
         "runway" => runway::router(),
         "exa" => exa::router(),

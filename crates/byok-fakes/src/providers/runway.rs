@@ -9,10 +9,10 @@ use serde_json::json;
 
 use super::{Answers, answer, bearer, header, json};
 
-const API_VERSION: &str = "2024-11-06";
+pub(crate) const API_VERSION: &str = "2024-11-06";
 
 pub(crate) fn router() -> Router {
-    Router::new().route("/v1/organization", get(organization))
+    Router::new().route("/v1/organization", get(organization)).merge(super::runway_tasks::router())
 }
 
 async fn organization(headers: HeaderMap) -> Response {
@@ -43,6 +43,6 @@ const ANSWERS: Answers = Answers {
     rate_limited: || error(429, "Too many requests."),
 };
 
-fn error(status: u16, message: &str) -> Response {
+pub(crate) fn error(status: u16, message: &str) -> Response {
     json(status, json!({"error": message}))
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{Answers, answer, bearer, json};
 
 pub(crate) fn router() -> Router {
-    Router::new().route("/v1/user/account", get(account))
+    Router::new().route("/v1/user/account", get(account)).merge(super::stability_generate::router())
 }
 
 async fn account(headers: HeaderMap) -> Response {

@@ -130,8 +130,19 @@ impl UsageMeter {
     }
 
     fn observe(&mut self, value: &Value) {
-        for usage in [&value["usage"], &value["message"]["usage"], &value["response"]["usage"], &value["usageMetadata"]]
-        {
+        // Gemini's stream without `alt=sse` is one JSON array of its chunks.
+        if let Value::Array(chunks) = value {
+            chunks.iter().for_each(|chunk| self.observe(chunk));
+            return;
+        }
+        // Groq's streams also report usage in the last chunk's `x_groq`.
+        for usage in [
+            &value["usage"],
+            &value["message"]["usage"],
+            &value["response"]["usage"],
+            &value["usageMetadata"],
+            &value["x_groq"]["usage"],
+        ] {
             if usage.is_object() {
                 self.read_usage(usage);
             }
@@ -190,6 +201,9 @@ mod tests {
         assert_eq!(metered("application/json; charset=utf-8", &[anthropic]), Some(17));
         let gemini = br#"{"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4,"totalTokenCount":7}}"#;
         assert_eq!(metered("application/json", &[gemini]), Some(7));
+        let gemini_stream = br#"[{"usageMetadata":{"promptTokenCount":4,"totalTokenCount":4}},
+            {"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":6,"totalTokenCount":10}}]"#;
+        assert_eq!(metered("application/json; charset=UTF-8", &[gemini_stream]), Some(10));
         assert_eq!(metered("application/json", &[br#"{"data":[]}"#]), None);
         assert_eq!(metered("text/plain", &[openai]), None);
     }
@@ -210,6 +224,13 @@ mod tests {
             event: content_block_delta\r\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"Hi\"}}\r\n\r\n\
             event: message_delta\r\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":15}}\r\n\r\n";
         assert_eq!(metered("text/event-stream; charset=utf-8", &[stream]), Some(40));
+    }
+
+    #[test]
+    fn gemini_stream_counts_its_last_chunks_totals() {
+        let stream = b"data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":4,\"totalTokenCount\":4}}\r\n\r\n\
+            data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":6,\"totalTokenCount\":10}}\r\n\r\n";
+        assert_eq!(metered("text/event-stream", &[stream]), Some(10));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! `ANY /v1/proxy/{provider}/{path…}`: an official provider SDK pointed at byok works
 //! unchanged. The caller's key (a virtual key, or a service token naming a user and
 //! org) is checked, one unit is taken from the key's own limit and from the owner's
-//! credential exactly as `resolve` takes it, the real key goes where the provider
-//! expects it, and the provider's answer streams back unchanged while its token usage
-//! is read in passing.
+//! credential exactly as `resolve` takes it (a poll of work already paid for takes
+//! none and counts as no use), the real key goes where the provider expects it, and
+//! the provider's answer streams back unchanged while its token usage is read in
+//! passing.
 
 mod answer;
 mod caller;
@@ -31,6 +32,7 @@ use caller::identify;
 use forward::{request_body, request_headers, target_url};
 use keys::VirtualKeys;
 use refusal::Refusal;
+use surface::Reach;
 use usage_writer::{UsageEvent, UsageWriter};
 
 const PREFIX: &str = "/v1/proxy/";
@@ -106,13 +108,16 @@ async fn forward(
         .base_url(spec)
         .ok_or_else(|| Refusal::NotProxyable(format!("the catalog has no base URL for {}", spec.name)))?;
     let mut url = target_url(&origin, path, query, &caller.key)?;
-    surface::check(spec, &parts.method, &url)?;
+    let reach = surface::check(spec, &parts.method, &url)?;
     let mut headers = request_headers(&parts.headers)?;
     let exceeded = Arc::new(AtomicBool::new(false));
     let body = request_body(body, &parts.headers, spec.dialect, state.proxy.max_body, &exceeded).await?;
 
     let info = crate::audit::request_info(&parts);
-    let paid = pay::take_units(state, spec, &caller, &info).await?;
+    let paid = match reach {
+        Reach::Use => pay::take_units(state, spec, &caller, &info).await?,
+        Reach::Poll => pay::for_poll(state, spec, &caller, &info).await?,
+    };
     inject_auth(spec, paid.config(), paid.secrets(), &mut headers, &mut url).map_err(|e| match e {
         InjectError::NotProxyable(_) => Refusal::NotProxyable(e.to_string()),
         other => Refusal::internal(&format!("credential {:?} of {}", paid.credential(), paid.owner()), other),
@@ -123,7 +128,8 @@ async fn forward(
             credential: paid.credential(),
             count_credential: paid.count_later,
             virtual_key: caller.token_id(),
-            count_request: caller.virtual_key.as_ref().is_some_and(|k| k.monthly_limit.is_none()),
+            count_request: reach == Reach::Use
+                && caller.virtual_key.as_ref().is_some_and(|k| k.monthly_limit.is_none()),
             tokens: 0,
         },
         provider: spec.id.clone(),

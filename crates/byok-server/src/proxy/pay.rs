@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use byok_core::{
-    AuditAction, AuditEvent, CredentialId, EnvCredential, Owner, ProviderId, ProviderSpec, SecretFields, Tier,
+    AuditAction, AuditEvent, CredentialId, EnvCredential, Owner, ProviderId, ProviderSpec, SecretFields, Status, Tier,
     Timestamp,
 };
+use byok_store::CredentialFilter;
 
 use super::caller::Caller;
 use super::refusal::Refusal;
@@ -101,16 +102,7 @@ async fn credential<'a>(
     now: byok_core::Timestamp,
 ) -> Result<Paid<'a>, Refusal> {
     for (tier, owner) in &caller.chain {
-        let audit = AuditEvent {
-            actor_token: caller.token_id().map(|t| t.to_string()),
-            actor_role: if caller.virtual_key.is_some() { "virtual" } else { "service" }.to_owned(),
-            action: AuditAction::CredentialProxy.as_str().to_owned(),
-            outcome: "ok".to_owned(),
-            request_id: info.request_id.clone(),
-            client_addr: info.client_addr.clone(),
-            detail: Some(format!("source {tier}")),
-            ..AuditEvent::default()
-        };
+        let audit = use_event(caller, info, format!("source {tier}"));
         // Without a limit nothing is taken now (the request is counted after the
         // answer); the secret's use is queued for the audit log before it goes out.
         if let Some(pick) = unlimited_pick(state, owner, &spec.id, period).await? {
@@ -149,6 +141,92 @@ async fn credential<'a>(
     }
     let tiers: Vec<String> = caller.chain.iter().map(|(_, owner)| owner.to_string()).collect();
     Err(Refusal::NoCredential(format!("no usable `{}` credential for {}", spec.id, tiers.join(", then "))))
+}
+
+/// The credential a poll goes out with (a request of the provider's `proxy_polls`):
+/// the owner's best usable one along the chain, found without taking a unit of the
+/// key or the credential and whatever their monthly limits say, as the work it checks
+/// on was paid for when it was created. Its use is audited like any other.
+pub(super) async fn for_poll<'a>(
+    state: &'a AppState,
+    spec: &ProviderSpec,
+    caller: &Caller,
+    info: &RequestInfo,
+) -> Result<Paid<'a>, Refusal> {
+    let period = state.settings.period_anchor.period_start(state.clock.now());
+    for (tier, owner) in &caller.chain {
+        let pick = match unlimited_pick(state, owner, &spec.id, period).await? {
+            Some(pick) => Some(pick),
+            None => match first_usable(state, owner, &spec.id).await? {
+                Some(c) => {
+                    let secrets = open_secrets(state, &c).await?;
+                    Some(Arc::new(Pick { credential: c, secrets }))
+                }
+                None => None,
+            },
+        };
+        let audit = use_event(caller, info, format!("source {tier}; a poll, not counted"));
+        if let Some(pick) = pick {
+            let c = &pick.credential;
+            let event = AuditEvent {
+                owner: Some(c.owner.to_string()),
+                credential_id: Some(c.id.to_string()),
+                provider: Some(c.provider.to_string()),
+                ..audit
+            };
+            state.audit.submit(event).await.map_err(|e| Refusal::internal("audit", e))?;
+            return Ok(paid(*tier, pick, false));
+        }
+        if *tier == Tier::Platform
+            && let Some(env) = state.platform_env.get(&spec.id)
+        {
+            let event = AuditEvent {
+                owner: Some(Owner::Platform.to_string()),
+                credential_id: Some(format!("env:{}", spec.id)),
+                provider: Some(spec.id.to_string()),
+                ..audit
+            };
+            state.audit.submit(event).await.map_err(|e| Refusal::internal("audit", e))?;
+            return Ok(Paid { keys: Keys::Env(env), count_later: false });
+        }
+    }
+    let tiers: Vec<String> = caller.chain.iter().map(|(_, owner)| owner.to_string()).collect();
+    Err(Refusal::NoCredential(format!("no usable `{}` credential for {}", spec.id, tiers.join(", then "))))
+}
+
+/// `owner`'s usable credential for `provider` in the order `take_unit` tries them
+/// (priority, then id), its limit aside.
+async fn first_usable(
+    state: &AppState,
+    owner: &Owner,
+    provider: &ProviderId,
+) -> Result<Option<byok_core::Credential>, Refusal> {
+    let filter = CredentialFilter {
+        owners: Some(vec![owner.clone()]),
+        provider: Some(provider.clone()),
+        exclude_platform: false,
+        after: None,
+        limit: MAX_CREDENTIALS_PER_POLL,
+    };
+    let listed = state.store.list_credentials(&filter).await?;
+    Ok(listed.into_iter().filter(|c| c.enabled && c.status != Status::Error).min_by_key(|c| (c.priority, c.id)))
+}
+
+/// How many of an owner's credentials for one provider a poll looks through.
+const MAX_CREDENTIALS_PER_POLL: u32 = 1000;
+
+/// The audit entry of one proxied use of a secret, before the credential is known.
+fn use_event(caller: &Caller, info: &RequestInfo, detail: String) -> AuditEvent {
+    AuditEvent {
+        actor_token: caller.token_id().map(|t| t.to_string()),
+        actor_role: if caller.virtual_key.is_some() { "virtual" } else { "service" }.to_owned(),
+        action: AuditAction::CredentialProxy.as_str().to_owned(),
+        outcome: "ok".to_owned(),
+        request_id: info.request_id.clone(),
+        client_addr: info.client_addr.clone(),
+        detail: Some(detail),
+        ..AuditEvent::default()
+    }
 }
 
 /// The request goes out with `pick`: counted afterwards, or its unit already taken.

@@ -1,8 +1,8 @@
 //! The one place where the proxy's own refusals become answers. An SDK pointed at
 //! byok must raise its usual error type, so a refusal takes the shape and status its
-//! provider uses (OpenAI, Anthropic, Gemini's google.rpc status), with byok's stable
-//! `code` inside; other providers get byok's problem+json. Upstream answers never
-//! pass through here: they go back unchanged.
+//! provider uses (OpenAI, Anthropic, Gemini's google.rpc status, Runway, Stability,
+//! Exa), with byok's stable `code` inside; other providers get byok's problem+json.
+//! Upstream answers never pass through here: they go back unchanged.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -96,6 +96,9 @@ impl Refusal {
             Dialect::Openai => ("application/json", openai(status, code, &message)),
             Dialect::Anthropic => ("application/json", anthropic(status, code, &message)),
             Dialect::Gemini => ("application/json", gemini(status, code, &message)),
+            Dialect::Runway => ("application/json", runway(code, &message)),
+            Dialect::Stability => ("application/json", stability(code, &message)),
+            Dialect::Exa => ("application/json", exa(code, &message)),
             Dialect::Generic => ("application/problem+json", problem(status, code, &message)),
         };
         let mut response = (status, body.to_string()).into_response();
@@ -148,6 +151,23 @@ fn gemini(status: StatusCode, code: &str, message: &str) -> Value {
     json!({"error": {"code": status.as_u16(), "message": message, "status": rpc, "details": [
         {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code, "domain": "byok"}
     ]}})
+}
+
+/// Runway's `{"error": "…"}`; its SDK picks the error class from the status alone.
+fn runway(code: &str, message: &str) -> Value {
+    json!({"error": message, "code": code})
+}
+
+/// Stability's `{"id", "name", "errors"}`: an id for the answer, the kind of error as
+/// `name` (byok's code) and the messages.
+fn stability(code: &str, message: &str) -> Value {
+    json!({"id": uuid::Uuid::new_v4().simple().to_string(), "name": code, "errors": [message]})
+}
+
+/// Exa's `{"requestId", "error", "tag"}`, with byok's code upper-cased as Exa writes its
+/// tags (`INVALID_API_KEY`). exa-py raises `ValueError` naming the status and this body.
+fn exa(code: &str, message: &str) -> Value {
+    json!({"requestId": uuid::Uuid::new_v4().simple().to_string(), "error": message, "tag": code.to_ascii_uppercase()})
 }
 
 /// byok's own problem+json, as every other route answers.
@@ -203,6 +223,16 @@ mod tests {
         let b = body(Refusal::NoCredential("none".into()).answer(Dialect::Gemini)).await;
         assert_eq!((b["error"]["code"].as_u64(), b["error"]["status"].as_str()), (Some(404), Some("NOT_FOUND")));
         assert_eq!(b["error"]["details"][0]["reason"], "no_credential");
+        let b = body(Refusal::InvalidKey.answer(Dialect::Runway)).await;
+        assert_eq!((b["error"].as_str().is_some(), b["code"].as_str()), (true, Some("invalid_api_key")));
+        let b = body(Refusal::KeyQuotaExhausted(3).answer(Dialect::Stability)).await;
+        assert_eq!(
+            (b["name"].as_str(), b["id"].as_str().map(str::len)),
+            (Some("virtual_key_quota_exhausted"), Some(32))
+        );
+        assert!(b["errors"][0].as_str().unwrap().contains("monthly limit"));
+        let b = body(Refusal::InvalidKey.answer(Dialect::Exa)).await;
+        assert_eq!((b["tag"].as_str(), b["error"].as_str().is_some()), (Some("INVALID_API_KEY"), true));
         let r = Refusal::WrongRole.answer(Dialect::Generic);
         assert_eq!(r.headers()["content-type"], "application/problem+json");
         assert_eq!(body(r).await["code"], "forbidden");

@@ -10,10 +10,19 @@ use reqwest::Url;
 
 use super::refusal::Refusal;
 
+/// What an allowed request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reach {
+    /// A use: it takes a unit or is counted.
+    Use,
+    /// A poll of work already paid for (one of `proxy_polls`): neither.
+    Poll,
+}
+
 /// Refuses a request that none of `spec`'s proxy rules allows, and any path whose
 /// segments decode to something other than a plain name (an encoded `/`, `\`, `.` or
 /// `..`, a NUL), which a provider might read differently from byok.
-pub(super) fn check(spec: &ProviderSpec, method: &Method, url: &Url) -> Result<(), Refusal> {
+pub(super) fn check(spec: &ProviderSpec, method: &Method, url: &Url) -> Result<Reach, Refusal> {
     let refused = || Refusal::PathNotAllowed(spec.name.clone());
     let mut segments: Vec<Cow<'_, str>> = Vec::new();
     for raw in url.path().trim_start_matches('/').split('/') {
@@ -24,7 +33,11 @@ pub(super) fn check(spec: &ProviderSpec, method: &Method, url: &Url) -> Result<(
         segments.push(decoded);
     }
     let segments: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
-    if spec.proxy_allow.iter().any(|rule| rule.allows(method.as_str(), &segments)) { Ok(()) } else { Err(refused()) }
+    let matches = |rules: &[byok_core::PathRule]| rules.iter().any(|rule| rule.allows(method.as_str(), &segments));
+    if !matches(&spec.proxy_allow) {
+        return Err(refused());
+    }
+    Ok(if matches(&spec.proxy_polls) { Reach::Poll } else { Reach::Use })
 }
 
 #[cfg(test)]
@@ -41,6 +54,8 @@ mod tests {
         .unwrap();
         spec.proxy_allow =
             vec![PathRule::parse("POST /v1/chat/completions").unwrap(), PathRule::parse("GET /v1/files/*").unwrap()];
+        spec.proxy_polls =
+            vec![PathRule::parse("GET /v1/files/*").unwrap(), PathRule::parse("GET /v1/tasks/*").unwrap()];
         spec
     }
 
@@ -54,6 +69,14 @@ mod tests {
         assert!(!allowed(Method::GET, "http://h/v1/chat/completions"));
         assert!(!allowed(Method::POST, "http://h/v1/organization/admin_api_keys"));
         assert!(allowed(Method::GET, "http://h/v1/files/file-1"));
+    }
+
+    #[test]
+    fn polls_are_told_apart_and_still_need_to_be_allowed() {
+        let reach = |method: Method, url: &str| check(&spec(), &method, &Url::parse(url).unwrap()).ok();
+        assert_eq!(reach(Method::GET, "http://h/v1/files/file-1"), Some(Reach::Poll));
+        assert_eq!(reach(Method::POST, "http://h/v1/chat/completions"), Some(Reach::Use));
+        assert_eq!(reach(Method::GET, "http://h/v1/tasks/t-1"), None, "a poll outside proxy_allow is refused");
     }
 
     proptest::proptest! {

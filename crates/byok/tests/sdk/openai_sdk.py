@@ -38,6 +38,14 @@ def main():
     expect(text == "Hello from the fake.", f"streamed text {text!r}")
     expect(usage is not None and usage.total_tokens == 14, f"streamed usage {usage!r}")
 
+    response = client.responses.create(model="gpt-4o-mini", input="Say hello.")
+    expect(response.output_text == "Hello from the fake.", f"response {response!r}")
+    expect(response.usage.input_tokens == 12 and response.usage.output_tokens == 5, f"response usage {response.usage!r}")
+
+    embedded = client.embeddings.create(model="text-embedding-3-small", input="Say hello.")
+    expect(embedded.data[0].embedding == [0.5, -0.25, 0.125], f"embedding {embedded.data[0].embedding!r}")
+    expect(embedded.usage.total_tokens == 3, f"embedding usage {embedded.usage!r}")
+
     exhausted = openai.OpenAI(base_url=base, api_key=os.environ["BYOK_EXHAUSTED_KEY"], max_retries=0, timeout=30)
     try:
         exhausted.chat.completions.create(model="gpt-4o-mini", messages=messages)

@@ -10,6 +10,9 @@ mod keys;
 mod quota;
 mod refusals;
 mod sdk;
+mod sdk_llm;
+mod sdk_media;
+mod sdk_search;
 mod streaming;
 mod surface;
 

@@ -22,7 +22,7 @@ fn python() -> String {
 }
 
 /// Runs `script` with `envs`; fails the test with the script's output unless it passes.
-fn run(script: &str, envs: &[(&str, &str)]) {
+pub(super) fn run(script: &str, envs: &[(&str, &str)]) {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "sdk", script].iter().collect();
     let out = Command::new(python())
         .arg(&path)
@@ -53,14 +53,19 @@ async fn the_openai_sdk_works_through_the_proxy(engine: Engine) {
     );
     let view = w
         .eventually(&format!("/v1/credentials/{credential}"), |v| {
-            v["usage"]["tokens_total"] == 28 && v["usage"]["total"] == 3
+            v["usage"]["tokens_total"] == 48 && v["usage"]["total"] == 5
         })
         .await;
-    assert_eq!(view["usage"]["total"], 3, "models, a completion and a stream");
+    // 14 tokens each for the completion and the stream, 17 for the response, 3 for the
+    // embedding.
+    assert_eq!(view["usage"]["total"], 5, "models, a completion, a stream, a response and an embedding");
     let sent = w.fakes.requests_to("openai");
-    assert_eq!(sent.len(), 3);
+    assert_eq!(sent.len(), 5);
+    let real = format!("Bearer {}", super::real_key("openai"));
     for s in &sent {
         super::assert_absent(s, &vk);
+        super::assert_absent(s, "byok_");
+        assert_eq!(s.header("authorization"), Some(real.as_str()));
         assert!(s.header("user-agent").is_some_and(|ua| ua.starts_with("OpenAI/Python")), "the SDK's own headers pass");
     }
 }
