@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 OPENAI_VERSION=3.54.0
 ANTHROPIC_VERSION=2.12.0
+TWILIO_VERSION=9.13.0
+RESEND_VERSION=2.51.0
 # Fuzzes the API from its OpenAPI document (crates/byok/tests/it/schema_conformance.rs).
 SCHEMATHESIS_VERSION=4.32.5
 VENV="${1:-.venv-sdk}"
@@ -19,6 +21,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-  "openai==$OPENAI_VERSION" "anthropic==$ANTHROPIC_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" >&2
-"$VENV/bin/python" -c 'import openai, anthropic, schemathesis' >&2
+  "openai==$OPENAI_VERSION" "anthropic==$ANTHROPIC_VERSION" \
+  "twilio==$TWILIO_VERSION" "resend==$RESEND_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" >&2
+"$VENV/bin/python" -c 'import openai, anthropic, twilio, resend, schemathesis' >&2
 echo "$(cd "$VENV" && pwd)/bin/python"

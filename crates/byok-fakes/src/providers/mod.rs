@@ -11,9 +11,11 @@ pub(crate) mod llm;
 mod openai;
 mod openrouter;
 mod resend;
+mod resend_emails;
 mod runway;
 mod stability;
 mod twilio;
+mod twilio_messages;
 
 use std::time::Duration;
 

@@ -22,7 +22,7 @@ fn python() -> String {
 }
 
 /// Runs `script` with `envs`; fails the test with the script's output unless it passes.
-fn run(script: &str, envs: &[(&str, &str)]) {
+pub(super) fn run(script: &str, envs: &[(&str, &str)]) {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "sdk", script].iter().collect();
     let out = Command::new(python())
         .arg(&path)
