@@ -92,6 +92,13 @@ pub enum Dialect {
     Stability,
     /// Exa: `{"requestId", "error", "tag"}`.
     Exa,
+    /// Twilio's REST API: `{"code", "message", "more_info", "status"}` errors, the
+    /// account SID in the path (`/2010-04-01/Accounts/{AccountSid}/…`), form bodies;
+    /// the credential's `phone_number` is a message's default sender.
+    Twilio,
+    /// Resend: `{"statusCode", "name", "message"}` errors; the credential's
+    /// `from_email` is an email's default sender.
+    Resend,
     /// Anything else: byok's own JSON error shape.
     #[default]
     Generic,

@@ -15,5 +15,5 @@ pub use probe::{
 };
 pub use proxy::{
     Answer, AnswerBody, BodyError, InjectError, OutboundBody, Upstream, UsageMeter, ask_for_usage, empty_body,
-    full_body, inject_auth, proxyable, streamed_body,
+    full_body, inject_auth, proxyable, streamed_body, with_default_sender,
 };

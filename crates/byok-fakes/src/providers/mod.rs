@@ -14,11 +14,13 @@ mod openai;
 mod openai_work;
 mod openrouter;
 mod resend;
+mod resend_emails;
 mod runway;
 pub(crate) mod runway_tasks;
 mod stability;
 pub(crate) mod stability_generate;
 mod twilio;
+mod twilio_messages;
 
 use std::time::Duration;
 

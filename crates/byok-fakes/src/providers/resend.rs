@@ -1,6 +1,6 @@
-//! Resend `GET /domains`: `Authorization: Bearer`, and a `User-Agent` (requests
-//! without one are refused with 403, Cloudflare error 1010); errors as
-//! `{"statusCode", "message", "name"}`.
+//! Resend `GET /domains` and the emails (see [`super::resend_emails`]):
+//! `Authorization: Bearer`, and a `User-Agent` (requests without one are refused with
+//! 403, Cloudflare error 1010); errors as `{"statusCode", "message", "name"}`.
 
 use axum::Router;
 use axum::http::HeaderMap;
@@ -12,7 +12,7 @@ use super::{Answers, answer, bearer, header, json, typed};
 use crate::credentials::{RESEND_PENDING_DOMAIN, RESEND_VERIFIED_DOMAIN};
 
 pub(crate) fn router() -> Router {
-    Router::new().route("/domains", get(domains))
+    Router::new().route("/domains", get(domains)).merge(super::resend_emails::router())
 }
 
 async fn domains(headers: HeaderMap) -> Response {
@@ -51,6 +51,6 @@ const ANSWERS: Answers = Answers {
     rate_limited: || error(429, "rate_limit_exceeded", "Too many requests. You can only make 2 requests per second."),
 };
 
-fn error(status: u16, name: &str, message: &str) -> Response {
+pub(super) fn error(status: u16, name: &str, message: &str) -> Response {
     json(status, json!({"statusCode": status, "message": message, "name": name}))
 }

@@ -1,6 +1,7 @@
-//! Twilio `GET /2010-04-01/Accounts/{AccountSid}.json` and
-//! `GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json?PhoneNumber=…`:
-//! HTTP basic auth (account SID, auth token); errors as
+//! Twilio `GET /2010-04-01/Accounts/{AccountSid}.json`,
+//! `GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json?PhoneNumber=…` and
+//! the messages of the account (see [`super::twilio_messages`]): HTTP basic auth
+//! (account SID, auth token), which must name the account of the path; errors as
 //! `{"code", "message", "more_info", "status"}`.
 
 use axum::Router;
@@ -20,19 +21,28 @@ pub(crate) fn router() -> Router {
     Router::new()
         .route("/2010-04-01/Accounts/{account}", get(account))
         .route("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json", get(numbers))
+        .merge(super::twilio_messages::router())
 }
 
-/// The account the basic credentials belong to and how it behaves, or the answer
-/// Twilio gives instead.
-async fn authenticate(headers: &HeaderMap, path_sid: &str) -> Result<Behaviour, Response> {
+/// How the account the basic credentials belong to behaves, or the answer Twilio gives
+/// instead: 401 for credentials it does not know, 404 for a path naming an account
+/// other than theirs.
+pub(super) async fn authenticate(headers: &HeaderMap, path_sid: &str) -> Result<Behaviour, Response> {
     let credentials = header(headers, "authorization")
         .and_then(|h| h.strip_prefix("Basic "))
         .and_then(|b| STANDARD.decode(b).ok())
         .and_then(|b| String::from_utf8(b).ok());
     let known = credentials.as_deref().and_then(|c| {
         let (sid, token) = c.split_once(':')?;
-        (sid == TWILIO_ACCOUNT_SID && path_sid == sid).then(|| behaviour("twilio", token)).flatten()
+        (sid == TWILIO_ACCOUNT_SID).then(|| behaviour("twilio", token)).flatten()
     });
+    if known.is_some() && path_sid != TWILIO_ACCOUNT_SID {
+        return Err(error(
+            404,
+            20404,
+            &format!("The requested resource /2010-04-01/Accounts/{path_sid} was not found"),
+        ));
+    }
     match known {
         None => Err(error(401, 20003, "Authenticate")),
         Some(Behaviour::ServerError) => Err(error(500, 20500, "Internal Server Error")),
@@ -108,7 +118,7 @@ async fn numbers(Path(sid): Path<String>, headers: HeaderMap, RawQuery(query): R
     )
 }
 
-fn error(status: u16, code: u32, message: &str) -> Response {
+pub(super) fn error(status: u16, code: u32, message: &str) -> Response {
     let mut response = json(
         status,
         json!({

@@ -1,9 +1,11 @@
 //! What the proxy needs from the provider layer: the pooled outbound client behind
 //! the SSRF guard, putting an owner's real key where the provider expects it, asking
-//! OpenAI-style streams for a usage report, and reading the tokens a provider reports.
+//! OpenAI-style streams for a usage report, filling in a messaging provider's default
+//! sender, and reading the tokens a provider reports.
 
 mod answer_body;
 mod connect;
+mod default_sender;
 mod inject;
 mod outbound_body;
 mod pool;
@@ -14,6 +16,7 @@ mod upstream_tests;
 mod usage;
 
 pub use answer_body::{AnswerBody, BodyError};
+pub use default_sender::with_default_sender;
 pub use inject::{InjectError, inject_auth, proxyable};
 pub use outbound_body::{OutboundBody, empty_body, full_body, streamed_body};
 pub use request_body::ask_for_usage;

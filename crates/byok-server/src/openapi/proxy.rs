@@ -16,8 +16,14 @@ const METHODS: [HttpMethod; 5] =
 
 const REFUSALS: [(&str, &str); 10] = [
     ("400", "a malformed request, or one that carries a byok token where the key does not go"),
-    ("401", "no key, or not an active virtual key (`invalid_api_key`)"),
-    ("403", "a token that may not use the proxy, this provider or this method and path"),
+    (
+        "401",
+        "no key, or not an active virtual key (`invalid_api_key`); for Resend also a method and path the key may not reach (its `restricted_api_key`)",
+    ),
+    (
+        "403",
+        "a token that may not use the proxy, this provider or this method and path; for Resend also a key that is not active (its `invalid_api_key`)",
+    ),
     ("404", "an unknown provider (`unknown_provider`) or no usable credential (`no_credential`)"),
     ("413", "the body is larger than the proxy's limit (`payload_too_large`)"),
     ("429", "the virtual key's or the credential's monthly limit is used up"),

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::header::{self, HeaderMap, HeaderName};
 use byok_core::Dialect;
-use byok_providers::{OutboundBody, empty_body, full_body, streamed_body};
+use byok_providers::{OutboundBody, empty_body, streamed_body};
 use futures::{Stream, StreamExt};
 use reqwest::Url;
 
@@ -116,16 +116,24 @@ pub(super) fn target_url(origin: &str, path: &str, query: Option<&str>, key: &st
     Ok(url)
 }
 
-/// The body to forward. JSON bodies are read whole (up to `limit`) and OpenAI-style
-/// streamed requests get `stream_options.include_usage`; other bodies stream through
-/// with `limit` enforced on the way. `exceeded` is set when a streamed body runs over.
+/// A request body on its way: read whole (so it can still be completed once the
+/// credential is known), or streamed through.
+pub(super) enum RequestBody {
+    Whole(Bytes),
+    Streamed(OutboundBody),
+}
+
+/// The body to forward. JSON bodies, and Twilio's forms, are read whole (up to
+/// `limit`) and OpenAI-style streamed requests get `stream_options.include_usage`;
+/// other bodies stream through with `limit` enforced on the way. `exceeded` is set
+/// when a streamed body runs over.
 pub(super) async fn request_body(
     body: Body,
     headers: &HeaderMap,
     dialect: Dialect,
     limit: usize,
     exceeded: &Arc<AtomicBool>,
-) -> Result<OutboundBody, Refusal> {
+) -> Result<RequestBody, Refusal> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
@@ -133,13 +141,21 @@ pub(super) async fn request_body(
         return Err(Refusal::PayloadTooLarge(limit));
     }
     if body.size_hint().exact() == Some(0) {
-        return Ok(empty_body());
+        return Ok(RequestBody::Streamed(empty_body()));
     }
-    let is_json = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
-    if is_json {
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    if dialect == Dialect::Twilio && content_type.starts_with("application/x-www-form-urlencoded") {
+        let bytes = read_whole(body, limit).await?;
+        if carries_token(&bytes) {
+            return Err(Refusal::StrayToken);
+        }
+        return Ok(RequestBody::Whole(bytes));
+    }
+    if content_type.contains("json") {
         let bytes = read_whole(body, limit).await?;
         if json_carries_token(&bytes) {
             return Err(Refusal::StrayToken);
@@ -148,10 +164,10 @@ pub(super) async fn request_body(
             Dialect::Openai => byok_providers::ask_for_usage(&bytes).map(Bytes::from).unwrap_or(bytes),
             _ => bytes,
         };
-        return Ok(full_body(bytes));
+        return Ok(RequestBody::Whole(bytes));
     }
     let limited = Limited { inner: body.into_data_stream(), left: limit, exceeded: exceeded.clone() };
-    Ok(streamed_body(limited))
+    Ok(RequestBody::Streamed(streamed_body(limited)))
 }
 
 /// Most of a refused body read and thrown away before the refusal is sent, and how long

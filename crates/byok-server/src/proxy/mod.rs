@@ -6,10 +6,12 @@
 //! the provider's answer streams back unchanged while its token usage is read in
 //! passing.
 
+mod account_path;
 mod answer;
 mod caller;
 mod forward;
 mod keys;
+mod messaging_refusals;
 mod pay;
 mod refusal;
 mod stray_tokens;
@@ -23,13 +25,15 @@ use std::time::Instant;
 use axum::extract::{OriginalUri, Request, State};
 use axum::response::Response;
 use byok_core::{Dialect, ProviderSpec, echo_name};
-use byok_providers::{InjectError, SendFailure, inject_auth, proxyable};
+use byok_providers::{InjectError, SendFailure, full_body, inject_auth, proxyable, with_default_sender};
 
 use crate::AppState;
 use crate::state::ServerSettings;
+use account_path::{fill_account, take_account};
 use answer::{Settlement, stream_back};
+use axum::body::Bytes;
 use caller::identify;
-use forward::{request_body, request_headers, target_url};
+use forward::{RequestBody, request_body, request_headers, target_url};
 use keys::VirtualKeys;
 use refusal::Refusal;
 use surface::Reach;
@@ -107,7 +111,8 @@ async fn forward(
         .prober
         .base_url(spec)
         .ok_or_else(|| Refusal::NotProxyable(format!("the catalog has no base URL for {}", spec.name)))?;
-    let mut url = target_url(&origin, path, query, &caller.key)?;
+    let path = take_account(spec, path, &caller.key)?;
+    let mut url = target_url(&origin, &path, query, &caller.key)?;
     let reach = surface::check(spec, &parts.method, &url)?;
     let mut headers = request_headers(&parts.headers)?;
     let exceeded = Arc::new(AtomicBool::new(false));
@@ -122,6 +127,14 @@ async fn forward(
         InjectError::NotProxyable(_) => Refusal::NotProxyable(e.to_string()),
         other => Refusal::internal(&format!("credential {:?} of {}", paid.credential(), paid.owner()), other),
     })?;
+    fill_account(spec, paid.config(), &mut url)?;
+    let body = match body {
+        RequestBody::Whole(bytes) => full_body(
+            with_default_sender(spec.dialect, parts.method.as_str(), url.path(), &bytes, paid.config())
+                .map_or(bytes, Bytes::from),
+        ),
+        RequestBody::Streamed(body) => body,
+    };
     let mut settlement = Settlement {
         writer: state.proxy.usage.clone(),
         event: UsageEvent {

@@ -1,14 +1,15 @@
 //! The one place where the proxy's own refusals become answers. An SDK pointed at
 //! byok must raise its usual error type, so a refusal takes the shape and status its
 //! provider uses (OpenAI, Anthropic, Gemini's google.rpc status, Runway, Stability,
-//! Exa), with byok's stable `code` inside; other providers get byok's problem+json.
-//! Upstream answers never pass through here: they go back unchanged.
+//! Exa, Twilio, Resend), with byok's stable `code` inside; other providers get byok's
+//! problem+json. Upstream answers never pass through here: they go back unchanged.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use byok_core::{Dialect, ProviderId};
 use serde_json::{Value, json};
 
+use super::messaging_refusals;
 use crate::ApiError;
 
 #[derive(Debug, thiserror::Error)]
@@ -92,14 +93,19 @@ impl Refusal {
             }
             other => other.to_string(),
         };
-        let (content_type, body) = match dialect {
-            Dialect::Openai => ("application/json", openai(status, code, &message)),
-            Dialect::Anthropic => ("application/json", anthropic(status, code, &message)),
-            Dialect::Gemini => ("application/json", gemini(status, code, &message)),
-            Dialect::Runway => ("application/json", runway(code, &message)),
-            Dialect::Stability => ("application/json", stability(code, &message)),
-            Dialect::Exa => ("application/json", exa(code, &message)),
-            Dialect::Generic => ("application/problem+json", problem(status, code, &message)),
+        let (status, content_type, body) = match dialect {
+            Dialect::Openai => (status, "application/json", openai(status, code, &message)),
+            Dialect::Anthropic => (status, "application/json", anthropic(status, code, &message)),
+            Dialect::Gemini => (status, "application/json", gemini(status, code, &message)),
+            Dialect::Runway => (status, "application/json", runway(code, &message)),
+            Dialect::Stability => (status, "application/json", stability(code, &message)),
+            Dialect::Exa => (status, "application/json", exa(code, &message)),
+            Dialect::Twilio => (status, "application/json", messaging_refusals::twilio(status, code, &message)),
+            Dialect::Resend => {
+                let (status, body) = messaging_refusals::resend(&self, status, code, &message);
+                (status, "application/json", body)
+            }
+            Dialect::Generic => (status, "application/problem+json", problem(status, code, &message)),
         };
         let mut response = (status, body.to_string()).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -347,7 +347,10 @@ impl Resp {
 
     /// byok's `code`: in problem+json, or inside a provider-shaped proxy refusal.
     pub fn code(&self) -> &str {
-        [&self.body["code"], &self.body["error"]["code"]].into_iter().find_map(|c| c.as_str()).unwrap_or("")
+        [&self.body["code"], &self.body["error"]["code"], &self.body["details"]["byok_code"]]
+            .into_iter()
+            .find_map(|c| c.as_str())
+            .unwrap_or("")
     }
 
     /// Asserts a problem+json answer with this status and code.

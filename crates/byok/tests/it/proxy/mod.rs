@@ -7,6 +7,7 @@ mod canary;
 mod churn;
 mod forwarding;
 mod keys;
+mod messaging_sdk;
 mod quota;
 mod refusals;
 mod sdk;
