@@ -36,5 +36,5 @@ fi
 "$VENV/bin/python" -c 'import openai, anthropic, google.genai, groq, exa_py, runwayml, requests, twilio, resend, schemathesis' >&2
 npm install --prefix "$VENV/node" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
   "openai@$OPENAI_NODE_VERSION" >&2
-node -e 'require(process.argv[1])' "$VENV/node/node_modules/openai" >&2
+node -e 'require(require("path").resolve(process.argv[1]))' "$VENV/node/node_modules/openai" >&2
 echo "$(cd "$VENV" && pwd)/bin/python"
