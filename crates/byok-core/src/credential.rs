@@ -82,12 +82,19 @@ pub struct Credential {
     pub revision: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When a connection test of the current secret started, while one runs.
+    pub verifying_since: Option<Timestamp>,
 }
 
 impl Credential {
-    /// The status people see: a disabled credential is `disabled` whatever it was.
+    /// The status people see: a disabled credential is `disabled` whatever it was,
+    /// an enabled one under test `verifying`.
     pub fn effective_status(&self) -> Status {
-        if self.enabled { self.status } else { Status::Disabled }
+        match (self.enabled, self.verifying_since) {
+            (false, _) => Status::Disabled,
+            (true, Some(_)) => Status::Verifying,
+            (true, None) => self.status,
+        }
     }
 }
 

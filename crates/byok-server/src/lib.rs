@@ -51,6 +51,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/providers", get(routes::list_providers))
+        .route("/providers/{id}/test", post(routes::test_fields))
+        .route("/availability", get(routes::availability))
         .route("/tokens", post(routes::create_token))
         .route("/tokens/{id}", get(routes::get_token).delete(routes::revoke_token))
         .route("/resolve", post(routes::resolve))

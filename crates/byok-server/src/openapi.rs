@@ -28,6 +28,8 @@ use proxy::ProxyPaths;
         routes::patch_credential,
         routes::delete_credential,
         routes::test_credential,
+        routes::test_fields,
+        routes::availability,
         routes::list_versions,
         routes::rollback,
         routes::list_audit,

@@ -69,19 +69,66 @@ pub async fn probe_fields(
     outcome
 }
 
-/// Tests a stored credential and records the outcome on it.
+/// How old a test mark must be before the re-verification sweep takes it for the
+/// trace of a test that never finished (the instance stopped mid-test) and tests the
+/// credential again. Well above a probe's longest run (connect plus total timeout).
+pub const VERIFYING_STALE_AFTER: Duration = Duration::from_secs(120);
+
+/// Tests a stored credential and records the outcome on it. While the probe runs the
+/// credential shows `verifying`; the mark is cleared however the test ends.
 pub async fn test_stored(state: &AppState, c: &Credential) -> Result<ProbeOutcome, ApiError> {
-    let spec = state.catalog.get(c.provider.as_str())?;
-    let secrets = state.keyring.open(&binding(c), &c.sealed)?;
-    let outcome = probe_fields(state, spec, &c.config, &secrets).await;
-    if outcome.kind != ProbeOutcomeKind::Unavailable {
-        let tested_at = state.clock.now();
-        state
-            .store
-            .record_test(&c.id, c.version, status_after(outcome.kind), Some(&outcome.message), tested_at)
-            .await?;
+    let started = state.clock.now();
+    state.store.mark_verifying(&c.id, c.version, started).await?;
+    let recorded = async {
+        let spec = state.catalog.get(c.provider.as_str())?;
+        let secrets = state.keyring.open(&binding(c), &c.sealed)?;
+        let outcome = probe_fields(state, spec, &c.config, &secrets).await;
+        if outcome.kind != ProbeOutcomeKind::Unavailable {
+            let tested_at = state.clock.now();
+            state
+                .store
+                .record_test(&c.id, c.version, status_after(outcome.kind), Some(&outcome.message), tested_at)
+                .await?;
+        }
+        Ok::<_, ApiError>(outcome)
     }
-    Ok(outcome)
+    .await;
+    if !matches!(&recorded, Ok(outcome) if outcome.kind != ProbeOutcomeKind::Unavailable) {
+        state.store.end_verifying(&c.id, c.version, started).await?;
+    }
+    recorded
+}
+
+/// Marks a credential about to be stored with a new secret as under test, when
+/// deployments test new secrets (`BYOK_TEST_NEW_CREDENTIALS`) and it was not tested
+/// already: true when [`test_in_background`] must follow its commit. Otherwise no
+/// mark (an older secret's never carries over).
+pub fn mark_for_background_test(state: &AppState, c: &mut Credential, tested: bool) -> bool {
+    let test = state.settings.test_new_credentials && !tested;
+    c.verifying_since = test.then(|| state.clock.now());
+    test
+}
+
+/// Tests a secret just stored, after the answer went out: `audit` is the entry to
+/// write (its outcome filled in), like any connection test's. A newer secret stored
+/// meanwhile keeps its own status (the result is recorded for this version only).
+pub fn test_in_background(state: &AppState, c: Credential, audit: AuditEvent) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        match test_stored(&state, &c).await {
+            Ok(outcome) => {
+                let event = AuditEvent {
+                    outcome: outcome.kind.as_str().into(),
+                    detail: Some(format!("tested after version {} was stored", c.version)),
+                    ..audit
+                };
+                if let Err(e) = state.audit.record(event).await {
+                    tracing::error!(error = %e, "a background connection test could not be audited");
+                }
+            }
+            Err(e) => tracing::warn!(credential_id = %c.id, error = %e, "background connection test failed"),
+        }
+    });
 }
 
 /// Re-tests connected credentials every `interval`, a few at a time, spread out by a
@@ -95,7 +142,8 @@ pub fn start_reverification(state: AppState, interval: Duration, concurrency: us
             tokio::time::sleep(jitter(sweep)).await;
             let now = state.clock.now();
             let before = byok_core::Timestamp::from_millis(now.millis() - interval.as_millis() as i64);
-            let due = match state.store.due_for_retest(before, 100).await {
+            let stale = byok_core::Timestamp::from_millis(now.millis() - VERIFYING_STALE_AFTER.as_millis() as i64);
+            let due = match state.store.due_for_retest(before, stale, 100).await {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::warn!(error = %e, "re-verification could not list credentials");

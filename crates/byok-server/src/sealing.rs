@@ -45,6 +45,7 @@ pub fn new_credential(state: &AppState, new: NewCredential) -> Credential {
         revision: 1,
         created_at: now,
         updated_at: now,
+        verifying_since: None,
     };
     seal_into(state, &mut credential, &new.split.secrets);
     credential

@@ -34,6 +34,13 @@ pub struct ServerSettings {
     pub proxy_max_body_bytes: usize,
     /// Whether the settings page's session cookie is marked `Secure` (HTTPS only).
     pub ui_secure_cookie: bool,
+    /// Whether a newly stored secret is tested in the background right away.
+    pub test_new_credentials: bool,
+    /// Whether create and a PATCH with new fields test them first unless the request
+    /// says `"validate": false`.
+    pub validate_on_create: bool,
+    /// The providers the settings page shows (`BYOK_UI_PROVIDERS`); all when `None`.
+    pub ui_providers: Option<Vec<byok_core::ProviderId>>,
 }
 
 impl Default for ServerSettings {
@@ -48,6 +55,9 @@ impl Default for ServerSettings {
             keep_versions: 10,
             proxy_max_body_bytes: 10 * 1024 * 1024,
             ui_secure_cookie: false,
+            test_new_credentials: true,
+            validate_on_create: false,
+            ui_providers: None,
         }
     }
 }

@@ -4,12 +4,12 @@
 /// Inserts credentials, each with its first version.
 macro_rules! insert_credential_rows {
     ($db:ty, $tx:expr, $credentials:expr) => {{
-        // 22 parameters a row: 400 rows stay under SQLite's 32,766 parameters.
+        // 23 parameters a row: 400 rows stay under SQLite's 32,766 parameters.
         for chunk in $credentials.chunks(400) {
             let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
                 "INSERT INTO credentials (id, owner, provider, label, config, secret_hints, key_id, sealed, status, ",
                 "status_message, last_tested_at, last_used_at, enabled, priority, monthly_limit, usage_total, ",
-                "usage_period, period_start, version, revision, created_at, updated_at) "
+                "usage_period, period_start, version, revision, created_at, updated_at, verifying_since) "
             ));
             q.push_values(chunk, |mut row, c: &byok_core::Credential| {
                 row.push_bind(c.id.to_string())
@@ -33,7 +33,8 @@ macro_rules! insert_credential_rows {
                     .push_bind(c.version)
                     .push_bind(c.revision)
                     .push_bind(c.created_at.millis())
-                    .push_bind(c.updated_at.millis());
+                    .push_bind(c.updated_at.millis())
+                    .push_bind(c.verifying_since.map(|t| t.millis()));
             });
             q.build().execute(&mut *$tx).await?;
             let mut q = sqlx::QueryBuilder::<$db>::new(
@@ -59,7 +60,9 @@ macro_rules! update_credential_row {
         let done = sqlx::query(concat!(
             "UPDATE credentials SET label = $1, config = $2, secret_hints = $3, key_id = $4, sealed = $5, ",
             "status = $6, status_message = $7, last_tested_at = $8, enabled = $9, priority = $10, ",
-            "monthly_limit = $11, version = $12, updated_at = $13, revision = revision + 1 ",
+            "monthly_limit = $11, version = $12, updated_at = $13, revision = revision + 1, ",
+            // A test mark belongs to the secret it tests: a new secret brings its own.
+            "verifying_since = CASE WHEN version = $12 THEN verifying_since ELSE $16 END ",
             "WHERE id = $14 AND revision = $15"
         ))
         .bind(c.label.as_str())
@@ -77,6 +80,7 @@ macro_rules! update_credential_row {
         .bind(c.updated_at.millis())
         .bind(c.id.to_string())
         .bind(c.revision)
+        .bind(c.verifying_since.map(|t| t.millis()))
         .execute(&mut *$tx)
         .await?;
         let applied = done.rows_affected() == 1;

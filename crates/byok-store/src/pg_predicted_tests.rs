@@ -39,6 +39,7 @@ fn row(id: &str, owner: &str) -> CredentialRow {
         revision: 1,
         created_at: 0,
         updated_at: 0,
+        verifying_since: None,
     }
 }
 

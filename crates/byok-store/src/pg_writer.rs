@@ -337,5 +337,6 @@ pub(crate) fn credential_row(r: &Row) -> Result<CredentialRow, tokio_postgres::E
         revision: r.try_get(19)?,
         created_at: r.try_get(20)?,
         updated_at: r.try_get(21)?,
+        verifying_since: r.try_get(22)?,
     })
 }

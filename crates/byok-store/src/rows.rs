@@ -31,6 +31,7 @@ pub(crate) struct CredentialRow {
     pub revision: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub verifying_since: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -85,6 +86,7 @@ impl TryFrom<CredentialRow> for Credential {
             revision: r.revision,
             created_at: Timestamp::from_millis(r.created_at),
             updated_at: Timestamp::from_millis(r.updated_at),
+            verifying_since: r.verifying_since.map(Timestamp::from_millis),
         })
     }
 }

@@ -6,7 +6,7 @@ macro_rules! credential_columns {
     () => {
         "id, owner, provider, label, config, secret_hints, key_id, sealed, status, status_message, last_tested_at, \
          last_used_at, enabled, priority, monthly_limit, usage_total, usage_period, period_start, version, revision, \
-         created_at, updated_at"
+         created_at, updated_at, verifying_since"
     };
 }
 
@@ -368,6 +368,38 @@ macro_rules! impl_sql_store {
                     .collect()
             }
 
+            async fn mark_verifying(
+                &self,
+                id: &byok_core::CredentialId,
+                version: i64,
+                since: byok_core::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query("UPDATE credentials SET verifying_since = $1 WHERE id = $2 AND version = $3")
+                    .bind(since.millis())
+                    .bind(id.to_string())
+                    .bind(version)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn end_verifying(
+                &self,
+                id: &byok_core::CredentialId,
+                version: i64,
+                since: byok_core::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "UPDATE credentials SET verifying_since = NULL WHERE id = $1 AND version = $2 AND verifying_since = $3",
+                )
+                .bind(id.to_string())
+                .bind(version)
+                .bind(since.millis())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn record_test(
                 &self,
                 id: &byok_core::CredentialId,
@@ -378,7 +410,7 @@ macro_rules! impl_sql_store {
             ) -> Result<bool, $crate::StoreError> {
                 let done = sqlx::query(concat!(
                     "UPDATE credentials SET status = coalesce($1, status), status_message = $2, last_tested_at = $3, ",
-                    "revision = revision + 1 WHERE id = $4 AND version = $5"
+                    "verifying_since = NULL, revision = revision + 1 WHERE id = $4 AND version = $5"
                 ))
                 .bind(status.map(|s| s.as_str()))
                 .bind(message)
@@ -394,16 +426,38 @@ macro_rules! impl_sql_store {
             async fn due_for_retest(
                 &self,
                 before: byok_core::Timestamp,
+                stale_before: byok_core::Timestamp,
                 limit: u32,
             ) -> Result<Vec<byok_core::Credential>, $crate::StoreError> {
-                let sql = concat!(
+                // Two statements, so each uses its partial index.
+                let stale = concat!(
                     "SELECT ",
                     credential_columns!(),
-                    " FROM credentials WHERE enabled = TRUE AND status IN ('connected', 'restricted') ",
-                    "AND (last_tested_at IS NULL OR last_tested_at < $1) ORDER BY last_tested_at, id LIMIT $2"
+                    " FROM credentials WHERE verifying_since IS NOT NULL AND verifying_since < $1 AND enabled = TRUE ",
+                    "ORDER BY verifying_since, id LIMIT $2"
                 );
-                let rows: Vec<$crate::rows::CredentialRow> =
-                    sqlx::query_as(sql).bind(before.millis()).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+                let mut rows: Vec<$crate::rows::CredentialRow> = sqlx::query_as(stale)
+                    .bind(stale_before.millis())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let room = i64::from(limit) - rows.len() as i64;
+                if room > 0 {
+                    let due = concat!(
+                        "SELECT ",
+                        credential_columns!(),
+                        " FROM credentials WHERE enabled = TRUE AND status IN ('connected', 'restricted') ",
+                        "AND (last_tested_at IS NULL OR last_tested_at < $1) AND verifying_since IS NULL ",
+                        "ORDER BY last_tested_at, id LIMIT $2"
+                    );
+                    rows.extend(
+                        sqlx::query_as::<_, $crate::rows::CredentialRow>(due)
+                            .bind(before.millis())
+                            .bind(room)
+                            .fetch_all(&self.pool)
+                            .await?,
+                    );
+                }
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 

@@ -191,6 +191,7 @@ fn credential_row(r: &Row<'_>) -> rusqlite::Result<CredentialRow> {
         revision: r.get(19)?,
         created_at: r.get(20)?,
         updated_at: r.get(21)?,
+        verifying_since: r.get(22)?,
     })
 }
 

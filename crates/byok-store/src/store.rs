@@ -197,9 +197,16 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
     async fn roll_over(&self, owner: &Owner, provider: &ProviderId, period: Timestamp) -> Result<(), StoreError>;
     /// Closed periods of these credentials, newest first.
     async fn usage_history(&self, ids: &[CredentialId]) -> Result<Vec<UsagePeriod>, StoreError>;
-    /// Records a connection test's result if the credential's secret is still at
-    /// `version` (a test of an older secret must not label a newer one). `status:
-    /// None` keeps the status. False when the credential changed or is gone.
+    /// Marks a test of the secret at `version` as running since `since` (the API shows
+    /// `verifying`). False when the secret changed or the credential is gone.
+    async fn mark_verifying(&self, id: &CredentialId, version: i64, since: Timestamp) -> Result<bool, StoreError>;
+    /// Clears the mark a test set at `since`, when it recorded nothing (the provider was
+    /// unavailable); a mark of another test is left alone.
+    async fn end_verifying(&self, id: &CredentialId, version: i64, since: Timestamp) -> Result<(), StoreError>;
+    /// Records a connection test's result, and clears the test mark, if the
+    /// credential's secret is still at `version` (a test of an older secret must not
+    /// label a newer one). `status: None` keeps the status. False when the credential
+    /// changed or is gone.
     async fn record_test(
         &self,
         id: &CredentialId,
@@ -208,9 +215,15 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
         message: Option<&str>,
         tested_at: Timestamp,
     ) -> Result<bool, StoreError>;
-    /// Enabled credentials whose last good test is older than `before` (or that never
-    /// had one while connected), oldest first.
-    async fn due_for_retest(&self, before: Timestamp, limit: u32) -> Result<Vec<Credential>, StoreError>;
+    /// Enabled credentials whose test mark is older than `stale_before` (a test that
+    /// never finished: the instance stopped mid-test), then those whose last good test
+    /// is older than `before` (or that never had one while connected), oldest first.
+    async fn due_for_retest(
+        &self,
+        before: Timestamp,
+        stale_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Credential>, StoreError>;
     /// Marks a credential failing with a message (e.g. its secret did not open).
     async fn mark_failing(&self, id: &CredentialId, message: &str, now: Timestamp) -> Result<(), StoreError>;
 

@@ -75,6 +75,12 @@ pub struct Layer {
     pub proxy_polls: Option<BTreeMap<String, Vec<PathRule>>>,
     /// Seconds a client may take to send a request's head (or stay idle between requests).
     pub header_read_timeout_secs: Option<u64>,
+    /// Test a newly stored secret in the background right away (default true).
+    pub test_new_credentials: Option<bool>,
+    /// Test submitted fields before storing them unless a request says `"validate": false`.
+    pub validate_on_create: Option<bool>,
+    /// The providers the settings page shows (ids of the catalog); all when unset.
+    pub ui_providers: Option<Vec<String>>,
 }
 
 impl Layer {
@@ -97,6 +103,9 @@ impl Layer {
             proxy_allow: over.proxy_allow.or(self.proxy_allow),
             proxy_polls: over.proxy_polls.or(self.proxy_polls),
             header_read_timeout_secs: over.header_read_timeout_secs.or(self.header_read_timeout_secs),
+            test_new_credentials: over.test_new_credentials.or(self.test_new_credentials),
+            validate_on_create: over.validate_on_create.or(self.validate_on_create),
+            ui_providers: over.ui_providers.or(self.ui_providers),
         }
     }
 
@@ -111,16 +120,22 @@ impl Layer {
         let probe_rate_per_minute = number("BYOK_PROBE_RATE_PER_MINUTE")?
             .map(|n| u32::try_from(n).map_err(|_| ConfigError::Number("BYOK_PROBE_RATE_PER_MINUTE", n.to_string())))
             .transpose()?;
-        let ui_secure_cookie = get("BYOK_UI_SECURE_COOKIE")
-            .map(|v| match v.trim() {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => Err(ConfigError::Bool("BYOK_UI_SECURE_COOKIE", v.clone())),
-            })
-            .transpose()?;
+        let boolean = |name: &'static str| {
+            get(name)
+                .map(|v| match v.trim() {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err(ConfigError::Bool(name, v.clone())),
+                })
+                .transpose()
+        };
         Ok(Layer {
             probe_rate_per_minute,
-            ui_secure_cookie,
+            ui_secure_cookie: boolean("BYOK_UI_SECURE_COOKIE")?,
+            test_new_credentials: boolean("BYOK_TEST_NEW_CREDENTIALS")?,
+            validate_on_create: boolean("BYOK_VALIDATE_ON_CREATE")?,
+            ui_providers: get("BYOK_UI_PROVIDERS")
+                .map(|list| list.split(',').map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()).collect()),
             reverify_interval_secs: number("BYOK_REVERIFY_INTERVAL_SECS")?,
             proxy_max_body_bytes: number("BYOK_PROXY_MAX_BODY_BYTES")?,
             proxy_read_timeout_secs: number("BYOK_PROXY_READ_TIMEOUT_SECS")?,
@@ -172,6 +187,10 @@ pub struct Config {
     pub proxy_read_timeout: Duration,
     pub ui_secure_cookie: bool,
     pub header_read_timeout: Duration,
+    pub test_new_credentials: bool,
+    pub validate_on_create: bool,
+    /// Checked against the catalog at start-up (which the config file may extend).
+    pub ui_providers: Option<Vec<String>>,
 }
 
 impl Config {
@@ -237,6 +256,9 @@ impl Config {
             proxy_read_timeout,
             header_read_timeout,
             ui_secure_cookie: layer.ui_secure_cookie.unwrap_or(false),
+            test_new_credentials: layer.test_new_credentials.unwrap_or(true),
+            validate_on_create: layer.validate_on_create.unwrap_or(false),
+            ui_providers: layer.ui_providers,
             master_key: layer.master_key,
             master_keys: layer.master_keys,
             database_url_given: layer.database_url.is_some(),
@@ -322,6 +344,28 @@ runway = ["GET /v1/tasks/*"]
         std::fs::write(&file, "[proxy_allow]\nopenai = [\"/v1/models\"]\n").unwrap();
         let err = Config::load(Some(&file), &env(&[]), Layer::default()).unwrap_err();
         assert!(err.to_string().contains("METHODS /path"), "{err}");
+    }
+
+    #[test]
+    fn deployment_settings_for_connection_tests_and_the_page() {
+        let config = Config::load(None, &env(&[]), Layer::default()).unwrap();
+        assert!(config.test_new_credentials && !config.validate_on_create && config.ui_providers.is_none());
+        let vars = env(&[
+            ("BYOK_VALIDATE_ON_CREATE", "true"),
+            ("BYOK_TEST_NEW_CREDENTIALS", "false"),
+            ("BYOK_UI_PROVIDERS", "openai, anthropic,twilio,resend"),
+        ]);
+        let config = Config::load(None, &vars, Layer::default()).unwrap();
+        assert!(config.validate_on_create && !config.test_new_credentials);
+        assert_eq!(config.ui_providers.unwrap(), ["openai", "anthropic", "twilio", "resend"]);
+        let err = Config::load(None, &env(&[("BYOK_VALIDATE_ON_CREATE", "yes")]), Layer::default()).unwrap_err();
+        assert_eq!(err.to_string(), "invalid BYOK_VALIDATE_ON_CREATE `yes`: expected true or false");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("byok.toml");
+        std::fs::write(&file, "validate_on_create = true\nui_providers = [\"openai\", \"resend\"]\n").unwrap();
+        let config = Config::load(Some(&file), &env(&[]), Layer::default()).unwrap();
+        assert!(config.validate_on_create);
+        assert_eq!(config.ui_providers.unwrap(), ["openai", "resend"]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use byok_core::{Clock, PlatformEnv, Timestamp};
+use byok_core::{Catalog, Clock, PlatformEnv, ProviderId, Timestamp};
 use byok_crypto::{AuditKey, KeyCheck, Keyring, KeyringError, hash_token};
 use byok_providers::{CatalogError, ProbeSettings, ProbeSetupError, Prober, build_catalog};
 use byok_server::audit::{AuditSetupError, load_audit_key};
@@ -35,6 +35,10 @@ pub enum StartupError {
     ProxyAllow(String),
     #[error("proxy_polls in the config file: {0}")]
     ProxyPolls(String),
+    #[error("BYOK_UI_PROVIDERS names {0}, which the catalog does not have (known: {1})")]
+    UiProviders(String, String),
+    #[error("BYOK_UI_PROVIDERS names no provider: leave it unset to show them all")]
+    NoUiProviders,
 }
 
 /// Builds the keyring from the settings: fails on a missing or malformed key before
@@ -78,6 +82,7 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
     for (provider, rules) in &config.proxy_polls {
         catalog.set_proxy_polls(provider, rules.clone()).map_err(|e| StartupError::ProxyPolls(e.to_string()))?;
     }
+    let ui_providers = config.ui_providers.as_deref().map(|ids| ui_providers(&catalog, ids)).transpose()?;
     let probe_settings = ProbeSettings {
         proxy_read_timeout: config.proxy_read_timeout,
         ..ProbeSettings::from_env(&catalog, world.env)?
@@ -100,6 +105,9 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
         reverify_interval: config.reverify_interval,
         proxy_max_body_bytes: config.proxy_max_body_bytes,
         ui_secure_cookie: config.ui_secure_cookie,
+        test_new_credentials: config.test_new_credentials,
+        validate_on_create: config.validate_on_create,
+        ui_providers,
         ..ServerSettings::default()
     };
     let audit_key = load_audit_key(store.as_ref(), &keyring).await?;
@@ -108,6 +116,19 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
     parts.platform_env = platform_env;
     parts.clock = world.clock;
     Ok(AppState::new(parts, settings))
+}
+
+/// The settings page's providers, each one the catalog has.
+fn ui_providers(catalog: &Catalog, ids: &[String]) -> Result<Vec<ProviderId>, StartupError> {
+    if ids.is_empty() {
+        return Err(StartupError::NoUiProviders);
+    }
+    let unknown: Vec<String> = ids.iter().filter(|id| catalog.get(id).is_err()).map(|id| format!("`{id}`")).collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = catalog.providers().map(|p| p.id.as_str()).collect();
+        return Err(StartupError::UiProviders(unknown.join(", "), known.join(", ")));
+    }
+    Ok(ids.iter().filter_map(|id| catalog.get(id).ok().map(|p| p.id.clone())).collect())
 }
 
 /// Opens the store and the audit key only, writing nothing: for `byok audit`.

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::audit::{self, RequestInfo, credential_event};
 use crate::auth::Auth;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::probing::{probe_fields, status_after};
+use crate::probing::{mark_for_background_test, probe_fields, status_after, test_in_background};
 use crate::sealing::{NewCredential, binding, current_period, hints, new_credential, seal_into};
 use crate::token_counts::token_counts;
 use crate::views::{CredentialView, Page};
@@ -40,12 +40,13 @@ pub struct CreateCredential {
     pub monthly_limit: Option<i64>,
     pub priority: Option<i64>,
     /// Test the submitted values with the provider first and refuse a definitely
-    /// invalid credential (422 `validation_failed`).
-    #[serde(default)]
-    pub validate: bool,
+    /// invalid credential (422 `validation_failed`). Default: the deployment's
+    /// `BYOK_VALIDATE_ON_CREATE` (false unless set). Without validation the new
+    /// credential is tested in the background after it is stored.
+    pub validate: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchCredential {
     pub label: Option<String>,
@@ -57,9 +58,9 @@ pub struct PatchCredential {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub monthly_limit: Option<Option<i64>>,
-    /// With changed fields: test the new values first, as on create.
-    #[serde(default)]
-    pub validate: bool,
+    /// With changed fields: test the new values first, as on create. Default: the
+    /// deployment's `BYOK_VALIDATE_ON_CREATE`.
+    pub validate: Option<bool>,
 }
 
 /// Distinguishes an absent key (`None`) from an explicit `null` (`Some(None)`).
@@ -117,7 +118,7 @@ pub(crate) async fn create(
     let split = state.catalog.split_fields(provider.as_str(), fields)?;
     let monthly_limit = body.monthly_limit.map(check_limit).transpose()?;
     let priority = check_priority(body.priority.unwrap_or(0))?;
-    let verdict = if body.validate {
+    let verdict = if body.validate.unwrap_or(state.settings.validate_on_create) {
         let refused = AuditEvent {
             owner: Some(owner.to_string()),
             provider: Some(provider.to_string()),
@@ -129,13 +130,18 @@ pub(crate) async fn create(
     };
     let mut credential =
         new_credential(state, NewCredential { owner, provider, label, split, monthly_limit, priority });
-    if let Some(outcome) = verdict {
-        apply_verdict(state, &mut credential, &outcome);
+    if let Some(outcome) = &verdict {
+        apply_verdict(state, &mut credential, outcome);
     }
+    let test_after = mark_for_background_test(state, &mut credential, verdict.is_some());
     let mut event = credential_event(principal, info, AuditAction::CredentialCreate, "ok", &credential);
-    event.detail = body.validate.then(|| format!("validated: {}", credential.status));
+    event.detail = verdict.is_some().then(|| format!("validated: {}", credential.status));
     state.audit.commit(Change::InsertCredential(credential.clone()), vec![event]).await?;
     tracing::info!(credential_id = %credential.id, owner = %credential.owner, provider = %credential.provider, "credential created");
+    if test_after {
+        let audit = credential_event(principal, info, AuditAction::CredentialTest, "", &credential);
+        test_in_background(state, credential.clone(), audit);
+    }
     Ok(credential)
 }
 
@@ -196,8 +202,26 @@ pub async fn patch_credential(
 }
 
 /// Applies a change to a credential `principal` may manage (the API's and the
-/// settings page's one path).
+/// settings page's one path). A connection test finishing between reading and
+/// writing the row moves its revision too: the change is applied afresh to the new
+/// row a few times before the caller is told of a conflict.
 pub(crate) async fn update(
+    state: &AppState,
+    principal: &Principal,
+    info: &RequestInfo,
+    id: &str,
+    body: PatchCredential,
+) -> Result<Credential, ApiError> {
+    for _ in 0..2 {
+        match try_update(state, principal, info, id, body.clone()).await {
+            Err(ApiError::Conflict(_)) => continue,
+            done => return done,
+        }
+    }
+    try_update(state, principal, info, id, body).await
+}
+
+async fn try_update(
     state: &AppState,
     principal: &Principal,
     info: &RequestInfo,
@@ -218,13 +242,15 @@ pub(crate) async fn update(
     if let Some(enabled) = body.enabled {
         c.enabled = enabled;
     }
+    let mut validated = false;
     if let Some(changes) = body.fields {
-        let refused =
-            body.validate.then(|| credential_event(principal, info, AuditAction::CredentialTest, "invalid", &c));
-        apply_field_changes(state, &mut c, changes, refused).await?;
+        let validate = body.validate.unwrap_or(state.settings.validate_on_create);
+        let refused = validate.then(|| credential_event(principal, info, AuditAction::CredentialTest, "invalid", &c));
+        validated = apply_field_changes(state, &mut c, changes, refused).await?;
     }
     c.updated_at = state.clock.now();
     let new_version = c.version != old_version;
+    let test_after = new_version && mark_for_background_test(state, &mut c, validated);
     let mut event = credential_event(principal, info, AuditAction::CredentialUpdate, "ok", &c);
     event.detail = Some(if new_version { format!("new secret version {}", c.version) } else { "settings".to_owned() });
     let mut events = vec![event];
@@ -238,6 +264,10 @@ pub(crate) async fn update(
     }
     c.revision += 1;
     tracing::info!(credential_id = %c.id, version = c.version, "credential updated");
+    if test_after {
+        let audit = credential_event(principal, info, AuditAction::CredentialTest, "", &c);
+        test_in_background(state, c.clone(), audit);
+    }
     Ok(c)
 }
 
@@ -347,12 +377,13 @@ fn apply_verdict(state: &AppState, c: &mut Credential, outcome: &ProbeOutcome) {
 /// Merges field changes into the credential's current fields and re-checks the whole
 /// set; a changed secret is sealed as a new version. With `validate`, changed values
 /// are probed first (`validation` is the audit entry should the provider refuse them).
+/// True when they were probed.
 async fn apply_field_changes(
     state: &AppState,
     c: &mut Credential,
     changes: BTreeMap<String, Option<String>>,
     validation: Option<AuditEvent>,
-) -> Result<(), ApiError> {
+) -> Result<bool, ApiError> {
     let old_secrets = state.keyring.open(&binding(c), &c.sealed)?;
     let mut fields: BTreeMap<String, SecretValue> = old_secrets.clone();
     fields.extend(c.config.iter().map(|(k, v)| (k.clone(), SecretValue::new(v.clone()))));
@@ -379,10 +410,11 @@ async fn apply_field_changes(
         c.secret_hints = hints(&split.secrets);
         seal_into(state, c, &split.secrets);
     }
+    let validated = verdict.is_some();
     if let Some(outcome) = verdict {
         apply_verdict(state, c, &outcome);
     }
-    Ok(())
+    Ok(validated)
 }
 
 fn check_priority(p: i64) -> Result<i64, ApiError> {
@@ -411,7 +443,7 @@ pub(crate) fn forbidden_owner(owner: &Owner) -> ApiError {
 
 /// The owner a write acts for: the given one if the caller may manage it, or the
 /// caller's own user when a user token gives none.
-fn owner_for_write(principal: &Principal, given: Option<&str>) -> Result<Owner, ApiError> {
+pub(crate) fn owner_for_write(principal: &Principal, given: Option<&str>) -> Result<Owner, ApiError> {
     let owner = match (given, &principal.owner) {
         (Some(owner), _) => owner.parse()?,
         (None, Some(own)) if principal.role == Role::User => own.clone(),

@@ -1,4 +1,5 @@
 mod audit_log;
+mod availability;
 mod credentials;
 mod health;
 mod policy;
@@ -11,6 +12,7 @@ mod versions;
 pub(crate) mod virtual_keys;
 
 pub(crate) use audit_log::*;
+pub(crate) use availability::*;
 pub(crate) use credentials::*;
 pub(crate) use health::*;
 pub(crate) use policy::*;

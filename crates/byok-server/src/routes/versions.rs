@@ -86,6 +86,7 @@ pub async fn rollback(
     c.last_tested_at = None;
     c.updated_at = state.clock.now();
     seal_into(&state, &mut c, &secrets);
+    let test_after = crate::probing::mark_for_background_test(&state, &mut c, false);
     let mut event = credential_event(&principal, &info, AuditAction::CredentialRollback, "ok", &c);
     event.detail = Some(format!("version {} restored as version {}", body.version, c.version));
     let change =
@@ -94,5 +95,9 @@ pub async fn rollback(
         return Err(ApiError::Conflict("the credential was changed by another request; fetch it and retry".into()));
     }
     c.revision += 1;
+    if test_after {
+        let audit = credential_event(&principal, &info, AuditAction::CredentialTest, "", &c);
+        crate::probing::test_in_background(&state, c.clone(), audit);
+    }
     Ok(Json(CredentialView::new(&c, current_period(&state))))
 }

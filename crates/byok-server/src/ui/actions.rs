@@ -50,7 +50,7 @@ pub(crate) async fn set_enabled(
         enabled: Some(enabled),
         priority: None,
         monthly_limit: None,
-        validate: false,
+        validate: None,
     };
     let c = update(&state, &session.principal, &info, &id, change).await?;
     let notice = if enabled { "enabled" } else { "disabled" };
@@ -110,7 +110,7 @@ pub(crate) async fn use_platform(State(state): State<AppState>, form: SignedForm
                 enabled: Some(false),
                 priority: None,
                 monthly_limit: None,
-                validate: false,
+                validate: None,
             };
             update(&state, &session.principal, &info, &c.id.to_string(), change).await?;
         }

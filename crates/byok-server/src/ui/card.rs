@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use byok_core::{Owner, ProviderSpec};
 use maud::{Markup, html};
 
+use crate::routes::ProviderAvailability;
 use crate::ui::layout::{badge, csrf_field, when};
 use crate::ui::session::Session;
 use crate::ui::settings::{Tested, slug};
@@ -18,20 +19,31 @@ pub(crate) struct PlatformOffer {
     pub hints: BTreeMap<String, String>,
 }
 
+/// What a card shows of a provider for one owner.
+pub(crate) struct CardData<'a> {
+    pub credentials: Vec<&'a CredentialView>,
+    pub platform: Option<&'a PlatformOffer>,
+    /// Whether a request for this owner would find a key, and where.
+    pub availability: Option<&'a ProviderAvailability>,
+}
+
 pub(crate) fn provider_card(
     session: &Session,
     owner: &Owner,
     spec: &ProviderSpec,
-    credentials: &[&CredentialView],
-    platform: Option<&PlatformOffer>,
+    data: &CardData<'_>,
     tested: Option<&Tested>,
 ) -> Markup {
+    let CardData { credentials, platform, availability } = data;
     let card_id = format!("card-{}-{}", slug(owner), spec.id);
     let has_enabled = credentials.iter().any(|c| c.enabled);
     let add_href = format!("/ui/credentials/new?owner={}&provider={}", encode(&owner.to_string()), spec.id);
     html! {
         article class="card" id=(card_id) aria-labelledby={ (card_id) "-name" } {
-            h3 id={ (card_id) "-name" } { (spec.name) }
+            h4 id={ (card_id) "-name" } { (spec.name) }
+            @if let Some(a) = availability {
+                (available(a))
+            }
             @if credentials.is_empty() {
                 p class="muted" { "Not connected." }
             }
@@ -41,7 +53,7 @@ pub(crate) fn provider_card(
             p class="actions" {
                 a class="button" href=(add_href) { "Add key" span class="vh" { " for " (spec.name) } }
             }
-            @if let Some(offer) = platform {
+            @if let Some(offer) = *platform {
                 @let key = describe(spec, offer);
                 @if has_enabled {
                     form method="post" action="/ui/platform" class="platform" {
@@ -110,6 +122,18 @@ fn credential(session: &Session, spec: &ProviderSpec, c: &CredentialView, tested
             }
         }
     }
+}
+
+/// Whether requests for this owner find a key, and from which tier.
+fn available(a: &ProviderAvailability) -> Markup {
+    let (class, text) = match (a.usable, a.source, a.reason) {
+        (true, Some("user"), _) => ("available", "Available: your own key is used."),
+        (true, Some("org"), _) => ("available", "Available: the organization's key is used."),
+        (true, _, _) => ("available", "Available: the platform's key is used."),
+        (false, _, Some("quota_exhausted")) => ("unavailable", "Not available: every key is at its monthly limit."),
+        (false, _, _) => ("unavailable", "Not available: no key."),
+    };
+    html! { p class={ "availability " (class) } data-source=[a.source] { (text) } }
 }
 
 fn usage(c: &CredentialView) -> Markup {

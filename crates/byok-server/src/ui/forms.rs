@@ -99,7 +99,7 @@ pub(crate) async fn create_submit(State(state): State<AppState>, form: SignedFor
                 fields: submitted,
                 monthly_limit,
                 priority: None,
-                validate: model.validate,
+                validate: Some(model.validate),
             };
             create(&state, &session.principal, &info, body).await
         }
@@ -168,7 +168,7 @@ pub(crate) async fn edit_submit(
                 enabled: None,
                 priority: None,
                 monthly_limit: Some(monthly_limit),
-                validate: model.validate,
+                validate: Some(model.validate),
             };
             update(&state, &session.principal, &info, &id, body).await
         }

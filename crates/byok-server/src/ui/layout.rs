@@ -6,12 +6,25 @@ use crate::ui::session::Session;
 
 /// A whole HTML page.
 pub(crate) fn page(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+    page_refreshed(title, session, body, None)
+}
+
+/// A whole HTML page that reloads itself after `refresh_secs` (no script needed).
+pub(crate) fn page_refreshed(
+    title: &str,
+    session: Option<&Session>,
+    body: Markup,
+    refresh_secs: Option<u32>,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(secs) = refresh_secs {
+                    meta http-equiv="refresh" content=(secs);
+                }
                 title { (title) " · byok" }
                 link rel="stylesheet" href="/ui/static/style.css";
             }

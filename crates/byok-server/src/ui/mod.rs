@@ -5,6 +5,7 @@ mod actions;
 mod card;
 mod error;
 mod forms;
+mod groups;
 mod layout;
 mod session;
 mod settings;

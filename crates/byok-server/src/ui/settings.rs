@@ -11,11 +11,12 @@ use byok_store::CredentialFilter;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use crate::routes::TestResult;
+use crate::routes::{ProviderAvailability, TestResult, availability_of};
 use crate::sealing::current_period;
 use crate::token_counts::token_counts;
-use crate::ui::card::{PlatformOffer, provider_card};
+use crate::ui::card::{CardData, PlatformOffer, provider_card};
 use crate::ui::error::UiError;
+use crate::ui::groups::grouped;
 use crate::ui::layout;
 use crate::ui::session::Session;
 use crate::views::CredentialView;
@@ -41,7 +42,12 @@ struct Section {
     credentials: Vec<CredentialView>,
     /// Whether this owner's requests may fall back to platform credentials.
     allows_platform: bool,
+    /// Per provider, whether this owner's requests find a key and where.
+    availability: HashMap<String, ProviderAvailability>,
 }
+
+/// Seconds after which a page showing a test under way reloads itself.
+const VERIFYING_REFRESH_SECS: u32 = 3;
 
 pub(crate) async fn settings_page(
     State(state): State<AppState>,
@@ -61,6 +67,13 @@ pub(crate) async fn render(
 ) -> Result<Markup, ApiError> {
     let sections = sections(state, session).await?;
     let offers = platform_offers(state).await?;
+    let shown = grouped(
+        state
+            .catalog
+            .providers()
+            .filter(|p| state.settings.ui_providers.as_ref().is_none_or(|only| only.contains(&p.id))),
+    );
+    let verifying = sections.iter().flat_map(|s| &s.credentials).any(|c| c.status == "verifying");
     let body = html! {
         h1 { "Integrations" }
         p class="lead" { "Connect your own accounts. Keys are sealed as soon as they arrive and never shown again." }
@@ -73,18 +86,27 @@ pub(crate) async fn render(
                 @if !section.allows_platform {
                     p class="policy" { "This organization uses its own keys only: no platform key is used for its members." }
                 }
-                div class="cards" {
-                    @for spec in state.catalog.providers() {
-                        @let credentials: Vec<&CredentialView> =
-                            section.credentials.iter().filter(|c| c.provider == spec.id.as_str()).collect();
-                        @let offer = offers.get(spec.id.as_str()).filter(|_| section.allows_platform);
-                        (provider_card(session, &section.owner, spec, &credentials, offer, tested))
+                @for (heading, providers) in &shown {
+                    @let group_id = format!("g-{}-{}", slug(&section.owner), heading.to_lowercase());
+                    div class="group" role="group" aria-labelledby=(group_id) {
+                        h3 class="group-heading" id=(group_id) { (heading) }
+                        div class="cards" {
+                            @for spec in providers {
+                                @let data = CardData {
+                                    credentials: section.credentials.iter().filter(|c| c.provider == spec.id.as_str()).collect(),
+                                    platform: offers.get(spec.id.as_str()).filter(|_| section.allows_platform),
+                                    availability: section.availability.get(spec.id.as_str()),
+                                };
+                                (provider_card(session, &section.owner, spec, &data, tested))
+                            }
+                        }
                     }
                 }
             }
         }
     };
-    Ok(layout::page("Integrations", Some(session), body))
+    let refresh = verifying.then_some(VERIFYING_REFRESH_SECS);
+    Ok(layout::page_refreshed("Integrations", Some(session), body, refresh))
 }
 
 /// The signed-in user's section, then one per managed org.
@@ -96,16 +118,26 @@ async fn sections(state: &AppState, session: &Session) -> Result<Vec<Section>, A
     let period = current_period(state);
     let mut sections = Vec::new();
     for owner in owners {
-        let (heading, allows_platform) = match &owner {
-            Owner::Org(org) => (format!("Organization {org}"), state.store.org_allows_platform(org).await?),
-            _ => ("Your integrations".to_owned(), true),
+        let (heading, allows_platform, available) = match &owner {
+            Owner::Org(org) => (
+                format!("Organization {org}"),
+                state.store.org_allows_platform(org).await?,
+                availability_of(state, &session.principal, None, Some(org)).await?,
+            ),
+            Owner::User(user) => (
+                "Your integrations".to_owned(),
+                true,
+                availability_of(state, &session.principal, Some(user), None).await?,
+            ),
+            Owner::Platform => ("Platform".to_owned(), true, Vec::new()),
         };
+        let availability = available.into_iter().map(|a| (a.provider.clone(), a)).collect();
         let credentials = credentials
             .iter()
             .filter(|c| c.owner == owner)
             .map(|c| CredentialView::new(c, period).with_tokens(tokens.get(&c.id)))
             .collect();
-        sections.push(Section { owner, heading, credentials, allows_platform });
+        sections.push(Section { owner, heading, credentials, allows_platform, availability });
     }
     Ok(sections)
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod audit_prune;
+mod background_tests;
 mod backup;
 mod bad_input;
 mod batches;
@@ -20,6 +21,7 @@ mod operations;
 mod operator_cli;
 mod pg_cluster;
 mod postgres_tls;
+mod provider_checks;
 mod proxy;
 mod resolve;
 mod rotation;

@@ -294,6 +294,9 @@ pub async fn spawn_with(db: TestDb, options: AppOptions) -> TestApp {
     let config = Config::from_layer(Layer {
         database_url: Some(db.url.clone()),
         admin_token: Some(admin.clone()),
+        // New secrets are not tested in the background unless a test asks for it:
+        // tests count what the fakes received.
+        test_new_credentials: options.settings.test_new_credentials.or(Some(false)),
         ..options.settings
     })
     .expect("valid test config");

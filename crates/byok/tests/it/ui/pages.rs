@@ -15,6 +15,8 @@ both_engines!(
     forms_never_echo_secrets,
     cards_show_status_usage_and_platform_fallback,
     unreadable_forms_are_refused_cleanly,
+    cards_are_grouped_and_say_where_a_key_comes_from,
+    a_test_under_way_shows_verifying,
 );
 
 async fn app_with_fakes(engine: Engine, env: Vec<(String, String)>) -> (TestApp, FakeProviders) {
@@ -324,4 +326,102 @@ async fn unreadable_forms_are_refused_cleanly(engine: Engine) {
     let r = browser.get("/ui/credentials/new?owner=user:alice").await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(app.get(&format!("/v1/credentials/{id}"), &alice).await.body, before, "nothing changed");
+}
+
+/// The HTML of one card.
+fn card<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page.find(&format!(r#"id="{id}""#)).unwrap_or_else(|| panic!("no card {id}: {page}"));
+    let end = start + page[start..].find("</article>").unwrap();
+    &page[start..end]
+}
+
+async fn cards_are_grouped_and_say_where_a_key_comes_from(engine: Engine) {
+    let fakes = FakeProviders::start().await.expect("fakes start");
+    let ui_providers = ["openai", "anthropic", "twilio", "resend"].map(String::from).to_vec();
+    let settings =
+        Layer { master_key: Some(TEST_KEY.to_owned()), ui_providers: Some(ui_providers), ..Layer::default() };
+    let mut env = fakes.env_vars();
+    env.push(("OPENAI_API_KEY".into(), good_openai_key()));
+    let app = spawn_with(TestDb::fresh(engine).await, AppOptions { settings, env, ..AppOptions::default() }).await;
+    let alice = app.user_token("alice", &["acme"]).await;
+    let browser = Browser::sign_in(&app, &alice).await;
+
+    let page = browser.get("/ui").await.text;
+    // Only the providers the deployment uses, under their groups.
+    assert_eq!(page.matches(r#"class="card""#).count(), 2 * 4, "four cards for alice and four for acme");
+    for absent in ["card-user-alice-exa", "card-user-alice-runway", "card-org-acme-gcp"] {
+        assert!(!page.contains(absent), "{absent} is not shown");
+    }
+    assert!(page.contains(r#"<h3 class="group-heading" id="g-user-alice-ai">AI</h3>"#), "{page}");
+    assert!(page.contains(r#"<h3 class="group-heading" id="g-org-acme-messaging">Messaging</h3>"#), "{page}");
+    for group in ["media", "search", "cloud"] {
+        assert!(!page.contains(&format!("g-user-alice-{group}")), "no empty {group} group");
+    }
+    let ai = page.find("g-user-alice-ai").unwrap();
+    let messaging = page.find("g-user-alice-messaging").unwrap();
+    let openai = page.find("card-user-alice-openai").unwrap();
+    let twilio = page.find("card-user-alice-twilio").unwrap();
+    assert!(ai < openai && openai < messaging && messaging < twilio, "cards sit under their group");
+
+    // Where a request would find a key, tier by tier.
+    assert!(card(&page, "card-user-alice-openai").contains(r#"class="availability available" data-source="platform""#));
+    assert!(card(&page, "card-user-alice-anthropic").contains("Not available: no key."));
+    let svc = app.service_token().await;
+    let org_key = json!({"owner": "org:acme", "provider": "anthropic", "fields": fields("anthropic", Scenario::Good)});
+    assert_eq!(app.post("/v1/credentials", &svc, org_key).await.status, 201);
+    let mine = json!({"provider": "openai", "fields": {"api_key": good_openai_key()}, "monthly_limit": 0});
+    assert_eq!(app.post("/v1/credentials", &alice, mine).await.status, 201);
+    let page = browser.get("/ui").await.text;
+    assert!(card(&page, "card-org-acme-anthropic").contains(r#"class="availability available" data-source="org""#));
+    assert!(card(&page, "card-user-alice-openai").contains("Not available: every key is at its monthly limit."));
+}
+
+async fn a_test_under_way_shows_verifying(engine: Engine) {
+    let fakes = FakeProviders::start().await.expect("fakes start");
+    let settings =
+        Layer { master_key: Some(TEST_KEY.to_owned()), test_new_credentials: Some(true), ..Layer::default() };
+    let options = AppOptions { settings, env: fakes.env_vars(), ..AppOptions::default() };
+    let app = spawn_with(TestDb::fresh(engine).await, options).await;
+    let alice = app.user_token("alice", &[]).await;
+    let browser = Browser::sign_in(&app, &alice).await;
+    let csrf = browser.form_token().await;
+    assert!(!browser.get("/ui").await.text.contains("http-equiv"), "no reload while nothing is tested");
+
+    // Added from the page without testing first: tested in the background; the provider
+    // has not answered yet, so the card says so and the page reloads itself.
+    let hanging = fields("anthropic", Scenario::Hang).unwrap()["api_key"].clone();
+    let r = browser
+        .post(
+            "/ui/credentials",
+            &[("csrf", &csrf), ("owner", "user:alice"), ("provider", "anthropic"), ("field.api_key", &hanging)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let page = browser.get("/ui").await.text;
+    assert!(card(&page, "card-user-alice-anthropic").contains(r#"class="badge badge-verifying">Verifying"#), "{page}");
+    assert!(page.contains(r#"<meta http-equiv="refresh" content="3">"#), "{page}");
+    assert!(!page.contains(&hanging));
+}
+
+#[tokio::test]
+async fn unknown_ui_providers_refuse_to_start() {
+    let db = TestDb::fresh(Engine::Sqlite).await;
+    let config = |ids: &[&str]| {
+        byok::config::Config::from_layer(Layer {
+            master_key: Some(TEST_KEY.to_owned()),
+            database_url: Some(db.url.clone()),
+            ui_providers: Some(ids.iter().map(|s| s.to_string()).collect()),
+            ..Layer::default()
+        })
+        .unwrap()
+    };
+    let err = crate::support::open_state(&config(&["openai", "twillio"])).await.err().expect("refused");
+    let line = err.to_string();
+    assert!(
+        line.starts_with("BYOK_UI_PROVIDERS names `twillio`, which the catalog does not have (known: openai,"),
+        "{line}"
+    );
+    let err = crate::support::open_state(&config(&[])).await.err().expect("refused");
+    assert!(err.to_string().contains("names no provider"), "{err}");
+    assert!(crate::support::open_state(&config(&["openai", "resend"])).await.is_ok());
 }
