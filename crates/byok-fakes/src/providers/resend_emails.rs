@@ -47,9 +47,18 @@ async fn authorised(headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-/// Checks one email; the email as Resend keeps it, or Resend's answer for what is wrong.
-fn accept(email: &Value) -> Result<Value, Response> {
-    let missing = |field: &str| error(422, "missing_required_field", &format!("Missing `{field}` field."));
+/// What is wrong with a request: Resend's status, error name and message.
+struct Rejection(u16, &'static str, String);
+
+impl Rejection {
+    fn answer(self) -> Response {
+        error(self.0, self.1, &self.2)
+    }
+}
+
+/// Checks one email; the email as Resend keeps it, or what is wrong with it.
+fn accept(email: &Value) -> Result<Value, Rejection> {
+    let missing = |field: &str| Rejection(422, "missing_required_field", format!("Missing `{field}` field."));
     let from = email["from"].as_str().filter(|f| !f.is_empty()).ok_or_else(|| missing("from"))?;
     if email["to"].is_null() {
         return Err(missing("to"));
@@ -61,10 +70,10 @@ fn accept(email: &Value) -> Result<Value, Response> {
     let address = from.rsplit_once('<').map_or(from, |(_, a)| a.trim_end_matches('>'));
     let domain = address.rsplit_once('@').map(|(_, d)| d.trim()).unwrap_or_default();
     if domain != RESEND_VERIFIED_DOMAIN {
-        return Err(error(
+        return Err(Rejection(
             403,
             "validation_error",
-            &format!(
+            format!(
                 "The {domain} domain is not verified. Please, add and verify your domain on https://resend.com/domains"
             ),
         ));
@@ -102,8 +111,8 @@ fn keep(emails: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
-fn parsed(body: &[u8]) -> Result<Value, Response> {
-    serde_json::from_slice(body).map_err(|_| error(400, "validation_error", "Invalid JSON body."))
+fn parsed(body: &[u8]) -> Result<Value, Rejection> {
+    serde_json::from_slice(body).map_err(|_| Rejection(400, "validation_error", "Invalid JSON body.".to_owned()))
 }
 
 async fn send(headers: HeaderMap, body: Bytes) -> Response {
@@ -112,7 +121,7 @@ async fn send(headers: HeaderMap, body: Bytes) -> Response {
     }
     match parsed(&body).and_then(|email| accept(&email)) {
         Ok(email) => json(200, keep(vec![email])[0].clone()),
-        Err(answer) => answer,
+        Err(rejection) => rejection.answer(),
     }
 }
 
@@ -123,12 +132,12 @@ async fn batch(headers: HeaderMap, body: Bytes) -> Response {
     let emails = match parsed(&body) {
         Ok(Value::Array(emails)) if (1..=100).contains(&emails.len()) => emails,
         Ok(_) => return error(422, "validation_error", "The batch must be an array of 1 to 100 emails."),
-        Err(answer) => return answer,
+        Err(rejection) => return rejection.answer(),
     };
     // All or none: one invalid email refuses the batch.
-    match emails.iter().map(accept).collect::<Result<Vec<Value>, Response>>() {
+    match emails.iter().map(accept).collect::<Result<Vec<Value>, Rejection>>() {
         Ok(checked) => json(200, json!({"data": keep(checked)})),
-        Err(answer) => answer,
+        Err(rejection) => rejection.answer(),
     }
 }
 
