@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
-use byok_core::{Credential, OrgId, Owner, Principal, ProviderId, Role, Status, Tier, Timestamp, UserId, resolution_chain};
+use byok_core::{
+    Credential, OrgId, Owner, Principal, ProviderId, Role, Status, Tier, Timestamp, UserId, resolution_chain,
+};
 use byok_store::CredentialFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

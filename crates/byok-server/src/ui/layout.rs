@@ -10,7 +10,12 @@ pub(crate) fn page(title: &str, session: Option<&Session>, body: Markup) -> Mark
 }
 
 /// A whole HTML page that reloads itself after `refresh_secs` (no script needed).
-pub(crate) fn page_refreshed(title: &str, session: Option<&Session>, body: Markup, refresh_secs: Option<u32>) -> Markup {
+pub(crate) fn page_refreshed(
+    title: &str,
+    session: Option<&Session>,
+    body: Markup,
+    refresh_secs: Option<u32>,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {

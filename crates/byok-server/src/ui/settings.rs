@@ -15,8 +15,8 @@ use crate::routes::{ProviderAvailability, TestResult, availability_of};
 use crate::sealing::current_period;
 use crate::token_counts::token_counts;
 use crate::ui::card::{CardData, PlatformOffer, provider_card};
-use crate::ui::groups::grouped;
 use crate::ui::error::UiError;
+use crate::ui::groups::grouped;
 use crate::ui::layout;
 use crate::ui::session::Session;
 use crate::views::CredentialView;
@@ -67,9 +67,12 @@ pub(crate) async fn render(
 ) -> Result<Markup, ApiError> {
     let sections = sections(state, session).await?;
     let offers = platform_offers(state).await?;
-    let shown = grouped(state.catalog.providers().filter(|p| {
-        state.settings.ui_providers.as_ref().is_none_or(|only| only.contains(&p.id))
-    }));
+    let shown = grouped(
+        state
+            .catalog
+            .providers()
+            .filter(|p| state.settings.ui_providers.as_ref().is_none_or(|only| only.contains(&p.id))),
+    );
     let verifying = sections.iter().flat_map(|s| &s.credentials).any(|c| c.status == "verifying");
     let body = html! {
         h1 { "Integrations" }

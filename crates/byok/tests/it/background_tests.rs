@@ -73,7 +73,10 @@ async fn new_credentials_are_tested_in_the_background(engine: Engine) {
     // Audited like any connection test, with the outcome and never the secret.
     let entries = test_entries(&app, &good).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
-    assert_eq!((entries[0]["outcome"].as_str(), entries[0]["actor_role"].as_str()), (Some("connected"), Some("service")));
+    assert_eq!(
+        (entries[0]["outcome"].as_str(), entries[0]["actor_role"].as_str()),
+        (Some("connected"), Some("service"))
+    );
     assert!(entries[0]["detail"].as_str().unwrap().contains("version 1"), "{}", entries[0]);
 
     let bad = app.post("/v1/credentials", &svc, body("openai", Scenario::Invalid)).await.body["id"].clone();
@@ -138,11 +141,15 @@ async fn a_test_cut_short_is_tested_again(engine: Engine) {
     // An instance stopped mid-test left this mark an hour ago.
     let stale = create("openai").await;
     let hour_ago = (byok_core::Timestamp::now().millis() - 3_600_000).to_string();
-    app.db().execute("UPDATE credentials SET verifying_since = CAST($1 AS BIGINT) WHERE id = $2", &[&hour_ago, &stale]).await;
+    app.db()
+        .execute("UPDATE credentials SET verifying_since = CAST($1 AS BIGINT) WHERE id = $2", &[&hour_ago, &stale])
+        .await;
     // Another test of this one is running right now: the sweep leaves it alone.
     let running = create("exa").await;
     let now = byok_core::Timestamp::now().millis().to_string();
-    app.db().execute("UPDATE credentials SET verifying_since = CAST($1 AS BIGINT) WHERE id = $2", &[&now, &running]).await;
+    app.db()
+        .execute("UPDATE credentials SET verifying_since = CAST($1 AS BIGINT) WHERE id = $2", &[&now, &running])
+        .await;
 
     let view = settled(&app, &svc, &stale).await;
     assert_eq!(view["status"], "connected", "{view}");
@@ -185,7 +192,11 @@ async fn validate_on_create_is_the_default_a_request_can_refuse(engine: Engine) 
     assert_eq!((r.status, r.body["version"].as_i64()), (200, Some(2)), "{}", r.text);
     assert_eq!(fakes.requests_to("openai").len(), probes, "nothing probed when the request says false");
 
-    app.post("/v1/credentials", &svc, json!({"provider": "openai", "owner": "user:alice", "fields": {}, "validate": "yes"}))
-        .await
-        .assert_problem(422, "invalid_field");
+    app.post(
+        "/v1/credentials",
+        &svc,
+        json!({"provider": "openai", "owner": "user:alice", "fields": {}, "validate": "yes"}),
+    )
+    .await
+    .assert_problem(422, "invalid_field");
 }

@@ -52,7 +52,8 @@ async fn submitted_fields_are_tested_and_never_stored(engine: Engine) {
     assert_eq!(app.get("/v1/credentials", &alice).await.body["items"], json!([]));
     assert_eq!(app.db().count("SELECT count(*) FROM credentials").await, 0);
     let audit = app.get("/v1/audit?action=credential.test&owner=user:alice", &app.admin).await;
-    let outcomes: Vec<&str> = audit.body["items"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    let outcomes: Vec<&str> =
+        audit.body["items"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["connected", "invalid", "restricted", "unavailable"]);
     assert!(!audit.text.contains(&key));
     assert!(!String::from_utf8_lossy(&app.db().all_bytes().await).contains(&key), "the key is nowhere in the database");
@@ -76,27 +77,50 @@ async fn submitted_field_tests_are_rate_limited_and_checked(engine: Engine) {
     let svc = app.service_token().await;
 
     // Bad input is refused before anything is probed (and uses no allowance).
-    app.post("/v1/providers/nope/test", &alice, submitted("openai", Scenario::Good)).await.assert_problem(422, "unknown_provider");
+    app.post("/v1/providers/nope/test", &alice, submitted("openai", Scenario::Good))
+        .await
+        .assert_problem(422, "unknown_provider");
     app.post("/v1/providers/openai/test", &alice, json!({"fields": {}})).await.assert_problem(422, "invalid_field");
     app.post("/v1/providers/openai/test", &alice, json!({"fields": {"api_key": "not-a-key"}}))
         .await
         .assert_problem(422, "invalid_field");
-    app.post("/v1/providers/openai/test", &alice, json!({"fields": {"api_key": 5}})).await.assert_problem(422, "invalid_field");
+    app.post("/v1/providers/openai/test", &alice, json!({"fields": {"api_key": 5}}))
+        .await
+        .assert_problem(422, "invalid_field");
     app.post("/v1/providers/openai/test", &alice, json!({"fieldz": {}})).await.assert_problem(422, "invalid_field");
     let r = app
-        .send(app.client.post(app.url("/v1/providers/openai/test")).bearer_auth(&alice).body("{").header("content-type", "application/json"))
+        .send(
+            app.client
+                .post(app.url("/v1/providers/openai/test"))
+                .bearer_auth(&alice)
+                .body("{")
+                .header("content-type", "application/json"),
+        )
         .await;
     r.assert_problem(400, "malformed_json");
-    app.post("/v1/providers/openai/test", &alice, json!({"owner": "user:bob", "fields": fields("openai", Scenario::Good)}))
+    app.post(
+        "/v1/providers/openai/test",
+        &alice,
+        json!({"owner": "user:bob", "fields": fields("openai", Scenario::Good)}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.post("/v1/providers/openai/test", &svc, submitted("openai", Scenario::Good))
         .await
-        .assert_problem(403, "forbidden");
-    app.post("/v1/providers/openai/test", &svc, submitted("openai", Scenario::Good)).await.assert_problem(422, "invalid_field");
-    app.post("/v1/providers/openai/test", "byok_usr_nope", submitted("openai", Scenario::Good)).await.assert_problem(401, "unauthorized");
+        .assert_problem(422, "invalid_field");
+    app.post("/v1/providers/openai/test", "byok_usr_nope", submitted("openai", Scenario::Good))
+        .await
+        .assert_problem(401, "unauthorized");
 
     for _ in 0..2 {
-        assert_eq!(app.post("/v1/providers/openai/test", &alice, submitted("openai", Scenario::Good)).await.status, 200);
+        assert_eq!(
+            app.post("/v1/providers/openai/test", &alice, submitted("openai", Scenario::Good)).await.status,
+            200
+        );
     }
-    app.post("/v1/providers/openai/test", &alice, submitted("openai", Scenario::Good)).await.assert_problem(429, "rate_limited");
+    app.post("/v1/providers/openai/test", &alice, submitted("openai", Scenario::Good))
+        .await
+        .assert_problem(429, "rate_limited");
     // The org alice manages has its own allowance.
     let mut for_org = submitted("openai", Scenario::Good);
     for_org["owner"] = json!("org:acme");
@@ -119,7 +143,8 @@ async fn availability_walks_the_tiers_without_taking_a_unit(engine: Engine) {
     let (app, _fakes) = app_with_fakes(engine, Layer::default(), &env).await;
     let svc = app.service_token().await;
     let openai = |owner: &str, label: &str, extra: Value| {
-        let mut body = json!({"owner": owner, "provider": "openai", "label": label, "fields": fields("openai", Scenario::Good)});
+        let mut body =
+            json!({"owner": owner, "provider": "openai", "label": label, "fields": fields("openai", Scenario::Good)});
         body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         body
     };
@@ -162,12 +187,22 @@ async fn availability_walks_the_tiers_without_taking_a_unit(engine: Engine) {
     app.patch(&format!("/v1/credentials/{preferred}"), &svc, json!({"enabled": false})).await;
     app.db().execute("UPDATE credentials SET status = 'error' WHERE id = $1", &[&user_key]).await;
     let r = app.get("/v1/availability?user=alice&org=acme", &svc).await;
-    assert_eq!((entry(&r.body, "openai")["source"].as_str(), entry(&r.body, "openai")["credential_id"].as_str()), (Some("org"), Some(org_key.as_str())));
+    assert_eq!(
+        (entry(&r.body, "openai")["source"].as_str(), entry(&r.body, "openai")["credential_id"].as_str()),
+        (Some("org"), Some(org_key.as_str()))
+    );
     let resolved = app.post("/v1/resolve", &svc, json!({"provider": "openai", "user": "alice", "org": "acme"})).await;
     assert_eq!(resolved.body["credential_id"], org_key.as_str(), "availability agrees with resolve");
 
     // An org that forbids platform keys has no platform tier.
-    let r = app.send(app.client.put(app.url("/v1/orgs/acme/policy")).bearer_auth(&app.admin).json(&json!({"allow_platform_fallback": false}))).await;
+    let r = app
+        .send(
+            app.client
+                .put(app.url("/v1/orgs/acme/policy"))
+                .bearer_auth(&app.admin)
+                .json(&json!({"allow_platform_fallback": false})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = app.get("/v1/availability?org=acme", &svc).await;
     assert_eq!(entry(&r.body, "groq")["reason"], "no_credential");

@@ -338,7 +338,8 @@ fn card<'a>(page: &'a str, id: &str) -> &'a str {
 async fn cards_are_grouped_and_say_where_a_key_comes_from(engine: Engine) {
     let fakes = FakeProviders::start().await.expect("fakes start");
     let ui_providers = ["openai", "anthropic", "twilio", "resend"].map(String::from).to_vec();
-    let settings = Layer { master_key: Some(TEST_KEY.to_owned()), ui_providers: Some(ui_providers), ..Layer::default() };
+    let settings =
+        Layer { master_key: Some(TEST_KEY.to_owned()), ui_providers: Some(ui_providers), ..Layer::default() };
     let mut env = fakes.env_vars();
     env.push(("OPENAI_API_KEY".into(), good_openai_key()));
     let app = spawn_with(TestDb::fresh(engine).await, AppOptions { settings, env, ..AppOptions::default() }).await;
@@ -377,7 +378,8 @@ async fn cards_are_grouped_and_say_where_a_key_comes_from(engine: Engine) {
 
 async fn a_test_under_way_shows_verifying(engine: Engine) {
     let fakes = FakeProviders::start().await.expect("fakes start");
-    let settings = Layer { master_key: Some(TEST_KEY.to_owned()), test_new_credentials: Some(true), ..Layer::default() };
+    let settings =
+        Layer { master_key: Some(TEST_KEY.to_owned()), test_new_credentials: Some(true), ..Layer::default() };
     let options = AppOptions { settings, env: fakes.env_vars(), ..AppOptions::default() };
     let app = spawn_with(TestDb::fresh(engine).await, options).await;
     let alice = app.user_token("alice", &[]).await;
@@ -415,7 +417,10 @@ async fn unknown_ui_providers_refuse_to_start() {
     };
     let err = crate::support::open_state(&config(&["openai", "twillio"])).await.err().expect("refused");
     let line = err.to_string();
-    assert!(line.starts_with("BYOK_UI_PROVIDERS names `twillio`, which the catalog does not have (known: openai,"), "{line}");
+    assert!(
+        line.starts_with("BYOK_UI_PROVIDERS names `twillio`, which the catalog does not have (known: openai,"),
+        "{line}"
+    );
     let err = crate::support::open_state(&config(&[])).await.err().expect("refused");
     assert!(err.to_string().contains("names no provider"), "{err}");
     assert!(crate::support::open_state(&config(&["openai", "resend"])).await.is_ok());
