@@ -24,7 +24,8 @@ const PAGE: u32 = 500;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AvailabilityQuery {
-    /// The product's bare user id; a user token may omit it (its own user).
+    /// The product's bare user id. With neither `user` nor `org`, a user token asks
+    /// for its own user.
     pub user: Option<String>,
     /// The product's bare org id.
     pub org: Option<String>,

@@ -34,6 +34,12 @@ async fn a_person_manages_a_key_in_the_browser(engine: Engine) {
     assert!(!url.as_str().contains(&token));
     assert_eq!(text(d, "h1").await, "Integrations");
     assert!(text(d, "header").await.contains("Signed in as user:alice"));
+    // Providers under what they are for; each card says whether a key is available.
+    assert_eq!(text(d, "#g-user-alice-ai").await, "AI");
+    assert_eq!(text(d, "#g-org-acme-messaging").await, "MESSAGING", "shown in capitals");
+    let ai_group = d.find(By::Css("[aria-labelledby='g-user-alice-ai']")).await.unwrap();
+    assert!(ai_group.find(By::Css(CARD)).await.is_ok(), "OpenAI's card is in the AI group");
+    assert_eq!(text(d, &format!("{CARD} .availability")).await, "Not available: no key.");
 
     // Add a key; "Test with OpenAI before saving" is on by default.
     click(d, &format!("{CARD} a.button")).await;
@@ -45,6 +51,7 @@ async fn a_person_manages_a_key_in_the_browser(engine: Engine) {
     submit(d).await;
     assert_eq!(text(d, ".notice").await, "Key added.");
     assert_eq!(text(d, &format!("{CARD} .badge")).await, "Connected");
+    assert_eq!(text(d, &format!("{CARD} .availability")).await, "Available: your own key is used.");
     let card = text(d, CARD).await;
     assert!(card.contains("Personal") && card.contains("0 of 1000 requests this month"), "{card}");
     sources.push(d.source().await.unwrap());
