@@ -25,28 +25,33 @@ pub(crate) fn router() -> Router {
     Router::new().route("/v1/responses", post(responses)).route("/v1/embeddings", post(embeddings))
 }
 
-/// The request's JSON body, or OpenAI's error for a bad key or body.
-fn request(headers: &HeaderMap, body: &[u8]) -> Result<Value, Response> {
-    if bearer(headers).and_then(|key| behaviour("openai", key)) != Some(Behaviour::Good) {
-        return Err(error(401, "Incorrect API key provided.", Some("invalid_api_key")));
-    }
-    serde_json::from_slice::<Value>(body)
-        .map_err(|_| error(400, "We could not parse the JSON body of your request.", None))
+/// OpenAI's error for a request without a good key.
+fn unauthorized(headers: &HeaderMap) -> Option<Response> {
+    (bearer(headers).and_then(|key| behaviour("openai", key)) != Some(Behaviour::Good))
+        .then(|| error(401, "Incorrect API key provided.", Some("invalid_api_key")))
+}
+
+/// The JSON body when it has an `input`.
+fn with_input(body: &[u8]) -> Option<Value> {
+    serde_json::from_slice::<Value>(body).ok().filter(|r| r.get("input").is_some())
 }
 
 async fn responses(headers: HeaderMap, body: Bytes) -> Response {
-    match request(&headers, &body) {
-        Ok(r) if r.get("input").is_some() => json_text(RESPONSE),
-        Ok(_) => error(400, "Missing required parameter: 'input'.", Some("missing_required_parameter")),
-        Err(e) => e,
+    if let Some(refusal) = unauthorized(&headers) {
+        return refusal;
+    }
+    match with_input(&body) {
+        Some(_) => json_text(RESPONSE),
+        None => error(400, "Missing required parameter: 'input'.", Some("missing_required_parameter")),
     }
 }
 
 async fn embeddings(headers: HeaderMap, body: Bytes) -> Response {
-    let r = match request(&headers, &body) {
-        Ok(r) if r.get("input").is_some() => r,
-        Ok(_) => return error(400, "'input' is a required property", None),
-        Err(e) => return e,
+    if let Some(refusal) = unauthorized(&headers) {
+        return refusal;
+    }
+    let Some(r) = with_input(&body) else {
+        return error(400, "'input' is a required property", None);
     };
     let embedding = if r["encoding_format"] == "base64" {
         let bytes: Vec<u8> = EMBEDDING.iter().flat_map(|f| f.to_le_bytes()).collect();

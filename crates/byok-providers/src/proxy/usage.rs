@@ -234,6 +234,14 @@ mod tests {
     }
 
     #[test]
+    fn groq_stream_without_a_usage_chunk_counts_x_groq() {
+        let stream = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n\
+            data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\"x_groq\":{\"id\":\"req_1\",\"usage\":{\"prompt_tokens\":18,\"completion_tokens\":6,\"total_tokens\":24}}}\n\n\
+            data: [DONE]\n\n";
+        assert_eq!(metered("text/event-stream", &[stream]), Some(24));
+    }
+
+    #[test]
     fn overlong_lines_are_skipped_not_buffered() {
         let mut meter = UsageMeter::for_content_type(Some("text/event-stream"));
         meter.feed(b"data: ");

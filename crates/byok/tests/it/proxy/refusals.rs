@@ -57,7 +57,12 @@ async fn refusals_speak_each_providers_dialect(engine: Engine) {
         (401, json!(401), json!("UNAUTHENTICATED"))
     );
     assert_eq!(r.body["error"]["details"][0]["reason"], "invalid_api_key");
-    get(&w, "stability", "/v1/user/account", None).await.assert_problem(401, "invalid_api_key");
+    let r = get(&w, "stability", "/v1/user/account", None).await;
+    assert_eq!((r.status, r.body["name"].clone()), (401, json!("invalid_api_key")), "Stability's shape: {}", r.text);
+    assert!(r.body["id"].is_string() && r.body["errors"][0].is_string(), "{}", r.text);
+    let r = get(&w, "runway", "/v1/tasks/t1", None).await;
+    assert_eq!((r.status, r.body["code"].clone()), (401, json!("invalid_api_key")), "Runway's shape: {}", r.text);
+    assert!(r.body["error"].is_string(), "{}", r.text);
 
     // A key for another provider: OpenAI's PermissionDeniedError; Anthropic's shape there.
     let r = get(&w, "anthropic", "/v1/models", Some(&vk)).await;
