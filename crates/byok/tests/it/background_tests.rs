@@ -55,6 +55,19 @@ async fn test_entries(app: &TestApp, id: &str) -> Vec<Value> {
     r.body["items"].as_array().unwrap().clone()
 }
 
+/// The `credential.test` entries of `id` once there are `n` (a background test's entry
+/// is written after its result, so a settled status may be seen a moment before it).
+async fn audited_tests(app: &TestApp, id: &str, n: usize) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let entries = test_entries(app, id).await;
+        if entries.len() >= n || started.elapsed() > Duration::from_secs(10) {
+            return entries;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn new_credentials_are_tested_in_the_background(engine: Engine) {
     let (app, fakes) = app_with_fakes(engine, testing_new()).await;
     let svc = app.service_token().await;
@@ -71,7 +84,7 @@ async fn new_credentials_are_tested_in_the_background(engine: Engine) {
     let sent = fakes.requests_to("openai");
     assert!(sent.iter().any(|r| r.path == "/v1/models" && r.header("authorization") == Some(&format!("Bearer {key}"))));
     // Audited like any connection test, with the outcome and never the secret.
-    let entries = test_entries(&app, &good).await;
+    let entries = audited_tests(&app, &good, 1).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(
         (entries[0]["outcome"].as_str(), entries[0]["actor_role"].as_str()),
@@ -153,7 +166,7 @@ async fn a_test_cut_short_is_tested_again(engine: Engine) {
 
     let view = settled(&app, &svc, &stale).await;
     assert_eq!(view["status"], "connected", "{view}");
-    let entries = test_entries(&app, &stale).await;
+    let entries = audited_tests(&app, &stale, 1).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["actor_role"], "system");
     tokio::time::sleep(Duration::from_millis(1500)).await;
