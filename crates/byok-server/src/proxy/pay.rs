@@ -106,14 +106,11 @@ async fn credential<'a>(
         // Without a limit nothing is taken now (the request is counted after the
         // answer); the secret's use is queued for the audit log before it goes out.
         if let Some(pick) = unlimited_pick(state, owner, &spec.id, period).await? {
-            let c = &pick.credential;
-            let event = AuditEvent {
-                owner: Some(c.owner.to_string()),
-                credential_id: Some(c.id.to_string()),
-                provider: Some(c.provider.to_string()),
-                ..audit
-            };
-            state.audit.submit(event).await.map_err(|e| Refusal::internal("audit", e))?;
+            state
+                .audit
+                .submit(credential_used(audit, &pick.credential))
+                .await
+                .map_err(|e| Refusal::internal("audit", e))?;
             return Ok(paid(*tier, pick, true));
         }
         // Otherwise the use is audited in the transaction that takes its unit.
@@ -126,21 +123,14 @@ async fn credential<'a>(
             TierOutcome::Nothing if *tier == Tier::Platform => {
                 if let Some(env) = state.platform_env.get(&spec.id) {
                     tracing::info!(provider = %spec.id, "platform credential from the environment used by the proxy");
-                    let event = AuditEvent {
-                        owner: Some(Owner::Platform.to_string()),
-                        credential_id: Some(format!("env:{}", spec.id)),
-                        provider: Some(spec.id.to_string()),
-                        ..audit
-                    };
-                    state.audit.record(event).await.map_err(|e| Refusal::internal("audit", e))?;
+                    state.audit.record(env_used(audit, &spec.id)).await.map_err(|e| Refusal::internal("audit", e))?;
                     return Ok(Paid { keys: Keys::Env(env), count_later: false });
                 }
             }
             TierOutcome::Nothing => {}
         }
     }
-    let tiers: Vec<String> = caller.chain.iter().map(|(_, owner)| owner.to_string()).collect();
-    Err(Refusal::NoCredential(format!("no usable `{}` credential for {}", spec.id, tiers.join(", then "))))
+    Err(no_credential(&spec.id, caller))
 }
 
 /// The credential a poll goes out with (a request of the provider's `proxy_polls`):
@@ -167,31 +157,21 @@ pub(super) async fn for_poll<'a>(
         };
         let audit = use_event(caller, info, format!("source {tier}; a poll, not counted"));
         if let Some(pick) = pick {
-            let c = &pick.credential;
-            let event = AuditEvent {
-                owner: Some(c.owner.to_string()),
-                credential_id: Some(c.id.to_string()),
-                provider: Some(c.provider.to_string()),
-                ..audit
-            };
-            state.audit.submit(event).await.map_err(|e| Refusal::internal("audit", e))?;
+            state
+                .audit
+                .submit(credential_used(audit, &pick.credential))
+                .await
+                .map_err(|e| Refusal::internal("audit", e))?;
             return Ok(paid(*tier, pick, false));
         }
         if *tier == Tier::Platform
             && let Some(env) = state.platform_env.get(&spec.id)
         {
-            let event = AuditEvent {
-                owner: Some(Owner::Platform.to_string()),
-                credential_id: Some(format!("env:{}", spec.id)),
-                provider: Some(spec.id.to_string()),
-                ..audit
-            };
-            state.audit.submit(event).await.map_err(|e| Refusal::internal("audit", e))?;
+            state.audit.submit(env_used(audit, &spec.id)).await.map_err(|e| Refusal::internal("audit", e))?;
             return Ok(Paid { keys: Keys::Env(env), count_later: false });
         }
     }
-    let tiers: Vec<String> = caller.chain.iter().map(|(_, owner)| owner.to_string()).collect();
-    Err(Refusal::NoCredential(format!("no usable `{}` credential for {}", spec.id, tiers.join(", then "))))
+    Err(no_credential(&spec.id, caller))
 }
 
 /// `owner`'s usable credential for `provider` in the order `take_unit` tries them
@@ -214,6 +194,32 @@ async fn first_usable(
 
 /// How many of an owner's credentials for one provider a poll looks through.
 const MAX_CREDENTIALS_PER_POLL: u32 = 1000;
+
+/// `audit` completed with the stored credential it used.
+fn credential_used(audit: AuditEvent, c: &byok_core::Credential) -> AuditEvent {
+    AuditEvent {
+        owner: Some(c.owner.to_string()),
+        credential_id: Some(c.id.to_string()),
+        provider: Some(c.provider.to_string()),
+        ..audit
+    }
+}
+
+/// `audit` completed with the platform's environment credential for `provider`.
+fn env_used(audit: AuditEvent, provider: &ProviderId) -> AuditEvent {
+    AuditEvent {
+        owner: Some(Owner::Platform.to_string()),
+        credential_id: Some(format!("env:{provider}")),
+        provider: Some(provider.to_string()),
+        ..audit
+    }
+}
+
+/// No tier of the caller's chain had a usable credential for `provider`.
+fn no_credential(provider: &ProviderId, caller: &Caller) -> Refusal {
+    let tiers: Vec<String> = caller.chain.iter().map(|(_, owner)| owner.to_string()).collect();
+    Refusal::NoCredential(format!("no usable `{provider}` credential for {}", tiers.join(", then ")))
+}
 
 /// The audit entry of one proxied use of a secret, before the credential is known.
 fn use_event(caller: &Caller, info: &RequestInfo, detail: String) -> AuditEvent {
