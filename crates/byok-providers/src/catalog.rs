@@ -87,7 +87,7 @@ mod tests {
         let s = |n: &str, secret: bool| (n.to_owned(), secret);
         assert_eq!(names("openai"), vec![s("api_key", true), s("organization", false), s("project", false)]);
         assert_eq!(names("twilio"), vec![s("account_sid", false), s("auth_token", true), s("phone_number", false)]);
-        assert_eq!(names("resend"), vec![s("api_key", true), s("from_email", false)]);
+        assert_eq!(names("resend"), vec![s("api_key", true), s("from_email", false), s("reply_to", false)]);
         assert_eq!(
             names("aws"),
             vec![s("access_key_id", false), s("secret_access_key", true), s("session_token", true), s("region", false)]
