@@ -205,6 +205,10 @@ mod tests {
         for (provider, method, path) in [
             ("openai", "POST", "/v1/chat/completions"),
             ("openai", "POST", "/v1/responses"),
+            ("twilio", "POST", "/2010-04-01/Accounts/AC1/Messages.json"),
+            ("twilio", "DELETE", "/2010-04-01/Accounts/AC1/Messages/SM1.json"),
+            ("resend", "POST", "/emails"),
+            ("resend", "PATCH", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c"),
             ("openai", "POST", "/v1/embeddings"),
             ("openai", "GET", "/v1/models"),
             ("openai", "POST", "/v1/files"),
@@ -270,12 +274,19 @@ mod tests {
         assert!(is_poll("runway", "GET", "/v1/tasks/17f20503-6c24-4c16-946b-35dbbce2af2f"));
         assert!(is_poll("stability", "GET", "/v2beta/results/a6dc6c6e20acda010fe14d71f180658f"));
         assert!(is_poll("gemini", "GET", "/v1beta/models/veo-3.0-generate-001/operations/op1"));
+        assert!(is_poll("twilio", "GET", "/2010-04-01/Accounts/AC1/Messages/SM1.json"));
+        assert!(is_poll("twilio", "GET", "/2010-04-01/Accounts/AC1/Messages.json"));
+        assert!(is_poll("resend", "GET", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c"));
         for (provider, method, path) in [
             ("runway", "POST", "/v1/image_to_video"),
             ("runway", "DELETE", "/v1/tasks/t1"),
             ("stability", "POST", "/v2beta/stable-image/generate/core"),
             ("gemini", "POST", "/v1beta/models/veo-3.0-generate-001:predictLongRunning"),
             ("openai", "POST", "/v1/responses"),
+            ("twilio", "POST", "/2010-04-01/Accounts/AC1/Messages.json"),
+            ("twilio", "DELETE", "/2010-04-01/Accounts/AC1/Messages/SM1.json"),
+            ("resend", "POST", "/emails"),
+            ("resend", "PATCH", "/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c"),
         ] {
             assert!(!is_poll(provider, method, path), "{provider}: {method} {path} is a use");
         }

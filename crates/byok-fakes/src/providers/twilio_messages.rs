@@ -2,7 +2,7 @@
 //! `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (a form with `To`, `From` or
 //! `MessagingServiceSid`, `Body` or `MediaUrl`) answers 201 with the message resource,
 //! `GET …/Messages/{MessageSid}.json` the message as it is now (delivered), and
-//! `GET …/Messages.json` the list. Messages are kept for the life of the process.
+//! `GET …/Messages.json` a page of the list. Messages are kept for the life of the process.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +10,7 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::Path;
+use axum::extract::{Path, RawQuery};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
@@ -113,11 +113,19 @@ async fn fetch(Path((account, message)): Path<(String, String)>, headers: Header
     }
 }
 
-async fn list(Path(account): Path<String>, headers: HeaderMap) -> Response {
+/// A page of the account's messages in SID order: `PageSize` (default 50) from page
+/// `Page` (default 0), with Twilio's `next_page_uri` (which names the real account)
+/// while more remain.
+async fn list(Path(account): Path<String>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     if let Err(answer) = allowed(&headers, &account).await {
         return answer;
     }
-    let messages: Vec<Value> = SENT
+    let param = |name: &str| {
+        let query = query.as_deref().unwrap_or_default();
+        decode_form(query.as_bytes()).into_iter().find(|(k, _)| k == name).and_then(|(_, v)| v.parse::<usize>().ok())
+    };
+    let (size, page) = (param("PageSize").unwrap_or(50).clamp(1, 1000), param("Page").unwrap_or(0));
+    let mut messages: Vec<Value> = SENT
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .values()
@@ -125,19 +133,26 @@ async fn list(Path(account): Path<String>, headers: HeaderMap) -> Response {
         .cloned()
         .map(delivered)
         .collect();
+    messages.sort_by(|a, b| a["sid"].as_str().cmp(&b["sid"].as_str()));
+    let total = messages.len();
+    let start = (page * size).min(total);
+    let shown: Vec<Value> = messages.into_iter().skip(start).take(size).collect();
     let uri = format!("/2010-04-01/Accounts/{account}/Messages.json");
+    let next = shown.last().filter(|_| start + size < total).map(|last| {
+        format!("{uri}?PageSize={size}&Page={}&PageToken=PA{}", page + 1, last["sid"].as_str().unwrap_or_default())
+    });
     json(
         200,
         json!({
-            "end": messages.len().saturating_sub(1),
-            "first_page_uri": format!("{uri}?PageSize=50&Page=0"),
-            "messages": messages,
-            "next_page_uri": null,
-            "page": 0,
-            "page_size": 50,
-            "previous_page_uri": null,
-            "start": 0,
-            "uri": uri
+            "end": (start + shown.len()).saturating_sub(1),
+            "first_page_uri": format!("{uri}?PageSize={size}&Page=0"),
+            "messages": shown,
+            "next_page_uri": next,
+            "page": page,
+            "page_size": size,
+            "previous_page_uri": (page > 0).then(|| format!("{uri}?PageSize={size}&Page={}", page - 1)),
+            "start": start,
+            "uri": format!("{uri}?PageSize={size}&Page={page}")
         }),
     )
 }

@@ -111,9 +111,13 @@ async fn forward(
         .prober
         .base_url(spec)
         .ok_or_else(|| Refusal::NotProxyable(format!("the catalog has no base URL for {}", spec.name)))?;
-    let path = take_account(spec, path, &caller.key)?;
-    let mut url = target_url(&origin, &path, query, &caller.key)?;
+    let account = take_account(spec, path, &caller.key)?;
+    let mut url = target_url(&origin, &account.path, query, &caller.key)?;
     let reach = surface::check(spec, &parts.method, &url)?;
+    if account.named.is_some() && reach != Reach::Poll {
+        // Only reads of what was sent may name the real account (Twilio's own links do).
+        return Err(Refusal::PathNotAllowed(spec.name.clone()));
+    }
     let mut headers = request_headers(&parts.headers)?;
     let exceeded = Arc::new(AtomicBool::new(false));
     let body = request_body(body, &parts.headers, spec.dialect, state.proxy.max_body, &exceeded).await?;
@@ -127,7 +131,7 @@ async fn forward(
         InjectError::NotProxyable(_) => Refusal::NotProxyable(e.to_string()),
         other => Refusal::internal(&format!("credential {:?} of {}", paid.credential(), paid.owner()), other),
     })?;
-    fill_account(spec, paid.config(), &mut url)?;
+    fill_account(spec, paid.config(), account.named.as_deref(), &mut url)?;
     let body = match body {
         RequestBody::Whole(bytes) => full_body(
             with_default_sender(spec.dialect, parts.method.as_str(), url.path(), &bytes, paid.config())

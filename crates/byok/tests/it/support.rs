@@ -1,5 +1,5 @@
-//! Test support: fresh databases per test on either engine, the app in-process on a
-//! random port, captured logs, and small HTTP helpers.
+//! Test support: fresh databases per test on either engine, the app in-process or as a
+//! real `byok serve` process on a random port, captured logs, and small HTTP helpers.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -228,7 +228,8 @@ pub fn captured_logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
 }
 
-/// byok running in-process on a random loopback port against a fresh database.
+/// byok running on a random loopback port against a fresh database: in-process, or as
+/// a `byok serve` process ([`spawn_serve`]).
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -237,6 +238,7 @@ pub struct TestApp {
     db: Option<TestDb>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
+    process: Option<ServeProcess>,
 }
 
 pub async fn spawn_app(engine: Engine) -> TestApp {
@@ -318,7 +320,48 @@ pub async fn spawn_with(db: TestDb, options: AppOptions) -> TestApp {
         };
         byok_server::serve(listener, byok_server::router(state), shutdown, connections).await.unwrap();
     });
-    TestApp { base, client: reqwest::Client::new(), admin, db: Some(db), stop: Some(stop), server: Some(server) }
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        admin,
+        db: Some(db),
+        stop: Some(stop),
+        server: Some(server),
+        process: None,
+    }
+}
+
+/// Starts `byok serve` (the binary, configured through its environment as a deployment
+/// is) on `db` with the test master key, a fresh bootstrap admin, no background
+/// re-verification or testing of new credentials, and `env` on top.
+pub async fn spawn_serve(db: TestDb, env: Vec<(String, String)>) -> TestApp {
+    let admin = generate_token("byok_adm_");
+    let mut envs: Vec<(String, String)> = [
+        ("BYOK_MASTER_KEY", TEST_KEY),
+        ("DATABASE_URL", db.url.as_str()),
+        ("BYOK_ADMIN_TOKEN", admin.as_str()),
+        ("BYOK_REVERIFY_INTERVAL_SECS", "0"),
+        ("BYOK_TEST_NEW_CREDENTIALS", "false"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    envs.extend(env);
+    let process = tokio::task::spawn_blocking(move || {
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        ServeProcess::start(&envs)
+    })
+    .await
+    .expect("byok serve starts");
+    TestApp {
+        base: process.base.clone(),
+        client: reqwest::Client::new(),
+        admin,
+        db: Some(db),
+        stop: None,
+        server: None,
+        process: Some(process),
+    }
 }
 
 /// Settings with one master key and the given database.
@@ -386,7 +429,16 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
+        if let Some(process) = self.process.take() {
+            tokio::task::spawn_blocking(move || process.terminate()).await.expect("byok serve stops");
+        }
         self.db.take().expect("database present")
+    }
+
+    /// What the app logged so far: a `byok serve` process's own log, or the log of every
+    /// in-process app of the test binary.
+    pub fn logs(&self) -> String {
+        self.process.as_ref().map_or_else(captured_logs, ServeProcess::logs)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -466,6 +518,7 @@ pub fn canary(prefix: &str) -> String {
 pub struct ServeProcess {
     pub base: String,
     child: std::process::Child,
+    log: Arc<Mutex<String>>,
 }
 
 impl ServeProcess {
@@ -482,15 +535,32 @@ impl ServeProcess {
             .spawn()
             .expect("byok starts");
         let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(String::new()));
+        let keep = |log: &Mutex<String>, line: &str| {
+            let mut log = log.lock().unwrap();
+            log.push_str(line);
+            log.push('\n');
+        };
         let addr = loop {
             let line = lines.next().expect("byok logs its address before exiting").unwrap();
+            keep(&log, &line);
             if let Some(rest) = line.split("byok listening on http://").nth(1) {
                 break rest.split('"').next().unwrap().to_owned();
             }
         };
-        // Keep draining the log so the process never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        ServeProcess { base: format!("http://{addr}"), child }
+        // Keep reading the log so the process never blocks on a full pipe.
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                keep(&kept, &line);
+            }
+        });
+        ServeProcess { base: format!("http://{addr}"), child, log }
+    }
+
+    /// Everything the process logged so far.
+    pub fn logs(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     /// The process id, e.g. to count its open file descriptors.

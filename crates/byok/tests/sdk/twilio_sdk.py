@@ -54,6 +54,12 @@ def main():
     polled = twilio.messages(sent.sid).fetch()
     expect(polled.status == "delivered" and polled.sid == sent.sid, f"polling answered {polled.status}")
 
+    # Pages of one message each: the SDK follows Twilio's next_page_uri, which names the
+    # real account; byok lets that read through to the account that pays.
+    listed = twilio.messages.list(page_size=1, limit=2)
+    expect(len(listed) == 2 and listed[0].sid != listed[1].sid, f"listed {[m.sid for m in listed]}")
+    expect(all(m.account_sid == account for m in listed), "listed another account's messages")
+
     try:
         client(os.environ["BYOK_REVOKED_KEY"]).messages.create(to="+15558675310", from_=sender, body="no")
         expect(False, "a revoked key was accepted")
@@ -67,6 +73,16 @@ def main():
     except TwilioRestException as e:
         expect(e.status == 403 and e.code == 20403, f"another account: {e.status} {e.code}")
         expect(e.details == {"byok_code": "path_not_allowed"}, f"details {e.details!r}")
+    try:
+        client(vk, account_sid=other).messages(sent.sid).fetch()
+        expect(False, "a read of another account was accepted")
+    except TwilioRestException as e:
+        expect(e.status == 403 and e.code == 20403, f"another account's read: {e.status} {e.code}")
+    try:
+        client(vk, account_sid=account).messages.create(to="+15558675310", from_=sender, body="no")
+        expect(False, "sending with the real account in the path was accepted")
+    except TwilioRestException as e:
+        expect(e.status == 403 and e.code == 20403, f"the real account's path: {e.status} {e.code}")
 
     print("twilio sdk: ok")
 

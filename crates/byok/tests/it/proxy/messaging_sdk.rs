@@ -9,9 +9,9 @@ use byok_fakes::{RecordedRequest, Scenario, fields};
 use serde_json::json;
 
 use super::sdk::run;
-use super::{World, assert_absent, world};
+use super::{World, assert_absent, served_world, world};
 use crate::both_engines;
-use crate::support::{Engine, Resp, canary, captured_logs};
+use crate::support::{Engine, Resp, canary};
 
 both_engines!(
     the_twilio_sdk_sends_sms_through_the_proxy,
@@ -46,11 +46,12 @@ async fn revoked_key(w: &World, owner: &str, provider: &str) -> String {
 }
 
 async fn the_twilio_sdk_sends_sms_through_the_proxy(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     let credential = w.credential("user:alice", "twilio", None).await;
     let real = fields("twilio", Scenario::Good).unwrap();
     let (sid, token, sender) = (&real["account_sid"], &real["auth_token"], &real["phone_number"]);
-    let (_, vk) = w.virtual_key("user:alice", &["twilio"], None).await;
+    // A limit on the key, so its units are taken as the requests go.
+    let (key_id, vk) = w.virtual_key("user:alice", &["twilio"], Some(10)).await;
     let revoked = revoked_key(&w, "user:alice", "twilio").await;
     run(
         "twilio_sdk.py",
@@ -63,14 +64,21 @@ async fn the_twilio_sdk_sends_sms_through_the_proxy(engine: Engine) {
         ],
     );
 
-    // Two messages and one poll reached Twilio; the revoked key and the other account
-    // did not.
+    // Two messages, one poll of a message and two pages of the list reached Twilio;
+    // the revoked key, the other account and a send naming the real account did not.
     let sent = sent_to(&w, "twilio", "/Messages");
     let calls: Vec<(&str, &str)> = sent.iter().map(|s| (s.method.as_str(), s.path.as_str())).collect();
     let messages = format!("/2010-04-01/Accounts/{sid}/Messages.json");
     assert_eq!(&calls[..2], &[("POST", messages.as_str()), ("POST", messages.as_str())]);
-    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!(calls.len(), 5, "{calls:?}");
     assert!(calls[2].1.starts_with(&format!("/2010-04-01/Accounts/{sid}/Messages/SM")), "{calls:?}");
+    assert_eq!(&calls[3..], &[("GET", messages.as_str()), ("GET", messages.as_str())]);
+    let page = |s: &RecordedRequest| s.query_pairs().into_iter().find(|(k, _)| k == "Page").map(|(_, v)| v);
+    assert_eq!(
+        (page(&sent[3]), page(&sent[4]).as_deref()),
+        (None, Some("1")),
+        "the second page followed Twilio's link"
+    );
     for s in &sent {
         assert_eq!(
             s.header("authorization"),
@@ -88,17 +96,20 @@ async fn the_twilio_sdk_sends_sms_through_the_proxy(engine: Engine) {
     assert_eq!(from(&sent[1]).as_deref(), Some(sender.as_str()), "the credential's number as the default sender");
     assert_eq!(sent[1].form().iter().filter(|(k, _)| k == "From").count(), 1);
 
-    // Each request, the poll too, is one use of the credential.
-    let view = w.eventually(&format!("/v1/credentials/{credential}"), |v| v["usage"]["total"] == 3).await;
-    assert_eq!(view["usage"]["total"], 3);
+    // Each message is one use of the key and the credential; reading them back is none.
+    let key = w.app.get(&format!("/v1/tokens/{key_id}"), &w.svc).await;
+    assert_eq!(key.body["usage"]["period"], 2, "the key paid for the messages only: {}", key.text);
+    let view = w.eventually(&format!("/v1/credentials/{credential}"), |v| v["usage"]["total"] == 2).await;
+    assert_eq!(view["usage"]["total"], 2);
 }
 
 async fn the_resend_sdk_sends_email_through_the_proxy(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     let credential = w.credential("user:alice", "resend", None).await;
     let real = fields("resend", Scenario::Good).unwrap();
     let sender = &real["from_email"];
-    let (_, vk) = w.virtual_key("user:alice", &["resend"], None).await;
+    // A limit on the key, so its units are taken as the requests go.
+    let (key_id, vk) = w.virtual_key("user:alice", &["resend"], Some(10)).await;
     let revoked = revoked_key(&w, "user:alice", "resend").await;
     let (_, exhausted) = w.virtual_key("user:alice", &["resend"], Some(0)).await;
     run(
@@ -131,8 +142,11 @@ async fn the_resend_sdk_sends_email_through_the_proxy(engine: Engine) {
     let batch = body(&sent[3]);
     assert_eq!((&batch[0]["from"], &batch[1]["from"]), (&json!(sender), &json!(format!("Acme <{sender}>"))));
 
-    let view = w.eventually(&format!("/v1/credentials/{credential}"), |v| v["usage"]["total"] == 4).await;
-    assert_eq!(view["usage"]["total"], 4);
+    // Two emails and a batch are a use each; reading an email back is none.
+    let key = w.app.get(&format!("/v1/tokens/{key_id}"), &w.svc).await;
+    assert_eq!(key.body["usage"]["period"], 3, "the key paid for the sends only: {}", key.text);
+    let view = w.eventually(&format!("/v1/credentials/{credential}"), |v| v["usage"]["total"] == 3).await;
+    assert_eq!(view["usage"]["total"], 3);
 }
 
 /// Twilio's error shape, with byok's code in `details`.
@@ -217,7 +231,7 @@ async fn another_account_or_a_stray_key_never_reaches_twilio(engine: Engine) {
 }
 
 async fn messaging_secrets_never_leak(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     // Credentials the fakes do not know: they answer with their invalid-credential
     // errors, which do not repeat the secret.
     let token = uuid::Uuid::new_v4().simple().to_string();
@@ -276,7 +290,7 @@ async fn messaging_secrets_never_leak(engine: Engine) {
             assert!(!all.contains(secret.as_str()), "a secret in an answer: {all}");
         }
     }
-    let logs = captured_logs();
+    let logs = w.app.logs();
     assert!(logs.contains(&key_id), "the log capture sees this test's proxied requests");
     for secret in [&token, &resend_key, &vk] {
         assert!(!logs.contains(secret.as_str()), "a secret in the logs");

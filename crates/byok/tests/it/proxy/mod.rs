@@ -23,7 +23,7 @@ use byok::config::Layer;
 use byok_fakes::{FakeProviders, RecordedRequest, Scenario, fields};
 use serde_json::{Value, json};
 
-use crate::support::{AppOptions, Engine, Resp, ServeProcess, TEST_KEY, TestApp, TestDb, spawn_with};
+use crate::support::{AppOptions, Engine, Resp, ServeProcess, TEST_KEY, TestApp, TestDb, spawn_serve, spawn_with};
 
 /// byok started against the fakes, with a service token.
 pub struct World {
@@ -41,6 +41,15 @@ pub async fn world_with(engine: Engine, settings: Layer) -> World {
     let settings = Layer { master_key: Some(TEST_KEY.to_owned()), reverify_interval_secs: Some(0), ..settings };
     let options = AppOptions { settings, env: fakes.env_vars(), ..AppOptions::default() };
     let app = spawn_with(TestDb::fresh(engine).await, options).await;
+    let svc = app.service_token().await;
+    World { app, fakes, svc }
+}
+
+/// A [`world`] whose byok is a real `byok serve` process, configured through its
+/// environment as a deployment is: what the SDK tests run against.
+pub async fn served_world(engine: Engine) -> World {
+    let fakes = FakeProviders::start().await.expect("fakes start");
+    let app = spawn_serve(TestDb::fresh(engine).await, fakes.env_vars()).await;
     let svc = app.service_token().await;
     World { app, fakes, svc }
 }

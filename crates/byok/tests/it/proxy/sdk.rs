@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::world;
+use super::served_world;
 use crate::both_engines;
 use crate::support::Engine;
 
@@ -37,7 +37,7 @@ pub(super) fn run(script: &str, envs: &[(&str, &str)]) {
 }
 
 async fn the_openai_sdk_works_through_the_proxy(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     let credential = w.credential("user:alice", "openai", None).await;
     let (_, vk) = w.virtual_key("user:alice", &["openai"], None).await;
     let (_, exhausted) = w.virtual_key("user:alice", &["openai"], Some(0)).await;
@@ -71,7 +71,7 @@ async fn the_openai_sdk_works_through_the_proxy(engine: Engine) {
 }
 
 async fn the_anthropic_sdk_works_through_the_proxy(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     let credential = w.credential("user:alice", "anthropic", None).await;
     let (_, vk) = w.virtual_key("user:alice", &[], None).await;
     w.credential("user:bob", "anthropic", Some(0)).await;

@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use super::sdk::run;
-use super::{World, world};
+use super::{World, served_world};
 use crate::both_engines;
 use crate::support::Engine;
 
@@ -58,7 +58,7 @@ pub(super) async fn counted(w: &World, credential: &str, requests: u64, tokens: 
 }
 
 async fn the_gemini_sdk_works_through_the_proxy(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     let credential = w.credential("user:alice", "gemini", None).await;
     let (_, vk) = w.virtual_key("user:alice", &["gemini"], None).await;
     w.credential("user:bob", "gemini", Some(0)).await;
@@ -87,7 +87,7 @@ async fn the_gemini_sdk_works_through_the_proxy(engine: Engine) {
 }
 
 async fn the_groq_sdk_works_through_the_proxy(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     let credential = w.credential("user:alice", "groq", None).await;
     let (_, vk) = w.virtual_key("user:alice", &["groq"], None).await;
     run(
@@ -103,7 +103,7 @@ async fn the_groq_sdk_works_through_the_proxy(engine: Engine) {
 }
 
 async fn openrouter_works_through_the_proxy_with_the_openai_sdk(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     let credential = w.credential("user:alice", "openrouter", None).await;
     let (_, vk) = w.virtual_key("user:alice", &["openrouter"], None).await;
     run(
@@ -141,7 +141,7 @@ fn run_node(script: &str, envs: &[(&str, &str)]) {
 }
 
 async fn the_node_openai_sdk_works_through_the_proxy(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     let credential = w.credential("user:alice", "openai", None).await;
     let (_, vk) = w.virtual_key("user:alice", &["openai"], None).await;
     run_node(

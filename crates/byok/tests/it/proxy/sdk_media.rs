@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::sdk::run;
 use super::sdk_llm::{BAD_KEY, assert_real_key_only, counted};
-use super::world;
+use super::{served_world, world};
 use crate::both_engines;
 use crate::support::Engine;
 
@@ -20,7 +20,7 @@ both_engines!(
 );
 
 async fn the_runway_sdk_makes_a_video_through_the_proxy_and_polls_count_no_use(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     // Limits on both sides: a creation takes a unit of each, a poll takes none.
     let credential = w.credential("user:alice", "runway", Some(5)).await;
     let (key_id, vk) = w.virtual_key("user:alice", &["runway"], Some(3)).await;
@@ -71,7 +71,7 @@ async fn polls_of_an_unlimited_credential_count_no_use_either(engine: Engine) {
 }
 
 async fn stabilitys_rest_api_answers_image_bytes_unchanged_through_the_proxy(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     let credential = w.credential("user:alice", "stability", None).await;
     let (_, vk) = w.virtual_key("user:alice", &["stability"], None).await;
     let hex: String = STABILITY_IMAGE.iter().map(|b| format!("{b:02x}")).collect();

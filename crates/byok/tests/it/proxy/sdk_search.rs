@@ -3,14 +3,14 @@
 
 use super::sdk::run;
 use super::sdk_llm::{BAD_KEY, assert_real_key_only, counted};
-use super::world;
+use super::served_world;
 use crate::both_engines;
 use crate::support::Engine;
 
 both_engines!(the_exa_sdk_searches_through_the_proxy);
 
 async fn the_exa_sdk_searches_through_the_proxy(engine: Engine) {
-    let w = world(engine).await;
+    let w = served_world(engine).await;
     let credential = w.credential("user:alice", "exa", None).await;
     let (_, vk) = w.virtual_key("user:alice", &["exa"], None).await;
     run(
