@@ -30,6 +30,12 @@ impl Timestamp {
     pub fn to_rfc3339(self) -> String {
         self.datetime().format(&Rfc3339).unwrap_or_default()
     }
+
+    /// An RFC 3339 instant (`2026-12-02T08:00:00Z`, any offset), to the millisecond.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+        i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok().map(Self)
+    }
 }
 
 impl fmt::Display for Timestamp {
@@ -51,5 +57,13 @@ mod tests {
     #[test]
     fn formats_as_rfc3339_utc() {
         assert_eq!(Timestamp::from_millis(1_793_491_200_123).to_rfc3339(), "2026-11-01T00:00:00.123Z");
+    }
+
+    #[test]
+    fn parses_rfc3339_with_any_offset() {
+        let at = Timestamp::from_millis(1_793_491_200_123);
+        assert_eq!(Timestamp::parse_rfc3339("2026-11-01T00:00:00.123Z"), Some(at));
+        assert_eq!(Timestamp::parse_rfc3339("2026-11-01T01:00:00.123+01:00"), Some(at));
+        assert_eq!(Timestamp::parse_rfc3339("2026-11-01"), None);
     }
 }

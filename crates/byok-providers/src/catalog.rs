@@ -90,7 +90,13 @@ mod tests {
         assert_eq!(names("resend"), vec![s("api_key", true), s("from_email", false), s("reply_to", false)]);
         assert_eq!(
             names("aws"),
-            vec![s("access_key_id", false), s("secret_access_key", true), s("session_token", true), s("region", false)]
+            vec![
+                s("access_key_id", false),
+                s("secret_access_key", true),
+                s("session_token", true),
+                s("region", false),
+                s("role_arn", false)
+            ]
         );
         assert_eq!(names("azure"), vec![s("tenant_id", false), s("client_id", false), s("client_secret", true)]);
         assert_eq!(names("gcp"), vec![s("service_account_json", true)]);

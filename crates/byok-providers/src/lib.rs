@@ -4,12 +4,14 @@
 
 mod adapters;
 mod catalog;
+mod mint;
 mod origin;
 mod probe;
 mod proxy;
 mod template;
 
 pub use catalog::{CatalogError, build_catalog, builtin_catalog, builtin_providers};
+pub use mint::{MintFailure, ShortLived, mints_short_lived, takes_scope};
 pub use probe::{
     Failure as SendFailure, ProbeOutcome, ProbeOutcomeKind, ProbeSettings, ProbeSetupError, Prober, base_url_env_var,
 };

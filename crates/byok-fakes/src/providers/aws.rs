@@ -1,8 +1,11 @@
-//! AWS STS `POST /` with `Action=GetCallerIdentity&Version=2011-06-15`, signed with
-//! SigV4. The fake recomputes the signature with the secret it knows for the access
-//! key id; answers are STS's XML (`text/xml`).
+//! AWS STS `POST /` (`Version=2011-06-15`) with `Action=GetCallerIdentity`,
+//! `GetSessionToken` or `AssumeRole` (`RoleArn`, `RoleSessionName`, optional
+//! `DurationSeconds`), signed with SigV4. The fake recomputes the signature with the
+//! secret it knows for the access key id; answers are STS's XML (`text/xml`). Each
+//! session it issues has credentials of its own.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lc_rs::{digest, hmac};
 use axum::Router;
@@ -23,7 +26,8 @@ pub(crate) fn router() -> Router {
 
 async fn sts(method: Method, headers: HeaderMap, body: Bytes) -> Response {
     let form: BTreeMap<String, String> = decode_form(&body).into_iter().collect();
-    if form.get("Action").map(String::as_str) != Some("GetCallerIdentity")
+    let action = form.get("Action").map(String::as_str).unwrap_or_default();
+    if !["GetCallerIdentity", "GetSessionToken", "AssumeRole"].contains(&action)
         || form.get("Version").map(String::as_str) != Some("2011-06-15")
     {
         return error(400, "Sender", "InvalidAction", "Could not find operation for this version");
@@ -67,6 +71,7 @@ async fn sts(method: Method, headers: HeaderMap, body: Bytes) -> Response {
         Key::Known(known) => known,
     };
     match known {
+        Behaviour::Good if action != "GetCallerIdentity" => session(action, &form),
         Behaviour::Good => typed(
             200,
             "text/xml",
@@ -96,6 +101,65 @@ async fn sts(method: Method, headers: HeaderMap, body: Bytes) -> Response {
         Behaviour::Hang => hang().await,
     }
 }
+
+/// A new session's credentials, as `GetSessionToken` or `AssumeRole` answers them.
+fn session(action: &str, form: &BTreeMap<String, String>) -> Response {
+    let field = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let (min, max, default) = if action == "AssumeRole" { (900, 43_200, 3600) } else { (900, 129_600, 43_200) };
+    let seconds = match field("DurationSeconds").map(str::parse::<i64>) {
+        None => default,
+        Some(Ok(s)) if (min..=max).contains(&s) => s,
+        Some(_) => {
+            return error(
+                400,
+                "Sender",
+                "ValidationError",
+                &format!("The requested DurationSeconds exceeds the allowed range ({min} to {max} seconds)."),
+            );
+        }
+    };
+    let assumed = if action == "AssumeRole" {
+        let (Some(role), Some(name)) = (field("RoleArn"), field("RoleSessionName")) else {
+            return error(400, "Sender", "MissingParameter", "RoleArn and RoleSessionName are required.");
+        };
+        let Some(role_name) = role.strip_prefix("arn:aws:iam::123456789012:role/") else {
+            return error(
+                403,
+                "Sender",
+                "AccessDenied",
+                &format!(
+                    "User: arn:aws:iam::123456789012:user/byok-fake is not authorized to perform: \
+                     sts:AssumeRole on resource: {role}"
+                ),
+            );
+        };
+        format!(
+            "<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/{role_name}/{name}</Arn>\
+             <AssumedRoleId>AROAFAKEROLEID000000:{name}</AssumedRoleId></AssumedRoleUser>"
+        )
+    } else {
+        String::new()
+    };
+    let n = SESSIONS.fetch_add(1, Ordering::Relaxed);
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
+    let expiration = expires.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    typed(
+        200,
+        "text/xml",
+        format!(
+            "<{action}Response xmlns=\"{NS}\">\n  <{action}Result>\n    {assumed}<Credentials>\n      \
+             <AccessKeyId>ASIAFAKESESSION{n:05}</AccessKeyId>\n      \
+             <SecretAccessKey>fakeSessionSecret/{n:022}</SecretAccessKey>\n      \
+             <SessionToken>IQoJb3JpZ2luFakeSessionToken{n}</SessionToken>\n      \
+             <Expiration>{expiration}</Expiration>\n    </Credentials>\n  </{action}Result>\n  \
+             <ResponseMetadata>\n    <RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId>\n  \
+             </ResponseMetadata>\n</{action}Response>\n"
+        ),
+    )
+}
+
+/// Sessions issued so far: each has credentials of its own.
+static SESSIONS: AtomicU64 = AtomicU64::new(1);
 
 /// The access key ids the fake knows.
 enum Key {

@@ -1,7 +1,10 @@
 //! Microsoft Entra ID `POST /{tenant}/oauth2/v2.0/token` with the client-credentials
-//! grant (form fields `client_id`, `client_secret`, `grant_type`, `scope`); errors are
+//! grant (form fields `client_id`, `client_secret`, `grant_type`, `scope`, each scope a
+//! resource's `/.default`); errors are
 //! `{"error", "error_description", "error_codes", "timestamp", "trace_id",
 //! "correlation_id", "error_uri"}`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -13,6 +16,9 @@ use serde_json::json;
 use super::{hang, json};
 use crate::credentials::{AZURE_CLIENT_ID, AZURE_TENANT_ID, Behaviour, behaviour};
 use crate::record::decode_form;
+
+/// Tokens issued so far: each one is different.
+static ISSUED: AtomicU64 = AtomicU64::new(1);
 
 pub(crate) fn router() -> Router {
     Router::new().route("/{tenant}/oauth2/v2.0/token", post(token))
@@ -35,12 +41,25 @@ async fn token(Path(tenant): Path<String>, body: Bytes) -> Response {
     if field("grant_type") != Some("client_credentials") {
         return error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
     }
-    if field("scope").is_none_or(str::is_empty) {
+    let scope = field("scope").unwrap_or_default();
+    if scope.is_empty() {
         return error(
             400,
             "invalid_request",
             900144,
             "The request body must contain the following parameter: 'scope'.",
+        );
+    }
+    if let Some(bad) = scope.split(' ').find(|s| !s.ends_with("/.default")) {
+        return error(
+            400,
+            "invalid_scope",
+            1002012,
+            &format!(
+                "The provided value for scope {bad} is not valid. Client credential flows must \
+                 have a scope value with /.default suffixed to the resource identifier \
+                 (application ID URI)."
+            ),
         );
     }
     let client_id = field("client_id").unwrap_or_default();
@@ -59,7 +78,8 @@ async fn token(Path(tenant): Path<String>, body: Bytes) -> Response {
         Some(Behaviour::Good) => json(
             200,
             json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
-                   "access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fake.token"}),
+                   "access_token": format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fake.token-{}",
+                                           ISSUED.fetch_add(1, Ordering::Relaxed))}),
         ),
         Some(Behaviour::ServerError) => {
             error(500, "server_error", 90033, "A transient error has occurred. Please try again.")

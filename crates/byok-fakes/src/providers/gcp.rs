@@ -4,6 +4,7 @@
 //! checks the claims; errors are `{"error", "error_description"}`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
@@ -22,7 +23,10 @@ use crate::credentials::{Behaviour, GCP_KEY_PEM, behaviour};
 use crate::record::decode_form;
 
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+/// Google's OAuth scopes (`…/auth/cloud-platform`, `…/auth/devstorage.read_only` …).
+const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/";
+/// Tokens issued so far: each one is different.
+static ISSUED: AtomicU64 = AtomicU64::new(1);
 
 struct Token {
     /// `<origin>/token`: the only audience this endpoint accepts.
@@ -84,7 +88,8 @@ async fn token(State(token): State<Arc<Token>>, headers: HeaderMap, body: Bytes)
             "Invalid JWT: Failed audience check. The expected audience is the token endpoint.",
         );
     }
-    if claims.get("scope").and_then(Value::as_str) != Some(SCOPE) {
+    let scope = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
+    if scope.is_empty() || !scope.split(' ').all(|s| s.starts_with(SCOPE_PREFIX)) {
         return error(400, "invalid_scope", "Invalid OAuth scope or ID token audience provided.");
     }
     if !short_lived_and_current(&claims) {
@@ -97,8 +102,8 @@ async fn token(State(token): State<Arc<Token>>, headers: HeaderMap, body: Bytes)
     match known {
         Behaviour::Good => json(
             200,
-            json!({"access_token": "ya29.c.fake-access-token", "expires_in": 3599,
-                   "token_type": "Bearer"}),
+            json!({"access_token": format!("ya29.c.fake-access-token-{}", ISSUED.fetch_add(1, Ordering::Relaxed)),
+                   "expires_in": 3599, "token_type": "Bearer"}),
         ),
         Behaviour::ServerError => error(500, "internal_failure", "Backend Error"),
         Behaviour::RateLimited => error(429, "rate_limit_exceeded", "Rate Limit Exceeded"),

@@ -1,5 +1,7 @@
-//! AWS: STS `GetCallerIdentity`, which every valid key may call, signed with SigV4.
-//! Errors come back as XML (`<Error><Code>…</Code><Message>…</Message></Error>`).
+//! AWS STS, signed with SigV4: `GetCallerIdentity`, which every valid key may call, as
+//! the connection test; `GetSessionToken`, or `AssumeRole` when the credential names a
+//! `role_arn`, for a short-lived session. Answers are XML; errors
+//! `<Error><Code>…</Code><Message>…</Message></Error>`.
 
 use std::time::SystemTime;
 
@@ -9,10 +11,17 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use reqwest::Method;
 
+use byok_core::Timestamp;
+
 use super::Adapter;
-use crate::probe::{Detail, ProbeContext, ProbeOutcomeKind, Verdict};
+use crate::mint::ShortLived;
+use crate::probe::{Detail, ProbeContext, ProbeOutcomeKind, Reply, Verdict};
 
 const BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+/// How long a minted session lasts: an hour, what `AssumeRole` allows by default.
+const SESSION_SECS: &str = "3600";
+/// Who the assumed-role session says it is, in CloudTrail.
+const SESSION_NAME: &str = "byok";
 const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 const DEFAULT_REGION: &str = "us-east-1";
 
@@ -34,9 +43,42 @@ impl Adapter for AwsSts {
     async fn probe(&self, cx: &ProbeContext<'_>) -> Verdict {
         check(cx).await.unwrap_or_else(|verdict| verdict)
     }
+
+    async fn mint(&self, cx: &ProbeContext<'_>, _scope: Option<&str>) -> Result<ShortLived, Verdict> {
+        let body = {
+            let mut body = form_urlencoded::Serializer::new(String::new());
+            match cx.config("role_arn") {
+                Some(role) => body
+                    .append_pair("Action", "AssumeRole")
+                    .append_pair("RoleArn", role)
+                    .append_pair("RoleSessionName", SESSION_NAME),
+                None => body.append_pair("Action", "GetSessionToken"),
+            };
+            body.append_pair("DurationSeconds", SESSION_SECS).append_pair("Version", "2011-06-15").finish()
+        };
+        let reply = call(cx, &body).await?;
+        if !reply.is_success() {
+            return Err(refusal(cx, &reply));
+        }
+        session(&reply.text())
+            .ok_or_else(|| Verdict::unavailable(format!("{} answered without the session's credentials.", cx.name())))
+    }
 }
 
 async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
+    let reply = call(cx, BODY).await?;
+    if reply.is_success() {
+        let account = tag(&reply.text(), "Account").filter(|a| a.chars().all(|c| c.is_ascii_digit()));
+        return Ok(Verdict::connected(match account {
+            Some(account) => format!("{} accepted the access key (account {account}).", cx.name()),
+            None => format!("{} accepted the access key.", cx.name()),
+        }));
+    }
+    Ok(refusal(cx, &reply))
+}
+
+/// STS's answer to the query `body`, signed with the credential's key.
+async fn call(cx: &ProbeContext<'_>, body: &str) -> Result<Reply, Verdict> {
     let access_key_id = cx.required_config("access_key_id")?;
     let secret = cx.secret("secret_access_key")?;
     let session_token = cx.optional_secret("session_token");
@@ -65,27 +107,25 @@ async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
         "POST",
         url.as_str(),
         [("content-type", CONTENT_TYPE)].into_iter(),
-        SignableBody::Bytes(BODY.as_bytes()),
+        SignableBody::Bytes(body.as_bytes()),
     )
     .map_err(|_| signing_failed())?;
     let (instructions, _signature) = sign(signable, &params).map_err(|_| signing_failed())?.into_parts();
 
-    let mut request = cx.http.request(Method::POST, url).header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE).body(BODY);
+    let mut request =
+        cx.http.request(Method::POST, url).header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE).body(body.to_owned());
     for (name, value) in instructions.headers() {
         let mut value = reqwest::header::HeaderValue::from_str(value)
             .map_err(|_| Verdict::invalid("The session token cannot be sent in an HTTP header."))?;
         value.set_sensitive(true);
         request = request.header(name, value);
     }
-    let reply = cx.send(request).await?;
+    cx.send(request).await
+}
+
+/// What STS's error answer means.
+fn refusal(cx: &ProbeContext<'_>, reply: &Reply) -> Verdict {
     let text = reply.text();
-    if reply.is_success() {
-        let account = tag(&text, "Account").filter(|a| a.chars().all(|c| c.is_ascii_digit()));
-        return Ok(Verdict::connected(match account {
-            Some(account) => format!("{} accepted the access key (account {account}).", cx.name()),
-            None => format!("{} accepted the access key.", cx.name()),
-        }));
-    }
     let code = tag(&text, "Code").filter(|c| c.chars().all(|c| c.is_ascii_alphanumeric()));
     let detail = Detail {
         text: tag(&text, "Message").and_then(|m| crate::probe::safe_text(&m, cx.secrets)),
@@ -97,7 +137,22 @@ async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
         Some("AccessDenied") => ProbeOutcomeKind::Restricted,
         _ => ProbeOutcomeKind::Unavailable,
     };
-    Ok(detail.verdict(cx.name(), kind))
+    detail.verdict(cx.name(), kind)
+}
+
+/// The `<Credentials>` of a `GetSessionToken` or `AssumeRole` answer.
+fn session(xml: &str) -> Option<ShortLived> {
+    let credentials = tag(xml, "Credentials")?;
+    let field = |name: &str| tag(&credentials, name).filter(|v| !v.is_empty());
+    let expires_at = Timestamp::parse_rfc3339(&field("Expiration")?)?;
+    Some(ShortLived::new(
+        [
+            ("access_key_id", field("AccessKeyId")?),
+            ("secret_access_key", field("SecretAccessKey")?),
+            ("session_token", field("SessionToken")?),
+        ],
+        expires_at,
+    ))
 }
 
 /// STS in the credential's region; China's regions live under `amazonaws.com.cn`.
@@ -135,6 +190,20 @@ mod tests {
                    <Message>User is not authorized</Message></Error></ErrorResponse>";
         assert_eq!(tag(xml, "Code").as_deref(), Some("AccessDenied"));
         assert_eq!(tag(xml, "Nope"), None);
+    }
+
+    #[test]
+    fn reads_a_session_from_either_answer() {
+        let credentials = "<Credentials><AccessKeyId>ASIAFAKE</AccessKeyId><SecretAccessKey>s3cr3t</SecretAccessKey>\
+                           <SessionToken>tok</SessionToken><Expiration>2026-12-02T09:00:00Z</Expiration></Credentials>";
+        for answer in ["GetSessionTokenResponse", "AssumeRoleResponse"] {
+            let xml = format!("<{answer}><Result>{credentials}</Result></{answer}>");
+            let minted = session(&xml).unwrap();
+            let field = |name: &str| minted.fields[name].expose().to_owned();
+            assert_eq!((field("access_key_id"), field("session_token")), ("ASIAFAKE".into(), "tok".into()));
+            assert_eq!(minted.expires_at.to_rfc3339(), "2026-12-02T09:00:00Z");
+        }
+        assert!(session("<Credentials><AccessKeyId>A</AccessKeyId></Credentials>").is_none());
     }
 
     #[test]

@@ -1,15 +1,20 @@
 //! Microsoft Azure: the OAuth client-credentials grant at Microsoft Entra ID
-//! (`POST /{tenant}/oauth2/v2.0/token`) for the Resource Manager scope. Errors carry
-//! `error` (`invalid_client` …) and `error_codes` (AADSTS numbers).
+//! (`POST /{tenant}/oauth2/v2.0/token`): for the Resource Manager scope as a connection
+//! test, and for Azure OpenAI's (or the caller's) scope as a short-lived credential.
+//! Errors carry `error` (`invalid_client` …) and `error_codes` (AADSTS numbers).
 
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::Value;
 
 use super::Adapter;
-use crate::probe::{Detail, ProbeContext, ProbeOutcomeKind, Verdict, safe_code, safe_text};
+use crate::mint::ShortLived;
+use crate::probe::{Detail, ProbeContext, ProbeOutcomeKind, Reply, Verdict, safe_code, safe_text};
 
+/// The connection test's scope: any valid application may ask for it.
 const SCOPE: &str = "https://management.azure.com/.default";
+/// What a minted token is for unless the caller says: Azure OpenAI (Cognitive Services).
+const MINT_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
 /// A wrong secret, an unknown or disabled application.
 const INVALID_ERRORS: [&str; 2] = ["invalid_client", "unauthorized_client"];
 /// AADSTS codes for a tenant that does not exist or is malformed (90002, 900023), an
@@ -24,27 +29,41 @@ impl Adapter for AzureClientCredentials {
     async fn probe(&self, cx: &ProbeContext<'_>) -> Verdict {
         check(cx).await.unwrap_or_else(|verdict| verdict)
     }
+
+    async fn mint(&self, cx: &ProbeContext<'_>, scope: Option<&str>) -> Result<ShortLived, Verdict> {
+        let reply = grant(cx, scope.unwrap_or(MINT_SCOPE)).await?;
+        super::oauth_token(&reply).ok_or_else(|| refusal(cx, &reply))
+    }
 }
 
 async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
+    let reply = grant(cx, SCOPE).await?;
+    if reply.is_success() && reply.json().is_some_and(|j| j.get("access_token").is_some()) {
+        return Ok(Verdict::connected(format!("{} accepted the client credentials and issued a token.", cx.name())));
+    }
+    Ok(refusal(cx, &reply))
+}
+
+/// Entra's answer to a client-credentials grant for `scope`.
+async fn grant(cx: &ProbeContext<'_>, scope: &str) -> Result<Reply, Verdict> {
     let url = cx.url(&cx.probe.path)?;
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", cx.required_config("client_id")?)
         .append_pair("client_secret", cx.secret("client_secret")?)
         .append_pair("grant_type", "client_credentials")
-        .append_pair("scope", SCOPE)
+        .append_pair("scope", scope)
         .finish();
     let request = cx
         .http
         .request(Method::POST, url)
         .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(body);
-    let reply = cx.send(request).await?;
+    cx.send(request).await
+}
+
+/// What Entra's refusal of a grant means.
+fn refusal(cx: &ProbeContext<'_>, reply: &Reply) -> Verdict {
     let json = reply.json().unwrap_or(Value::Null);
-    let name = cx.name();
-    if reply.is_success() && json.get("access_token").is_some() {
-        return Ok(Verdict::connected(format!("{name} accepted the client credentials and issued a token.")));
-    }
     let error = json.get("error").and_then(safe_code);
     let codes: Vec<u64> = json
         .get("error_codes")
@@ -64,7 +83,7 @@ async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
             .and_then(|s| safe_text(&s, cx.secrets)),
         status: reply.status,
     };
-    Ok(detail.verdict(name, kind))
+    detail.verdict(cx.name(), kind)
 }
 
 /// "AADSTS7000215: Invalid client secret provided. Ensure …" → "Invalid client secret

@@ -1,13 +1,15 @@
 //! Google Cloud: the OAuth JWT-bearer grant with the service-account key, sent to the
 //! provider's origin (`oauth2.googleapis.com`, or its override), never to the key
-//! file's own `token_uri`. A token proves the key is live; it is thrown away.
+//! file's own `token_uri`. For a connection test a token proves the key is live and is
+//! thrown away; minted for `resolve`, it is the short-lived credential.
 
 use async_trait::async_trait;
 use reqwest::Method;
 
 use super::Adapter;
 use super::jwt::KeyFile;
-use crate::probe::{Detail, ProbeContext, ProbeOutcomeKind, Verdict, safe_code, safe_text};
+use crate::mint::ShortLived;
+use crate::probe::{Detail, ProbeContext, ProbeOutcomeKind, Reply, Verdict, safe_code, safe_text};
 
 const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -21,12 +23,26 @@ impl Adapter for GoogleServiceAccount {
     async fn probe(&self, cx: &ProbeContext<'_>) -> Verdict {
         check(cx).await.unwrap_or_else(|verdict| verdict)
     }
+
+    async fn mint(&self, cx: &ProbeContext<'_>, scope: Option<&str>) -> Result<ShortLived, Verdict> {
+        let reply = grant(cx, scope.unwrap_or(SCOPE)).await?;
+        super::oauth_token(&reply).ok_or_else(|| refusal(cx, &reply))
+    }
 }
 
 async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
+    let reply = grant(cx, SCOPE).await?;
+    if reply.is_success() && reply.json().as_ref().and_then(|j| j.get("access_token")).is_some() {
+        return Ok(Verdict::connected(format!("{} accepted the service account key and issued a token.", cx.name())));
+    }
+    Ok(refusal(cx, &reply))
+}
+
+/// The token endpoint's answer to a grant for `scope`.
+async fn grant(cx: &ProbeContext<'_>, scope: &str) -> Result<Reply, Verdict> {
     let key = KeyFile::parse(cx.secret("service_account_json")?).map_err(Verdict::invalid)?;
     let url = cx.url(&cx.probe.path)?;
-    let assertion = key.assertion(SCOPE, url.as_str()).map_err(Verdict::invalid)?;
+    let assertion = key.assertion(scope, url.as_str()).map_err(Verdict::invalid)?;
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", GRANT_TYPE)
         .append_pair("assertion", &assertion)
@@ -36,12 +52,12 @@ async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
         .request(Method::POST, url)
         .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(body);
-    let reply = cx.send(request).await?;
+    cx.send(request).await
+}
+
+/// What the endpoint's refusal of a grant means.
+fn refusal(cx: &ProbeContext<'_>, reply: &Reply) -> Verdict {
     let json = reply.json();
-    let name = cx.name();
-    if reply.is_success() && json.as_ref().and_then(|j| j.get("access_token")).is_some() {
-        return Ok(Verdict::connected(format!("{name} accepted the service account key and issued a token.")));
-    }
     let error = json.as_ref().and_then(|j| j.get("error")).and_then(safe_code);
     let description =
         json.as_ref().and_then(|j| j.get("error_description")?.as_str()).and_then(|d| safe_text(d, cx.secrets));
@@ -50,5 +66,5 @@ async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
         _ => ProbeOutcomeKind::Unavailable,
     };
     let detail = Detail { codes: error.into_iter().collect(), text: description, status: reply.status };
-    Ok(detail.verdict(name, kind))
+    detail.verdict(cx.name(), kind)
 }

@@ -13,9 +13,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use byok_core::{Catalog, ProviderSpec, SecretFields};
+use byok_core::{Catalog, ProbeSpec, ProviderSpec, SecretFields};
 
 use crate::adapters;
+use crate::mint::{MintFailure, ShortLived};
 use crate::origin::Origin;
 use crate::proxy::Upstream;
 
@@ -144,22 +145,67 @@ impl Prober {
     }
 
     async fn run(&self, provider: &ProviderSpec, config: &BTreeMap<String, String>, secrets: &SecretFields) -> Verdict {
+        let (probe, origin) = match self.target(provider) {
+            Ok(target) => target,
+            Err(verdict) => return verdict,
+        };
+        let cx = self.context(provider, probe, &origin, config, secrets);
+        adapters::for_probe(probe).probe(&cx).await
+    }
+
+    /// Mints a short-lived credential from a cloud credential (see
+    /// [`crate::mints_short_lived`]), within the connection tests' time limit.
+    pub async fn mint(
+        &self,
+        provider: &ProviderSpec,
+        config: &BTreeMap<String, String>,
+        secrets: &SecretFields,
+        scope: Option<&str>,
+    ) -> Result<ShortLived, MintFailure> {
+        let limit = self.inner.total_timeout;
+        let minted = async {
+            let (probe, origin) = self.target(provider)?;
+            let cx = self.context(provider, probe, &origin, config, secrets);
+            adapters::for_probe(probe).mint(&cx, scope).await
+        };
+        let minted = tokio::time::timeout(limit, minted).await.unwrap_or_else(|_| {
+            Err(Verdict::unavailable(format!(
+                "{} did not answer within {}; try again later.",
+                provider.name,
+                human(limit)
+            )))
+        });
+        minted.map_err(|verdict| MintFailure { kind: verdict.kind, message: answer::scrub(verdict.message, secrets) })
+    }
+
+    /// The catalog's probe of `provider` (which names its adapter) and the origin to call.
+    fn target<'a>(&self, provider: &'a ProviderSpec) -> Result<(&'a ProbeSpec, String), Verdict> {
         let Some(probe) = &provider.probe else {
-            return Verdict::unavailable(format!("The catalog has no connection test for {}.", provider.name));
+            return Err(Verdict::unavailable(format!("The catalog has no connection test for {}.", provider.name)));
         };
         let Some(origin) = self.base_url(provider) else {
-            return Verdict::unavailable(format!("The catalog has no base URL for {}.", provider.name));
+            return Err(Verdict::unavailable(format!("The catalog has no base URL for {}.", provider.name)));
         };
-        let cx = ProbeContext {
+        Ok((probe, origin))
+    }
+
+    fn context<'a>(
+        &'a self,
+        provider: &'a ProviderSpec,
+        probe: &'a ProbeSpec,
+        origin: &'a str,
+        config: &'a BTreeMap<String, String>,
+        secrets: &'a SecretFields,
+    ) -> ProbeContext<'a> {
+        ProbeContext {
             http: &self.inner.http,
             provider,
             probe,
-            origin: &origin,
+            origin,
             overridden: self.inner.overrides.contains_key(provider.id.as_str()),
             config,
             secrets,
-        };
-        adapters::for_probe(probe).probe(&cx).await
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use byok_core::{Catalog, SecretValue};
 use byok_fakes::{FakeProviders, RecordedRequest, Scenario, fields};
-use byok_providers::{ProbeOutcome, ProbeOutcomeKind, ProbeSettings, Prober, builtin_catalog};
+use byok_providers::{MintFailure, ProbeOutcome, ProbeOutcomeKind, ProbeSettings, Prober, ShortLived, builtin_catalog};
 
 pub struct Harness {
     pub fakes: FakeProviders,
@@ -49,6 +49,24 @@ impl Harness {
             assert_no_secret(&outcome, secret.expose());
         }
         outcome
+    }
+
+    /// Mints a short-lived credential from `fields` of `provider`.
+    pub async fn mint(
+        &self,
+        provider: &str,
+        fields: BTreeMap<String, String>,
+        scope: Option<&str>,
+    ) -> Result<ShortLived, MintFailure> {
+        let submitted = fields.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect();
+        let split = self.catalog.split_fields(provider, submitted).unwrap();
+        let minted = self.prober.mint(self.catalog.get(provider).unwrap(), &split.config, &split.secrets, scope).await;
+        if let Err(failure) = &minted {
+            for secret in split.secrets.values() {
+                assert!(!failure.message.contains(secret.expose()), "a secret in {failure:?}");
+            }
+        }
+        minted
     }
 
     /// The requests the fake for `provider` received.
