@@ -46,6 +46,12 @@ pub enum ApiError {
     ValidationFailed(String),
     #[error("{0}")]
     CredentialUnreadable(String),
+    /// The org lets its cloud credentials leave only as short-lived ones.
+    #[error("{0}")]
+    ShortLivedOnly(String),
+    /// The provider would not mint a short-lived credential from the stored one.
+    #[error("{0}")]
+    MintFailed(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -108,6 +114,8 @@ impl ApiError {
             ApiError::CredentialUnreadable(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "credential_unreadable", "Credential unreadable")
             }
+            ApiError::ShortLivedOnly(_) => (StatusCode::FORBIDDEN, "short_lived_only", "Short-lived credentials only"),
+            ApiError::MintFailed(_) => (StatusCode::BAD_GATEWAY, "mint_failed", "Short-lived credential not issued"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }

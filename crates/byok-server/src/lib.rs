@@ -13,6 +13,7 @@ mod probing;
 mod proxy;
 mod routes;
 mod sealing;
+mod short_lived;
 mod state;
 mod token_cache;
 mod token_counts;

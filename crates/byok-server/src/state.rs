@@ -11,6 +11,7 @@ use crate::credential_cache::CredentialCache;
 use crate::metrics::Metrics;
 use crate::probing::ProbeLimiter;
 use crate::proxy::ProxyState;
+use crate::short_lived::ShortLivedCache;
 use crate::token_cache::TokenCache;
 
 /// Settings of the HTTP layer.
@@ -108,6 +109,7 @@ pub struct Inner {
     pub metrics: Metrics,
     pub token_cache: Arc<TokenCache>,
     pub(crate) credential_cache: Arc<CredentialCache>,
+    pub(crate) short_lived: ShortLivedCache,
     pub prober: Prober,
     pub probe_limiter: ProbeLimiter,
     pub audit: Auditor,
@@ -133,6 +135,7 @@ impl AppState {
             metrics: Metrics::new(),
             token_cache,
             credential_cache,
+            short_lived: ShortLivedCache::default(),
             prober,
             probe_limiter,
             audit,

@@ -25,7 +25,7 @@ pub enum Change {
     /// missing or already revoked.
     RevokeToken { id: TokenId, now: Timestamp },
     /// Whether members of `org` may fall back to platform credentials.
-    SetOrgPolicy { org: OrgId, allow_platform: bool, now: Timestamp },
+    SetOrgPolicy { org: OrgId, allow_platform: bool, short_lived_only: bool, now: Timestamp },
 }
 
 impl Change {

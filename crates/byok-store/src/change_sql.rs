@@ -152,13 +152,15 @@ macro_rules! revoke_token_row {
 }
 
 macro_rules! set_org_policy_row {
-    ($tx:expr, $org:expr, $allow:expr, $now:expr) => {{
+    ($tx:expr, $org:expr, $allow:expr, $short_lived_only:expr, $now:expr) => {{
         sqlx::query(concat!(
-            "INSERT INTO org_policies (org, allow_platform_fallback, updated_at) VALUES ($1, $2, $3) ",
-            "ON CONFLICT (org) DO UPDATE SET allow_platform_fallback = $2, updated_at = $3"
+            "INSERT INTO org_policies (org, allow_platform_fallback, short_lived_only, updated_at) ",
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (org) DO UPDATE SET allow_platform_fallback = $2, ",
+            "short_lived_only = $3, updated_at = $4"
         ))
         .bind($org.as_str())
         .bind($allow)
+        .bind($short_lived_only)
         .bind($now.millis())
         .execute(&mut *$tx)
         .await?;
@@ -179,7 +181,9 @@ macro_rules! apply_change {
             Change::InsertToken { token, sign_in_link_until } => insert_token_rows!($tx, token, sign_in_link_until),
             Change::InsertVirtualKey { token, key, period } => insert_virtual_key_rows!($tx, token, key, period),
             Change::RevokeToken { id, now } => revoke_token_row!($tx, id, now),
-            Change::SetOrgPolicy { org, allow_platform, now } => set_org_policy_row!($tx, org, *allow_platform, now),
+            Change::SetOrgPolicy { org, allow_platform, short_lived_only, now } => {
+                set_org_policy_row!($tx, org, *allow_platform, *short_lived_only, now)
+            }
         }
     }};
 }

@@ -726,6 +726,14 @@ macro_rules! impl_sql_store {
                 Ok(row.is_none_or(|(allow,)| allow))
             }
 
+            async fn org_short_lived_only(&self, org: &byok_core::OrgId) -> Result<bool, $crate::StoreError> {
+                let row: Option<(bool,)> = sqlx::query_as("SELECT short_lived_only FROM org_policies WHERE org = $1")
+                    .bind(org.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.is_some_and(|(only,)| only))
+            }
+
         }
     };
 }

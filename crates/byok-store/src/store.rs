@@ -261,4 +261,7 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
 
     /// Whether members of `org` may fall back to platform credentials (default yes).
     async fn org_allows_platform(&self, org: &OrgId) -> Result<bool, StoreError>;
+
+    /// Whether `org`'s cloud credentials may leave only as short-lived ones (default no).
+    async fn org_short_lived_only(&self, org: &OrgId) -> Result<bool, StoreError>;
 }

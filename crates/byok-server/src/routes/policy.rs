@@ -1,5 +1,6 @@
 //! `GET/PUT /v1/orgs/{org}/policy`: whether an org's members may fall back to
-//! platform credentials.
+//! platform credentials, and whether its cloud credentials leave only as short-lived
+//! ones.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -20,6 +21,10 @@ use crate::{ApiError, AppState};
 pub struct OrgPolicy {
     /// `false`: resolves for this org never use platform credentials.
     pub allow_platform_fallback: bool,
+    /// `true`: the org's cloud credentials (gcp, azure, aws) are resolved only with
+    /// `"form": "short_lived"`; `"form": "key"` answers `403 short_lived_only`.
+    #[serde(default)]
+    pub short_lived_only: bool,
 }
 
 fn org_for(principal: &Principal, org: &str) -> Result<OrgId, ApiError> {
@@ -42,7 +47,10 @@ pub async fn get_org_policy(
     Path(org): Path<String>,
 ) -> Result<Json<OrgPolicy>, ApiError> {
     let org = org_for(&principal, &org)?;
-    Ok(Json(OrgPolicy { allow_platform_fallback: state.store.org_allows_platform(&org).await? }))
+    Ok(Json(OrgPolicy {
+        allow_platform_fallback: state.store.org_allows_platform(&org).await?,
+        short_lived_only: state.store.org_short_lived_only(&org).await?,
+    }))
 }
 
 /// Sets an org's resolution policy.
@@ -59,12 +67,13 @@ pub async fn put_org_policy(
     let org = org_for(&principal, &org)?;
     let mut event = audit::event(&principal, &info, AuditAction::PolicyUpdate, "ok");
     event.owner = Some(Owner::Org(org.clone()).to_string());
-    event.detail = Some(format!("allow_platform_fallback = {}", body.allow_platform_fallback));
-    let allow_platform = body.allow_platform_fallback;
-    state
-        .audit
-        .commit(Change::SetOrgPolicy { org: org.clone(), allow_platform, now: state.clock.now() }, vec![event])
-        .await?;
-    tracing::info!(org = %org, allow_platform_fallback = allow_platform, "org policy set");
+    event.detail = Some(format!(
+        "allow_platform_fallback = {}, short_lived_only = {}",
+        body.allow_platform_fallback, body.short_lived_only
+    ));
+    let (allow_platform, short_lived_only) = (body.allow_platform_fallback, body.short_lived_only);
+    let change = Change::SetOrgPolicy { org: org.clone(), allow_platform, short_lived_only, now: state.clock.now() };
+    state.audit.commit(change, vec![event]).await?;
+    tracing::info!(org = %org, allow_platform_fallback = allow_platform, short_lived_only, "org policy set");
     Ok(Json(body))
 }

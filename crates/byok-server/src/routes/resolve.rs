@@ -1,13 +1,15 @@
 //! `POST /v1/resolve`: which key to use for this user and provider, metered.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use byok_core::{
-    AuditAction, AuditEvent, Credential, OrgId, Owner, Principal, ProviderId, Role, SecretFields, Tier, Timestamp,
-    UserId, resolution_chain,
+    AuditAction, AuditEvent, Credential, OrgId, Owner, Principal, ProviderId, ProviderSpec, Role, SecretFields, Tier,
+    Timestamp, UserId, resolution_chain,
 };
+use byok_providers::ShortLived;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -42,7 +44,28 @@ pub struct ResolveRequest {
     /// instead of answering 429.
     #[serde(default)]
     pub fallback_on_exhausted: bool,
+    /// `key` (the stored fields) or `short_lived` (for `gcp`, `azure` and `aws`: a token
+    /// or session minted from the stored key, which itself never leaves byok).
+    #[serde(default)]
+    pub form: Form,
+    /// What a `short_lived` token is for (`gcp`: OAuth scopes, space-separated, default
+    /// `https://www.googleapis.com/auth/cloud-platform`; `azure`: default
+    /// `https://cognitiveservices.azure.com/.default`).
+    #[schema(example = "https://www.googleapis.com/auth/cloud-platform")]
+    pub scope: Option<String>,
 }
+
+/// What `resolve` answers with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Form {
+    #[default]
+    Key,
+    ShortLived,
+}
+
+/// The longest `scope` taken.
+const MAX_SCOPE_LEN: usize = 1024;
 
 /// The chosen credential with its fields in plaintext. Only service principals get
 /// this answer; it deliberately has no `Debug`.
@@ -57,6 +80,15 @@ pub struct Resolved {
     pub label: Option<String>,
     pub version: Option<i64>,
     pub fields: BTreeMap<String, String>,
+    /// For `"form": "short_lived"`: when the minted credential stops working.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+/// What was asked for: the stored fields, or a credential minted for `scope`.
+struct Asked {
+    form: Form,
+    scope: Option<String>,
 }
 
 pub(crate) enum TierOutcome {
@@ -66,13 +98,15 @@ pub(crate) enum TierOutcome {
 }
 
 /// Walks `user → org → platform`; takes one unit of quota from the first usable
-/// credential and answers its fields.
+/// credential and answers its fields, or for `"form": "short_lived"` a token or session
+/// minted from them (cached until shortly before it expires).
 #[utoipa::path(post, path = "/v1/resolve", tag = "resolve", security(("bearer" = [])), request_body = ResolveRequest,
     responses(
         (status = 200, body = Resolved),
-        (status = 403, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not a service token (`forbidden`), or the org's cloud credentials leave only short-lived (`short_lived_only`)", body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no usable credential (`no_credential`, with `tiers`)", body = crate::Problem, content_type = "application/problem+json"),
         (status = 429, description = "the tier's credentials are at their limits (`quota_exhausted`)", body = crate::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "the cloud did not mint a short-lived credential from the stored one (`mint_failed`)", body = crate::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn resolve(
     State(state): State<AppState>,
@@ -83,7 +117,9 @@ pub async fn resolve(
     if principal.role != Role::Service {
         return Err(ApiError::Forbidden("only service tokens may resolve secrets".into()));
     }
-    let provider = state.catalog.get(&body.provider)?.id.clone();
+    let spec = state.catalog.get(&body.provider)?;
+    let provider = spec.id.clone();
+    let asked = asked(spec, body.form, body.scope)?;
     let user = body.user.as_deref().map(UserId::parse).transpose()?;
     let org = body.org.as_deref().map(OrgId::parse).transpose()?;
     let org_allows_platform = match &org {
@@ -95,13 +131,25 @@ pub async fn resolve(
     let period = state.settings.period_anchor.period_start(now);
     let mut exhausted: Option<&Owner> = None;
     for (tier, owner) in &chain {
+        if let Owner::Org(org) = owner
+            && asked.form == Form::Key
+            && byok_providers::mints_short_lived(spec)
+            && state.store.org_short_lived_only(org).await?
+        {
+            return Err(ApiError::ShortLivedOnly(format!(
+                "{owner}'s `{provider}` credentials are resolved only with `\"form\": \"short_lived\"`"
+            )));
+        }
         // The read is audited in the same transaction that takes its unit: the secret
         // leaves only after both are durable.
         let mut audit = audit::event(&principal, &info, AuditAction::CredentialResolve, "ok");
-        audit.detail = Some(format!("source {tier}"));
+        audit.detail = Some(match asked.form {
+            Form::Key => format!("source {tier}"),
+            Form::ShortLived => format!("source {tier}; short-lived"),
+        });
         match take_from_tier(&state, owner, &provider, period, now, &audit).await? {
             TierOutcome::Granted(credential) => {
-                return open_answer(&state, &principal, &info, *tier, *credential).await;
+                return open_answer(&state, &principal, &info, *tier, *credential, &asked).await;
             }
             TierOutcome::Exhausted if !body.fallback_on_exhausted => return Err(exhausted_error(owner, &provider)),
             TierOutcome::Exhausted => {
@@ -113,8 +161,11 @@ pub async fn resolve(
                     event.owner = Some(Owner::Platform.to_string());
                     event.credential_id = Some(format!("env:{provider}"));
                     event.provider = Some(provider.to_string());
+                    if asked.form == Form::ShortLived {
+                        event.detail = Some("short-lived".to_owned());
+                    }
                     state.audit.record(event).await?;
-                    return Ok(Json(env_answer(env)));
+                    return env_answer(&state, env, &asked).await.map(Json);
                 }
             }
             TierOutcome::Nothing => {}
@@ -128,6 +179,31 @@ pub async fn resolve(
         detail: format!("no usable `{provider}` credential for {}", tiers.join(", then ")),
         tiers,
     })
+}
+
+/// The form and scope asked for, checked against what `spec` can mint.
+fn asked(spec: &ProviderSpec, form: Form, scope: Option<String>) -> Result<Asked, ApiError> {
+    if form == Form::ShortLived && !byok_providers::mints_short_lived(spec) {
+        return Err(ApiError::InvalidField(format!(
+            "`form: short_lived` is for the cloud providers (gcp, azure, aws), not `{}`",
+            spec.id
+        )));
+    }
+    if let Some(scope) = &scope {
+        if form != Form::ShortLived || !byok_providers::takes_scope(spec) {
+            return Err(ApiError::InvalidField(format!(
+                "`scope` applies to `form: short_lived` of gcp and azure, not to `{}`",
+                spec.id
+            )));
+        }
+        let printable = scope.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+        if scope.trim().is_empty() || scope.len() > MAX_SCOPE_LEN || !printable {
+            return Err(ApiError::InvalidField(format!(
+                "`scope` must be 1 to {MAX_SCOPE_LEN} printable ASCII characters (scopes separated by spaces)"
+            )));
+        }
+    }
+    Ok(Asked { form, scope })
 }
 
 pub(crate) async fn take_from_tier(
@@ -183,6 +259,7 @@ async fn open_answer(
     info: &RequestInfo,
     tier: Tier,
     c: Credential,
+    asked: &Asked,
 ) -> Result<Json<Resolved>, ApiError> {
     let secrets = match open_secrets(state, &c).await {
         Ok(secrets) => secrets,
@@ -191,8 +268,26 @@ async fn open_answer(
             return Err(e);
         }
     };
-    let mut fields = c.config.clone();
-    fields.extend(secrets.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
+    let (fields, expires_at) = match asked.form {
+        Form::Key => {
+            let mut fields = c.config.clone();
+            fields.extend(secrets.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
+            (fields, None)
+        }
+        Form::ShortLived => {
+            let minted =
+                short_lived(state, &c.id.to_string(), c.revision, &c.provider, &c.config, &secrets, asked).await;
+            let minted = match minted {
+                Ok(minted) => minted,
+                Err(e) => {
+                    let event = credential_event(principal, info, AuditAction::CredentialResolve, "failed", &c);
+                    state.audit.record(event).await?;
+                    return Err(e);
+                }
+            };
+            minted_fields(&minted)
+        }
+    };
     tracing::info!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential resolved");
     Ok(Json(Resolved {
         credential_id: c.id.to_string(),
@@ -202,20 +297,64 @@ async fn open_answer(
         label: Some(c.label.as_str().to_owned()),
         version: Some(c.version),
         fields,
+        expires_at,
     }))
 }
 
-fn env_answer(env: &byok_core::EnvCredential) -> Resolved {
-    let mut fields = env.config.clone();
-    fields.extend(env.secrets.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
+async fn env_answer(state: &AppState, env: &byok_core::EnvCredential, asked: &Asked) -> Result<Resolved, ApiError> {
+    let credential_id = format!("env:{}", env.provider);
+    let (fields, expires_at) = match asked.form {
+        Form::Key => {
+            let mut fields = env.config.clone();
+            fields.extend(env.secrets.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
+            (fields, None)
+        }
+        Form::ShortLived => {
+            let minted = short_lived(state, &credential_id, 0, &env.provider, &env.config, &env.secrets, asked).await?;
+            minted_fields(&minted)
+        }
+    };
     tracing::info!(provider = %env.provider, "platform credential resolved from the environment");
-    Resolved {
-        credential_id: format!("env:{}", env.provider),
+    Ok(Resolved {
+        credential_id,
         source: Tier::Platform.as_str(),
         owner: Owner::Platform.to_string(),
         provider: env.provider.to_string(),
         label: None,
         version: None,
         fields,
-    }
+        expires_at,
+    })
+}
+
+/// The short-lived credential for `credential` (at `revision`) and the scope asked,
+/// from the cache or minted now.
+async fn short_lived(
+    state: &AppState,
+    credential: &str,
+    revision: i64,
+    provider: &ProviderId,
+    config: &BTreeMap<String, String>,
+    secrets: &SecretFields,
+    asked: &Asked,
+) -> Result<Arc<ShortLived>, ApiError> {
+    let spec = state.catalog.get(provider.as_str())?;
+    let scope = asked.scope.as_deref();
+    state
+        .short_lived
+        .get_or_mint(credential, revision, scope, || async {
+            let minted = state.prober.mint(spec, config, secrets, scope).await;
+            minted.map_err(|failure| {
+                tracing::warn!(credential_id = credential, provider = %provider, kind = failure.kind.as_str(),
+                    "no short-lived credential minted");
+                ApiError::MintFailed(failure.message)
+            })
+        })
+        .await
+}
+
+/// A minted credential's fields and expiry, as the answer carries them.
+fn minted_fields(minted: &ShortLived) -> (BTreeMap<String, String>, Option<String>) {
+    let fields = minted.fields.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())).collect();
+    (fields, Some(minted.expires_at.to_rfc3339()))
 }

@@ -26,6 +26,7 @@ mod proxy;
 mod resolve;
 mod rotation;
 mod schema_conformance;
+mod short_lived;
 mod startup_keys;
 mod tokens;
 mod ui;

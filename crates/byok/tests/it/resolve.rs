@@ -168,7 +168,10 @@ async fn org_policy_and_request_can_forbid_fallback(engine: Engine) {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(app.get("/v1/orgs/acme/policy", &svc).await.body, json!({"allow_platform_fallback": false}));
+    assert_eq!(
+        app.get("/v1/orgs/acme/policy", &svc).await.body,
+        json!({"allow_platform_fallback": false, "short_lived_only": false})
+    );
     let r = resolve(&app, &svc, ask.clone()).await;
     r.assert_problem(404, "no_credential");
     assert_eq!(r.body["tiers"], json!(["user:alice", "org:acme"]));
