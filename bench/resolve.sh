@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Resolve throughput: byok (SQLite and PostgreSQL, metering on) against OpenBao 2.7.2
 # KV v2 reads (file audit device on), same wrk settings, one run. See bench/README.md.
+# Usage: bench/resolve.sh   (BENCH_BYOK=/path/to/byok to measure another build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +17,14 @@ OUT="bench/results/resolve-$(date -u +%Y%m%dT%H%M%SZ).md"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v jq >/dev/null || apt-get install -y -qq jq
-cargo build --release -p byok -q
-BYOK="$PWD/target/release/byok"
+# BENCH_BYOK names a byok binary to measure instead of this tree's release build (for
+# before/after pairs of two builds).
+if [ -n "${BENCH_BYOK:-}" ]; then
+  BYOK="$BENCH_BYOK"
+else
+  cargo build --release -p byok -q
+  BYOK="$PWD/target/release/byok"
+fi
 rm -rf "$WORK" && mkdir -p "$WORK" bench/results
 if [ ! -x "$WORK/../byok-bench-venv/bin/bao" ]; then
   python3 -m venv "$WORK/../byok-bench-venv"
