@@ -71,6 +71,22 @@ pub struct ProviderSpec {
     /// use, of the virtual key or of the credential.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proxy_polls: Vec<PathRule>,
+    /// Where the proxy sends an owner's requests when that is the owner's own resource
+    /// rather than `base_url` (an Azure OpenAI resource): built from the paying
+    /// credential's public fields. An operator's base-URL override takes precedence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_origin: Option<ProxyOrigin>,
+}
+
+/// The origin of an owner's own resource at a provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyOrigin {
+    /// The origin with `{field}` placeholders for the credential's public fields.
+    pub template: String,
+    /// Host patterns the origin must match (`*.openai.azure.com`: any name ending in
+    /// `.openai.azure.com`), so a credential can send the proxy nowhere else; https only.
+    pub hosts: Vec<String>,
 }
 
 /// How a provider's HTTP API speaks, as far as the proxy cares: the shape of its error

@@ -21,7 +21,7 @@ mod virtual_key;
 pub use audit::{AuditAction, AuditEvent, AuditRecord};
 pub use catalog::{
     AuthSpec, Catalog, Category, Dialect, FieldSpec, ProbeAdapter, ProbeErrors, ProbeMethod, ProbeSpec, ProviderSpec,
-    SplitFields, echo_name,
+    ProxyOrigin, SplitFields, echo_name,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::{Credential, Status, secret_hint};

@@ -98,7 +98,16 @@ mod tests {
                 s("role_arn", false)
             ]
         );
-        assert_eq!(names("azure"), vec![s("tenant_id", false), s("client_id", false), s("client_secret", true)]);
+        assert_eq!(
+            names("azure"),
+            vec![
+                s("tenant_id", false),
+                s("client_id", false),
+                s("client_secret", true),
+                s("endpoint", false),
+                s("api_key", true)
+            ]
+        );
         assert_eq!(names("gcp"), vec![s("service_account_json", true)]);
     }
 
@@ -234,6 +243,8 @@ mod tests {
             ("twilio", "POST", "/2010-04-01/Accounts/AC123/Messages.json"),
             ("resend", "POST", "/emails"),
             ("resend", "POST", "/emails/batch"),
+            ("azure", "POST", "/openai/deployments/gpt-4o-mini/chat/completions"),
+            ("azure", "POST", "/openai/v1/responses"),
         ] {
             assert!(proxy_allows(provider, method, path), "{provider}: {method} {path} should be reachable");
         }
@@ -262,10 +273,13 @@ mod tests {
             ("resend", "POST", "/domains"),
             ("resend", "POST", "/webhooks"),
             ("exa", "POST", "/team-management/api-keys"),
+            ("azure", "PUT", "/openai/deployments/gpt-4o-mini"),
+            ("azure", "POST", "/openai/fine_tuning/jobs"),
+            ("azure", "POST", "/00000000-0000-0000-0000-000000000000/oauth2/v2.0/token"),
         ] {
             assert!(!proxy_allows(provider, method, path), "{provider}: {method} {path} must be refused");
         }
-        for cloud in ["aws", "azure", "gcp"] {
+        for cloud in ["aws", "gcp"] {
             assert!(builtin_catalog().unwrap().get(cloud).unwrap().proxy_allow.is_empty());
         }
     }

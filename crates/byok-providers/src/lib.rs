@@ -17,5 +17,5 @@ pub use probe::{
 };
 pub use proxy::{
     Answer, AnswerBody, BodyError, InjectError, OutboundBody, Upstream, UsageMeter, ask_for_usage, empty_body,
-    full_body, inject_auth, proxyable, streamed_body, with_default_sender,
+    full_body, inject_auth, needs_token, proxyable, resource_origin, streamed_body, with_default_sender,
 };

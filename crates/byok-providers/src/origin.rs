@@ -49,6 +49,15 @@ impl Origin {
         self.url.origin().ascii_serialization()
     }
 
+    pub(crate) fn is_https(&self) -> bool {
+        self.url.scheme() == "https"
+    }
+
+    /// The host as written (a name, or an IP address literal).
+    pub(crate) fn host(&self) -> Option<&str> {
+        self.url.host_str()
+    }
+
     /// The host when it is an IP address literal.
     pub(crate) fn ip(&self) -> Option<IpAddr> {
         host_ip(&self.url)

@@ -1,4 +1,5 @@
-//! Microsoft Entra ID `POST /{tenant}/oauth2/v2.0/token` with the client-credentials
+//! Microsoft Entra ID `POST /{tenant}/oauth2/v2.0/token` (and, on the same origin, the
+//! Azure OpenAI resource of [`super::azure_openai`]) with the client-credentials
 //! grant (form fields `client_id`, `client_secret`, `grant_type`, `scope`, each scope a
 //! resource's `/.default`); errors are
 //! `{"error", "error_description", "error_codes", "timestamp", "trace_id",
@@ -21,7 +22,7 @@ use crate::record::decode_form;
 static ISSUED: AtomicU64 = AtomicU64::new(1);
 
 pub(crate) fn router() -> Router {
-    Router::new().route("/{tenant}/oauth2/v2.0/token", post(token))
+    Router::new().route("/{tenant}/oauth2/v2.0/token", post(token)).merge(super::azure_openai::router())
 }
 
 async fn token(Path(tenant): Path<String>, body: Bytes) -> Response {
@@ -75,12 +76,15 @@ async fn token(Path(tenant): Path<String>, body: Bytes) -> Response {
         );
     }
     match behaviour("azure", field("client_secret").unwrap_or_default()) {
-        Some(Behaviour::Good) => json(
-            200,
-            json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
-                   "access_token": format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fake.token-{}",
-                                           ISSUED.fetch_add(1, Ordering::Relaxed))}),
-        ),
+        Some(Behaviour::Good) => {
+            let token =
+                format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fake.token-{}", ISSUED.fetch_add(1, Ordering::Relaxed));
+            super::azure_openai::issued(&token, scope);
+            json(
+                200,
+                json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}),
+            )
+        }
         Some(Behaviour::ServerError) => {
             error(500, "server_error", 90033, "A transient error has occurred. Please try again.")
         }

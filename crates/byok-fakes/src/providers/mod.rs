@@ -3,6 +3,7 @@
 mod anthropic;
 mod aws;
 mod azure;
+pub(crate) mod azure_openai;
 mod compatible_chat;
 mod exa;
 mod gcp;

@@ -124,6 +124,12 @@ impl Prober {
         Origin::parse(base).ok().map(|o| o.as_string())
     }
 
+    /// Whether the operator overrides `provider`'s base URL (the override then takes
+    /// precedence over a credential's own resource, as for tests against fakes).
+    pub fn is_overridden(&self, provider: &ProviderSpec) -> bool {
+        self.inner.overrides.contains_key(provider.id.as_str())
+    }
+
     /// Tests a credential: `config` holds its public fields, `secrets` its secret
     /// ones. Never fails: every problem is an outcome with a message for people.
     pub async fn probe(

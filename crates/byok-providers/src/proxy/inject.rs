@@ -10,23 +10,29 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum InjectError {
-    /// Signing or token grants (AWS, Google service accounts, Azure) are not done by
-    /// the proxy yet.
+    /// Signing or token grants (AWS, Google service accounts) are not done by the proxy
+    /// yet.
     #[error("{0}'s authentication is not a key in a header or the query, which the proxy does not do yet")]
     NotProxyable(String),
     #[error("the credential has no `{0}`")]
     MissingField(String),
     #[error("the credential's `{0}` cannot be sent in an HTTP header")]
     BadValue(String),
+    /// The credential names a resource the proxy may not send requests to.
+    #[error("the credential's endpoint is not one byok sends requests to: {0}")]
+    Origin(String),
 }
 
 /// Puts the credential (`config` and `secrets`) into `headers` or `url`. Header values
 /// made from secrets are marked sensitive. The provider's `probe.field_headers` (such
-/// as OpenAI's organization and project) are set from public fields too.
+/// as OpenAI's organization and project) are set from public fields too. `token` is an
+/// access token minted from the credential, for Azure without an `api_key` (see
+/// [`needs_token`]).
 pub fn inject_auth(
     spec: &ProviderSpec,
     config: &BTreeMap<String, String>,
     secrets: &SecretFields,
+    token: Option<&str>,
     headers: &mut HeaderMap,
     url: &mut Url,
 ) -> Result<(), InjectError> {
@@ -55,7 +61,17 @@ pub fn inject_auth(
             let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
             headers.insert(AUTHORIZATION, sensitive(&format!("Basic {encoded}"), password)?);
         }
-        Some(AuthSpec::AwsSigv4 | AuthSpec::GoogleServiceAccount | AuthSpec::AzureClientCredentials) | None => {
+        // Azure OpenAI takes the resource's key, or else a Microsoft Entra token.
+        Some(AuthSpec::AzureClientCredentials) => match (value(AZURE_KEY), token) {
+            (Ok(key), _) => {
+                headers.insert(HeaderName::from_static("api-key"), sensitive(key, AZURE_KEY)?);
+            }
+            (Err(_), Some(token)) => {
+                headers.insert(AUTHORIZATION, sensitive(&format!("Bearer {token}"), "access_token")?);
+            }
+            (Err(missing), None) => return Err(missing),
+        },
+        Some(AuthSpec::AwsSigv4 | AuthSpec::GoogleServiceAccount) | None => {
             return Err(InjectError::NotProxyable(spec.name.clone()));
         }
     }
@@ -70,12 +86,28 @@ pub fn inject_auth(
     Ok(())
 }
 
+/// The Azure OpenAI resource key's field: optional, a minted Entra token stands in.
+const AZURE_KEY: &str = "api_key";
+
 /// Whether the proxy can put this provider's key into a request.
 pub fn proxyable(spec: &ProviderSpec) -> bool {
     matches!(
         spec.auth,
-        Some(AuthSpec::Bearer { .. } | AuthSpec::Header { .. } | AuthSpec::Query { .. } | AuthSpec::Basic { .. })
+        Some(
+            AuthSpec::Bearer { .. }
+                | AuthSpec::Header { .. }
+                | AuthSpec::Query { .. }
+                | AuthSpec::Basic { .. }
+                | AuthSpec::AzureClientCredentials
+        )
     )
+}
+
+/// Whether a request with this credential needs an access token minted from it (Azure
+/// without a resource key).
+pub fn needs_token(spec: &ProviderSpec, secrets: &SecretFields) -> bool {
+    matches!(spec.auth, Some(AuthSpec::AzureClientCredentials))
+        && secrets.get(AZURE_KEY).is_none_or(|key| key.expose().trim().is_empty())
 }
 
 fn sensitive(value: &str, field: &str) -> Result<HeaderValue, InjectError> {
@@ -96,7 +128,7 @@ mod tests {
         let secrets = secrets.iter().map(|(k, v)| (k.to_string(), SecretValue::new(v.to_string()))).collect();
         let mut headers = HeaderMap::new();
         let mut url = Url::parse("https://example.test/v1/x?a=1").unwrap();
-        inject_auth(catalog.get(provider).unwrap(), &config, &secrets, &mut headers, &mut url).unwrap();
+        inject_auth(catalog.get(provider).unwrap(), &config, &secrets, None, &mut headers, &mut url).unwrap();
         (headers, url)
     }
 
@@ -117,13 +149,31 @@ mod tests {
     #[test]
     fn signed_providers_are_not_proxyable() {
         let catalog = crate::builtin_catalog().unwrap();
-        for id in ["aws", "gcp", "azure"] {
+        for id in ["aws", "gcp"] {
             let spec = catalog.get(id).unwrap();
             assert!(!proxyable(spec));
             let mut url = Url::parse("https://example.test/").unwrap();
-            let err = inject_auth(spec, &BTreeMap::new(), &SecretFields::new(), &mut HeaderMap::new(), &mut url);
+            let err = inject_auth(spec, &BTreeMap::new(), &SecretFields::new(), None, &mut HeaderMap::new(), &mut url);
             assert!(matches!(err, Err(InjectError::NotProxyable(_))));
         }
         assert!(proxyable(catalog.get("openai").unwrap()));
+    }
+
+    #[test]
+    fn azure_takes_the_resource_key_or_an_entra_token() {
+        let catalog = crate::builtin_catalog().unwrap();
+        let azure = catalog.get("azure").unwrap();
+        assert!(proxyable(azure));
+        let (h, _) = inject("azure", &[], &[("api_key", "azure-resource-key"), ("client_secret", "s")]);
+        assert_eq!(h["api-key"], "azure-resource-key");
+        assert!(h["api-key"].is_sensitive() && !h.contains_key("authorization"));
+        let secrets: SecretFields = [("client_secret".to_owned(), SecretValue::new("s".into()))].into();
+        assert!(needs_token(azure, &secrets));
+        let mut headers = HeaderMap::new();
+        let mut url = Url::parse("https://example.test/").unwrap();
+        inject_auth(azure, &BTreeMap::new(), &secrets, Some("eyJ.entra"), &mut headers, &mut url).unwrap();
+        assert_eq!(headers["authorization"], "Bearer eyJ.entra");
+        let missing = inject_auth(azure, &BTreeMap::new(), &secrets, None, &mut HeaderMap::new(), &mut url);
+        assert_eq!(missing, Err(InjectError::MissingField("api_key".into())));
     }
 }

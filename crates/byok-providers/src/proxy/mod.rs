@@ -10,6 +10,7 @@ mod inject;
 mod outbound_body;
 mod pool;
 mod request_body;
+mod resource_origin;
 mod upstream;
 #[cfg(test)]
 mod upstream_tests;
@@ -17,8 +18,9 @@ mod usage;
 
 pub use answer_body::{AnswerBody, BodyError};
 pub use default_sender::with_default_sender;
-pub use inject::{InjectError, inject_auth, proxyable};
+pub use inject::{InjectError, inject_auth, needs_token, proxyable};
 pub use outbound_body::{OutboundBody, empty_body, full_body, streamed_body};
 pub use request_body::ask_for_usage;
+pub use resource_origin::resource_origin;
 pub use upstream::{Answer, Upstream};
 pub use usage::UsageMeter;

@@ -18,6 +18,7 @@ mod stray_tokens;
 mod surface;
 mod usage_writer;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -25,7 +26,11 @@ use std::time::Instant;
 use axum::extract::{OriginalUri, Request, State};
 use axum::response::Response;
 use byok_core::{Dialect, ProviderSpec, echo_name};
-use byok_providers::{InjectError, SendFailure, full_body, inject_auth, proxyable, with_default_sender};
+use byok_providers::{
+    InjectError, SendFailure, ShortLived, full_body, inject_auth, needs_token, proxyable, resource_origin,
+    with_default_sender,
+};
+use reqwest::Url;
 
 use crate::AppState;
 use crate::state::ServerSettings;
@@ -127,10 +132,15 @@ async fn forward(
         Reach::Use => pay::take_units(state, spec, &caller, &info).await?,
         Reach::Poll => pay::for_poll(state, spec, &caller, &info).await?,
     };
-    inject_auth(spec, paid.config(), paid.secrets(), &mut headers, &mut url).map_err(|e| match e {
+    let token = if needs_token(spec, paid.secrets()) { Some(minted_token(state, spec, &paid).await?) } else { None };
+    let token = token.as_ref().and_then(|t| t.fields.get("access_token")).map(|t| t.expose());
+    inject_auth(spec, paid.config(), paid.secrets(), token, &mut headers, &mut url).map_err(|e| match e {
         InjectError::NotProxyable(_) => Refusal::NotProxyable(e.to_string()),
         other => Refusal::internal(&format!("credential {:?} of {}", paid.credential(), paid.owner()), other),
     })?;
+    if !state.prober.is_overridden(spec) {
+        move_to_resource(spec, paid.config(), &mut url)?;
+    }
     fill_account(spec, paid.config(), account.named.as_deref(), &mut url)?;
     let body = match body {
         RequestBody::Whole(bytes) => full_body(
@@ -174,4 +184,36 @@ async fn forward(
             })
         }
     }
+}
+
+/// A token minted from the paying credential (Azure without a resource key), from the
+/// short-lived cache or minted now.
+async fn minted_token(state: &AppState, spec: &ProviderSpec, paid: &pay::Paid<'_>) -> Result<Arc<ShortLived>, Refusal> {
+    let (credential, revision) = paid.token_key();
+    state
+        .short_lived
+        .get_or_mint(&credential, revision, None, || async {
+            state.prober.mint(spec, paid.config(), paid.secrets(), None).await.map_err(|failure| {
+                tracing::warn!(credential_id = %credential, provider = %spec.id, kind = failure.kind.as_str(),
+                    "no token minted for a proxied request");
+                Refusal::Upstream(format!(
+                    "{} did not issue a token for the credential: {}",
+                    spec.name, failure.message
+                ))
+            })
+        })
+        .await
+}
+
+/// Sends the request to the paying credential's own resource where the provider has
+/// one (an Azure OpenAI endpoint), keeping its path and query.
+fn move_to_resource(spec: &ProviderSpec, config: &BTreeMap<String, String>, url: &mut Url) -> Result<(), Refusal> {
+    let origin = resource_origin(spec, config).map_err(|e| Refusal::NotProxyable(e.to_string()))?;
+    if let Some(origin) = origin {
+        let mut moved = Url::parse(&origin).map_err(|e| Refusal::internal("proxy", e))?;
+        moved.set_path(url.path());
+        moved.set_query(url.query());
+        *url = moved;
+    }
+    Ok(())
 }

@@ -60,6 +60,15 @@ impl Paid<'_> {
         }
     }
 
+    /// What short-lived tokens minted from this credential are cached under: the
+    /// credential and its revision (an environment credential never changes).
+    pub fn token_key(&self) -> (String, i64) {
+        match &self.keys {
+            Keys::Stored(pick) => (pick.credential.id.to_string(), pick.credential.revision),
+            Keys::Env(env) => (format!("env:{}", env.provider), 0),
+        }
+    }
+
     pub fn secrets(&self) -> &SecretFields {
         match &self.keys {
             Keys::Stored(pick) => &pick.secrets,

@@ -11,6 +11,7 @@ mod messaging_sdk;
 mod quota;
 mod refusals;
 mod sdk;
+mod sdk_cloud;
 mod sdk_llm;
 mod sdk_media;
 mod sdk_search;

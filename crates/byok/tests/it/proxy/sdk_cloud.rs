@@ -1,0 +1,125 @@
+//! Azure OpenAI through the proxy with the OpenAI SDK's `AzureOpenAI` client: byok is
+//! the endpoint and a virtual key the API key; byok sends the owner's resource key, or,
+//! for a credential without one, a Microsoft Entra token minted from its client
+//! credentials (once, then cached). The stored secrets never reach the product, and the
+//! virtual key never reaches Azure.
+
+use byok::config::Layer;
+use byok_fakes::{AZURE_OPENAI_KEY, FakeProviders, Scenario, fields};
+use serde_json::json;
+
+use super::sdk::run;
+use super::sdk_llm::{BAD_KEY, counted};
+use super::{World, assert_absent, served_world};
+use crate::both_engines;
+use crate::support::{AppOptions, Engine, TEST_KEY, TestDb, spawn_with};
+
+both_engines!(
+    azure_openai_works_with_the_resource_key,
+    azure_openai_works_with_an_entra_token_minted_once,
+    azure_resource_endpoints_elsewhere_are_refused
+);
+
+/// Requests that reached the fake Azure OpenAI (not its Entra token endpoint).
+fn inference(w: &World) -> Vec<byok_fakes::RecordedRequest> {
+    w.fakes.requests_to("azure").into_iter().filter(|r| r.path.starts_with("/openai/")).collect()
+}
+
+/// Stores an Azure credential for `owner` with `extra` fields on top of the fake's
+/// client credentials; returns its id.
+async fn azure_credential(w: &World, owner: &str, extra: serde_json::Value) -> String {
+    let mut body = json!({"owner": owner, "provider": "azure", "fields": fields("azure", Scenario::Good).unwrap()});
+    for (k, v) in extra.as_object().unwrap() {
+        body["fields"][k] = v.clone();
+    }
+    let r = w.app.post("/v1/credentials", &w.svc, body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+fn run_sdk(w: &World, vk: &str) {
+    run(
+        "azure_openai_sdk.py",
+        &[("BYOK_BASE_URL", &w.proxy_url("azure", "")), ("BYOK_VIRTUAL_KEY", vk), ("BYOK_BAD_KEY", BAD_KEY)],
+    );
+}
+
+async fn azure_openai_works_with_the_resource_key(engine: Engine) {
+    let w = served_world(engine).await;
+    let credential = azure_credential(&w, "user:alice", json!({"api_key": AZURE_OPENAI_KEY})).await;
+    let (_, vk) = w.virtual_key("user:alice", &["azure"], None).await;
+    run_sdk(&w, &vk);
+    let sent = inference(&w);
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    for s in &sent {
+        assert_eq!(s.path, "/openai/deployments/gpt-4o-mini/chat/completions");
+        assert_eq!(s.query.as_deref(), Some("api-version=2024-10-21"));
+        assert_eq!(s.header("api-key"), Some(AZURE_OPENAI_KEY), "the resource key in Azure's own header");
+        assert_eq!(s.header("authorization"), None);
+        assert_absent(s, &vk);
+        assert_absent(s, "byok_");
+    }
+    assert_eq!(w.fakes.requests_to("azure").len(), 2, "no token was minted");
+    counted(&w, &credential, 2, 28).await;
+}
+
+async fn azure_openai_works_with_an_entra_token_minted_once(engine: Engine) {
+    let w = served_world(engine).await;
+    let credential = azure_credential(&w, "org:acme", json!({})).await;
+    let (_, vk) = w.virtual_key("org:acme", &["azure"], None).await;
+    run_sdk(&w, &vk);
+    run_sdk(&w, &vk);
+    let sent = inference(&w);
+    assert_eq!(sent.len(), 4);
+    let token = sent[0].header("authorization").unwrap().to_owned();
+    assert!(token.starts_with("Bearer eyJ"), "{token}");
+    for s in &sent {
+        assert_eq!(s.header("authorization"), Some(token.as_str()), "one token for every request");
+        assert_eq!(s.header("api-key"), None);
+        assert_absent(s, &vk);
+    }
+    let minted: Vec<_> = w.fakes.requests_to("azure").into_iter().filter(|r| r.path.ends_with("/token")).collect();
+    assert_eq!(minted.len(), 1, "minted once");
+    let scope = minted[0].form().into_iter().find(|(k, _)| k == "scope").unwrap().1;
+    assert_eq!(scope, "https://cognitiveservices.azure.com/.default");
+    counted(&w, &credential, 4, 56).await;
+}
+
+async fn azure_resource_endpoints_elsewhere_are_refused(engine: Engine) {
+    // Without an operator's override the proxy goes to the credential's own resource,
+    // which must be an Azure OpenAI host: the field refuses any other, and a credential
+    // without one is not proxied.
+    let fakes = FakeProviders::start().await.expect("fakes start");
+    let env = fakes.env_vars().into_iter().filter(|(k, _)| k != "BYOK_PROVIDER_AZURE_BASE_URL").collect();
+    let settings = Layer { master_key: Some(TEST_KEY.to_owned()), reverify_interval_secs: Some(0), ..Layer::default() };
+    let app = spawn_with(TestDb::fresh(engine).await, AppOptions { settings, env, ..AppOptions::default() }).await;
+    let svc = app.service_token().await;
+    let w = World { app, fakes, svc };
+
+    let mut body = json!({"owner": "user:a", "provider": "azure", "fields": fields("azure", Scenario::Good).unwrap()});
+    body["fields"]["api_key"] = json!(AZURE_OPENAI_KEY);
+    for endpoint in
+        ["https://evil.example", "http://acme.openai.azure.com", "https://acme.openai.azure.com.evil.example"]
+    {
+        let mut elsewhere = body.clone();
+        elsewhere["fields"]["endpoint"] = json!(endpoint);
+        w.app.post("/v1/credentials", &w.svc, elsewhere).await.assert_problem(422, "invalid_field");
+    }
+    assert_eq!(w.app.post("/v1/credentials", &w.svc, body).await.status, 201);
+    let (_, vk) = w.virtual_key("user:a", &["azure"], None).await;
+    let r = w
+        .app
+        .send(
+            w.app
+                .client
+                .post(w.proxy_url("azure", "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21"))
+                .header("api-key", &vk)
+                .json(&json!({"messages": [{"role": "user", "content": "hi"}]})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "not_proxyable", "{}", r.text);
+    assert!(r.text.contains("endpoint"), "{}", r.text);
+    assert!(!r.text.contains(AZURE_OPENAI_KEY));
+    assert!(w.fakes.requests_to("azure").is_empty(), "nothing went out");
+}
