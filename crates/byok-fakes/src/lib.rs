@@ -39,5 +39,6 @@ pub use providers::key_admin::MINTED_KEY;
 pub use providers::llm::{CHAT_COMPLETION, MESSAGE, SLOW_PAUSE};
 pub use providers::runway_tasks::RUNWAY_OUTPUT;
 pub use providers::stability_generate::STABILITY_IMAGE;
+pub use providers::vertex::{VEO_VIDEO_URI, VERTEX_PROJECT};
 pub use record::RecordedRequest;
 pub use server::FakeProviders;

@@ -16,6 +16,7 @@ pub use probe::{
     Failure as SendFailure, ProbeOutcome, ProbeOutcomeKind, ProbeSettings, ProbeSetupError, Prober, base_url_env_var,
 };
 pub use proxy::{
-    Answer, AnswerBody, BodyError, InjectError, OutboundBody, Upstream, UsageMeter, ask_for_usage, empty_body,
-    full_body, inject_auth, needs_token, proxyable, resource_origin, streamed_body, with_default_sender,
+    Answer, AnswerBody, BodyError, InjectError, OutboundBody, Upstream, UsageMeter, VertexScope, ask_for_usage,
+    empty_body, full_body, inject_auth, names_project, needs_token, proxyable, resource_origin, streamed_body,
+    vertex_origin, vertex_path, vertex_scope, with_default_sender,
 };

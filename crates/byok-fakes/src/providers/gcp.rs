@@ -1,4 +1,5 @@
-//! Google's OAuth token endpoint, `POST /token` with the JWT-bearer grant
+//! Google's OAuth token endpoint (and, on the same origin, the Vertex AI of
+//! [`super::vertex`]), `POST /token` with the JWT-bearer grant
 //! (`grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>`). The
 //! fake verifies the RS256 signature against the public half of the test key and
 //! checks the claims; errors are `{"error", "error_description"}`.
@@ -37,7 +38,7 @@ struct Token {
 
 pub(crate) fn router(origin: &str) -> Router {
     let state = Arc::new(Token { audience: format!("{origin}/token"), public_key: public_key(GCP_KEY_PEM) });
-    Router::new().route("/token", post(token)).with_state(state)
+    Router::new().route("/token", post(token)).with_state(state).merge(super::vertex::router())
 }
 
 fn public_key(pem: &str) -> Option<Vec<u8>> {
@@ -100,11 +101,11 @@ async fn token(State(token): State<Arc<Token>>, headers: HeaderMap, body: Bytes)
         );
     }
     match known {
-        Behaviour::Good => json(
-            200,
-            json!({"access_token": format!("ya29.c.fake-access-token-{}", ISSUED.fetch_add(1, Ordering::Relaxed)),
-                   "expires_in": 3599, "token_type": "Bearer"}),
-        ),
+        Behaviour::Good => {
+            let token = format!("ya29.c.fake-access-token-{}", ISSUED.fetch_add(1, Ordering::Relaxed));
+            super::vertex::issued(&token, scope);
+            json(200, json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}))
+        }
         Behaviour::ServerError => error(500, "internal_failure", "Backend Error"),
         Behaviour::RateLimited => error(429, "rate_limit_exceeded", "Rate Limit Exceeded"),
         Behaviour::Hang => hang().await,

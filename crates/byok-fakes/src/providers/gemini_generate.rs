@@ -20,7 +20,7 @@ use crate::credentials::{Behaviour, behaviour};
 pub const GENERATE_CONTENT: &str = r#"{"candidates":[{"content":{"parts":[{"text":"Hello from the fake."}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":5,"totalTokenCount":9,"promptTokensDetails":[{"modality":"TEXT","tokenCount":4}]},"modelVersion":"gemini-2.5-flash","responseId":"fake-response-1"}"#;
 
 /// The stream's chunks: the usage so far in each, the totals (4 + 6 = 10) in the last.
-const STREAM_CHUNKS: [&str; 2] = [
+pub(crate) const STREAM_CHUNKS: [&str; 2] = [
     r#"{"candidates":[{"content":{"parts":[{"text":"Hello"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":4,"totalTokenCount":4,"promptTokensDetails":[{"modality":"TEXT","tokenCount":4}]},"modelVersion":"gemini-2.5-flash","responseId":"fake-response-2"}"#,
     r#"{"candidates":[{"content":{"parts":[{"text":" from the fake."}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":6,"totalTokenCount":10,"promptTokensDetails":[{"modality":"TEXT","tokenCount":4}]},"modelVersion":"gemini-2.5-flash","responseId":"fake-response-2"}"#,
 ];

@@ -22,6 +22,7 @@ mod stability;
 pub(crate) mod stability_generate;
 mod twilio;
 mod twilio_messages;
+pub(crate) mod vertex;
 
 use std::time::Duration;
 

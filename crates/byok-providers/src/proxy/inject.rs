@@ -10,8 +10,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum InjectError {
-    /// Signing or token grants (AWS, Google service accounts) are not done by the proxy
-    /// yet.
+    /// Signing (AWS) is not done by the proxy yet.
     #[error("{0}'s authentication is not a key in a header or the query, which the proxy does not do yet")]
     NotProxyable(String),
     #[error("the credential has no `{0}`")]
@@ -71,7 +70,12 @@ pub fn inject_auth(
             }
             (Err(missing), None) => return Err(missing),
         },
-        Some(AuthSpec::AwsSigv4 | AuthSpec::GoogleServiceAccount) | None => {
+        // Vertex AI takes an OAuth access token minted from the service account's key.
+        Some(AuthSpec::GoogleServiceAccount) => {
+            let token = token.ok_or_else(|| InjectError::MissingField("access_token".into()))?;
+            headers.insert(AUTHORIZATION, sensitive(&format!("Bearer {token}"), "access_token")?);
+        }
+        Some(AuthSpec::AwsSigv4) | None => {
             return Err(InjectError::NotProxyable(spec.name.clone()));
         }
     }
@@ -99,15 +103,21 @@ pub fn proxyable(spec: &ProviderSpec) -> bool {
                 | AuthSpec::Query { .. }
                 | AuthSpec::Basic { .. }
                 | AuthSpec::AzureClientCredentials
+                | AuthSpec::GoogleServiceAccount
         )
     )
 }
 
-/// Whether a request with this credential needs an access token minted from it (Azure
-/// without a resource key).
+/// Whether a request with this credential needs an access token minted from it (Google
+/// Cloud; Azure without a resource key).
 pub fn needs_token(spec: &ProviderSpec, secrets: &SecretFields) -> bool {
-    matches!(spec.auth, Some(AuthSpec::AzureClientCredentials))
-        && secrets.get(AZURE_KEY).is_none_or(|key| key.expose().trim().is_empty())
+    match spec.auth {
+        Some(AuthSpec::GoogleServiceAccount) => true,
+        Some(AuthSpec::AzureClientCredentials) => {
+            secrets.get(AZURE_KEY).is_none_or(|key| key.expose().trim().is_empty())
+        }
+        _ => false,
+    }
 }
 
 fn sensitive(value: &str, field: &str) -> Result<HeaderValue, InjectError> {
@@ -147,15 +157,13 @@ mod tests {
     }
 
     #[test]
-    fn signed_providers_are_not_proxyable() {
+    fn aws_is_not_proxyable_yet() {
         let catalog = crate::builtin_catalog().unwrap();
-        for id in ["aws", "gcp"] {
-            let spec = catalog.get(id).unwrap();
-            assert!(!proxyable(spec));
-            let mut url = Url::parse("https://example.test/").unwrap();
-            let err = inject_auth(spec, &BTreeMap::new(), &SecretFields::new(), None, &mut HeaderMap::new(), &mut url);
-            assert!(matches!(err, Err(InjectError::NotProxyable(_))));
-        }
+        let aws = catalog.get("aws").unwrap();
+        assert!(!proxyable(aws));
+        let mut url = Url::parse("https://example.test/").unwrap();
+        let err = inject_auth(aws, &BTreeMap::new(), &SecretFields::new(), None, &mut HeaderMap::new(), &mut url);
+        assert!(matches!(err, Err(InjectError::NotProxyable(_))));
         assert!(proxyable(catalog.get("openai").unwrap()));
     }
 

@@ -15,6 +15,7 @@ mod upstream;
 #[cfg(test)]
 mod upstream_tests;
 mod usage;
+mod vertex;
 
 pub use answer_body::{AnswerBody, BodyError};
 pub use default_sender::with_default_sender;
@@ -24,3 +25,4 @@ pub use request_body::ask_for_usage;
 pub use resource_origin::resource_origin;
 pub use upstream::{Answer, Upstream};
 pub use usage::UsageMeter;
+pub use vertex::{VertexScope, names_project, vertex_origin, vertex_path, vertex_scope};

@@ -25,10 +25,10 @@ use std::time::Instant;
 
 use axum::extract::{OriginalUri, Request, State};
 use axum::response::Response;
-use byok_core::{Dialect, ProviderSpec, echo_name};
+use byok_core::{AuthSpec, Dialect, ProviderSpec, echo_name};
 use byok_providers::{
-    InjectError, SendFailure, ShortLived, full_body, inject_auth, needs_token, proxyable, resource_origin,
-    with_default_sender,
+    InjectError, SendFailure, ShortLived, full_body, inject_auth, names_project, needs_token, proxyable,
+    resource_origin, vertex_origin, vertex_path, vertex_scope, with_default_sender,
 };
 use reqwest::Url;
 
@@ -119,8 +119,10 @@ async fn forward(
     let account = take_account(spec, path, &caller.key)?;
     let mut url = target_url(&origin, &account.path, query, &caller.key)?;
     let reach = surface::check(spec, &parts.method, &url)?;
-    if account.named.is_some() && reach != Reach::Poll {
-        // Only reads of what was sent may name the real account (Twilio's own links do).
+    let names_account = account.named.is_some() || (is_vertex(spec) && names_project(url.path()));
+    if names_account && reach != Reach::Poll {
+        // Only reads of what was sent may name the real account or project (Twilio's
+        // links and Vertex's operation names do).
         return Err(Refusal::PathNotAllowed(spec.name.clone()));
     }
     let mut headers = request_headers(&parts.headers)?;
@@ -138,7 +140,9 @@ async fn forward(
         InjectError::NotProxyable(_) => Refusal::NotProxyable(e.to_string()),
         other => Refusal::internal(&format!("credential {:?} of {}", paid.credential(), paid.owner()), other),
     })?;
-    if !state.prober.is_overridden(spec) {
+    if is_vertex(spec) {
+        to_vertex(spec, &paid, state.prober.is_overridden(spec), &mut url)?;
+    } else if !state.prober.is_overridden(spec) {
         move_to_resource(spec, paid.config(), &mut url)?;
     }
     fill_account(spec, paid.config(), account.named.as_deref(), &mut url)?;
@@ -205,15 +209,39 @@ async fn minted_token(state: &AppState, spec: &ProviderSpec, paid: &pay::Paid<'_
         .await
 }
 
+/// Whether `spec` is served as Vertex AI (Google Cloud service accounts).
+fn is_vertex(spec: &ProviderSpec) -> bool {
+    matches!(spec.auth, Some(AuthSpec::GoogleServiceAccount))
+}
+
+/// Puts the request in the paying credential's Vertex project and location, at its
+/// regional origin unless the operator overrides it; a path naming another project or
+/// location is refused.
+fn to_vertex(spec: &ProviderSpec, paid: &pay::Paid<'_>, overridden: bool, url: &mut Url) -> Result<(), Refusal> {
+    let scope = vertex_scope(paid.config(), paid.secrets()).map_err(|e| Refusal::NotProxyable(e.to_string()))?;
+    let path = vertex_path(url.path(), &scope).ok_or_else(|| Refusal::PathNotAllowed(spec.name.clone()))?;
+    url.set_path(&path);
+    if !overridden {
+        move_to(url, &vertex_origin(&scope))?;
+    }
+    Ok(())
+}
+
 /// Sends the request to the paying credential's own resource where the provider has
 /// one (an Azure OpenAI endpoint), keeping its path and query.
 fn move_to_resource(spec: &ProviderSpec, config: &BTreeMap<String, String>, url: &mut Url) -> Result<(), Refusal> {
     let origin = resource_origin(spec, config).map_err(|e| Refusal::NotProxyable(e.to_string()))?;
     if let Some(origin) = origin {
-        let mut moved = Url::parse(&origin).map_err(|e| Refusal::internal("proxy", e))?;
-        moved.set_path(url.path());
-        moved.set_query(url.query());
-        *url = moved;
+        move_to(url, &origin)?;
     }
+    Ok(())
+}
+
+/// `url` at `origin`, its path and query kept.
+fn move_to(url: &mut Url, origin: &str) -> Result<(), Refusal> {
+    let mut moved = Url::parse(origin).map_err(|e| Refusal::internal("proxy", e))?;
+    moved.set_path(url.path());
+    moved.set_query(url.query());
+    *url = moved;
     Ok(())
 }

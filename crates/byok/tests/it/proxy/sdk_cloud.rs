@@ -1,11 +1,14 @@
-//! Azure OpenAI through the proxy with the OpenAI SDK's `AzureOpenAI` client: byok is
-//! the endpoint and a virtual key the API key; byok sends the owner's resource key, or,
-//! for a credential without one, a Microsoft Entra token minted from its client
-//! credentials (once, then cached). The stored secrets never reach the product, and the
-//! virtual key never reaches Azure.
+//! The clouds' AI APIs through the proxy with their official SDKs. Azure OpenAI with the
+//! OpenAI SDK's `AzureOpenAI` client: byok is the endpoint and a virtual key the API key;
+//! byok sends the owner's resource key, or, for a credential without one, a Microsoft
+//! Entra token minted from its client credentials (once, then cached). Vertex AI with
+//! google-genai in Vertex express mode: byok puts the request in the credential's
+//! project and location and sends an access token minted from its key file; Veo's
+//! operation is polled to completion. The stored secrets never reach the product, and
+//! the virtual key never reaches the cloud.
 
 use byok::config::Layer;
-use byok_fakes::{AZURE_OPENAI_KEY, FakeProviders, Scenario, fields};
+use byok_fakes::{AZURE_OPENAI_KEY, FakeProviders, Scenario, VEO_VIDEO_URI, VERTEX_PROJECT, fields};
 use serde_json::json;
 
 use super::sdk::run;
@@ -17,7 +20,9 @@ use crate::support::{AppOptions, Engine, TEST_KEY, TestDb, spawn_with};
 both_engines!(
     azure_openai_works_with_the_resource_key,
     azure_openai_works_with_an_entra_token_minted_once,
-    azure_resource_endpoints_elsewhere_are_refused
+    azure_resource_endpoints_elsewhere_are_refused,
+    vertex_gemini_and_a_veo_video_work_through_the_proxy,
+    vertex_paths_naming_a_project_are_only_polls_of_the_owners_own
 );
 
 /// Requests that reached the fake Azure OpenAI (not its Entra token endpoint).
@@ -122,4 +127,81 @@ async fn azure_resource_endpoints_elsewhere_are_refused(engine: Engine) {
     assert!(r.text.contains("endpoint"), "{}", r.text);
     assert!(!r.text.contains(AZURE_OPENAI_KEY));
     assert!(w.fakes.requests_to("azure").is_empty(), "nothing went out");
+}
+
+/// Requests that reached the fake Vertex AI (not its token endpoint).
+fn vertex_calls(w: &World) -> Vec<byok_fakes::RecordedRequest> {
+    w.fakes.requests_to("gcp").into_iter().filter(|r| r.path != "/token").collect()
+}
+
+async fn vertex_gemini_and_a_veo_video_work_through_the_proxy(engine: Engine) {
+    let w = served_world(engine).await;
+    let credential = w.credential("user:alice", "gcp", None).await;
+    // A limit on the key, so its units are taken as the requests go.
+    let (key_id, vk) = w.virtual_key("user:alice", &["gcp"], Some(10)).await;
+    run(
+        "vertex_sdk.py",
+        &[
+            ("BYOK_BASE_URL", &w.proxy_url("gcp", "")),
+            ("BYOK_VIRTUAL_KEY", &vk),
+            ("BYOK_BAD_KEY", BAD_KEY),
+            ("BYOK_VIDEO_URI", VEO_VIDEO_URI),
+        ],
+    );
+    let calls = vertex_calls(&w);
+    let scope = format!("/v1beta1/projects/{VERTEX_PROJECT}/locations/us-central1/publishers/google/models/");
+    let paths: Vec<String> = calls.iter().map(|c| c.path.replace(&scope, "…/")).collect();
+    assert_eq!(
+        paths,
+        [
+            "…/gemini-2.5-flash:generateContent",
+            "…/gemini-2.5-flash:streamGenerateContent",
+            "…/veo-3.0-generate-001:predictLongRunning",
+            "…/veo-3.0-generate-001:fetchPredictOperation",
+            "…/veo-3.0-generate-001:fetchPredictOperation",
+        ]
+    );
+    let token = calls[0].header("authorization").unwrap().to_owned();
+    assert!(token.starts_with("Bearer ya29."), "{token}");
+    for c in &calls {
+        assert_eq!(c.header("authorization"), Some(token.as_str()), "one minted token for every call");
+        assert_eq!(c.header("x-goog-api-key"), None);
+        assert_absent(c, &vk);
+        assert_absent(c, "byok_");
+    }
+    assert_eq!(w.fakes.requests_to("gcp").iter().filter(|r| r.path == "/token").count(), 1, "minted once");
+    // Generating (twice) and the video are uses; polling the video is none.
+    let key = w.app.get(&format!("/v1/tokens/{key_id}"), &w.svc).await;
+    assert_eq!(key.body["usage"]["period"], 3, "{}", key.text);
+    counted(&w, &credential, 3, 19).await;
+}
+
+async fn vertex_paths_naming_a_project_are_only_polls_of_the_owners_own(engine: Engine) {
+    let w = super::world(engine).await;
+    w.credential("user:alice", "gcp", None).await;
+    let (_, vk) = w.virtual_key("user:alice", &["gcp"], None).await;
+    let post = |path: String, body: serde_json::Value| {
+        let req = w.app.client.post(w.proxy_url("gcp", &path)).header("x-goog-api-key", &vk).json(&body);
+        w.app.send(req)
+    };
+    let model = "publishers/google/models/veo-3.0-generate-001";
+    let generate = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    for (path, body) in [
+        // A use may not name a project, not even the owner's own.
+        (format!("/v1beta1/projects/{VERTEX_PROJECT}/locations/us-central1/{model}:generateContent"), generate),
+        // A poll may name only the owner's own project and location.
+        (
+            format!("/v1beta1/projects/someone-else/locations/us-central1/{model}:fetchPredictOperation"),
+            json!({"operationName": format!("projects/someone-else/locations/us-central1/{model}/operations/1")}),
+        ),
+        (
+            format!("/v1beta1/projects/{VERTEX_PROJECT}/locations/europe-west4/{model}:fetchPredictOperation"),
+            json!({"operationName": "x"}),
+        ),
+    ] {
+        let r = post(path.clone(), body).await;
+        assert_eq!(r.status, 403, "{path}: {}", r.text);
+        assert_eq!(r.body["error"]["status"], "PERMISSION_DENIED", "google.rpc shape: {}", r.text);
+    }
+    assert!(vertex_calls(&w).is_empty(), "nothing reached Vertex: {:?}", vertex_calls(&w));
 }
