@@ -35,6 +35,7 @@ mod server;
 
 pub use credentials::{PROVIDERS, Scenario, fields};
 pub use providers::azure_openai::AZURE_OPENAI_KEY;
+pub use providers::bedrock::BEDROCK_TEXT;
 pub use providers::key_admin::MINTED_KEY;
 pub use providers::llm::{CHAT_COMPLETION, MESSAGE, SLOW_PAUSE};
 pub use providers::runway_tasks::RUNWAY_OUTPUT;

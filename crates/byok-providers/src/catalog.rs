@@ -247,6 +247,7 @@ mod tests {
             ("azure", "POST", "/openai/deployments/gpt-4o-mini/chat/completions"),
             ("azure", "POST", "/openai/v1/responses"),
             ("gcp", "POST", "/v1beta1/publishers/google/models/gemini-2.5-flash:generateContent"),
+            ("aws", "POST", "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"),
         ] {
             assert!(proxy_allows(provider, method, path), "{provider}: {method} {path} should be reachable");
         }
@@ -281,10 +282,12 @@ mod tests {
             ("gcp", "POST", "/token"),
             ("gcp", "POST", "/v1/projects/p1/locations/us-central1/endpoints"),
             ("gcp", "POST", "/v1/projects/p1/locations/us-central1/tuningJobs"),
+            ("aws", "POST", "/"),
+            ("aws", "GET", "/foundation-models"),
+            ("aws", "POST", "/guardrails"),
         ] {
             assert!(!proxy_allows(provider, method, path), "{provider}: {method} {path} must be refused");
         }
-        assert!(builtin_catalog().unwrap().get("aws").unwrap().proxy_allow.is_empty(), "AWS is not proxied yet");
     }
 
     #[test]

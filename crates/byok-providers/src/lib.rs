@@ -17,6 +17,6 @@ pub use probe::{
 };
 pub use proxy::{
     Answer, AnswerBody, BodyError, InjectError, OutboundBody, Upstream, UsageMeter, VertexScope, ask_for_usage,
-    empty_body, full_body, inject_auth, names_project, needs_token, proxyable, resource_origin, streamed_body,
-    vertex_origin, vertex_path, vertex_scope, with_default_sender,
+    bedrock_origin, empty_body, full_body, inject_auth, names_project, needs_token, proxyable, resource_origin,
+    sign_aws, streamed_body, vertex_origin, vertex_path, vertex_scope, with_default_sender,
 };

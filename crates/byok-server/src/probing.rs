@@ -111,10 +111,13 @@ pub fn mark_for_background_test(state: &AppState, c: &mut Credential, tested: bo
 
 /// Tests a secret just stored, after the answer went out: `audit` is the entry to
 /// write (its outcome filled in), like any connection test's. A newer secret stored
-/// meanwhile keeps its own status (the result is recorded for this version only).
+/// meanwhile keeps its own status (the result is recorded for this version only). A few
+/// run at once (`reverify_concurrency`); a bulk of new secrets waits its turn rather
+/// than calling the providers all at once.
 pub fn test_in_background(state: &AppState, c: Credential, audit: AuditEvent) {
     let state = state.clone();
     tokio::spawn(async move {
+        let Ok(_turn) = state.background_tests.clone().acquire_owned().await else { return };
         match test_stored(&state, &c).await {
             Ok(outcome) => {
                 let event = AuditEvent {

@@ -110,6 +110,8 @@ pub struct Inner {
     pub token_cache: Arc<TokenCache>,
     pub(crate) credential_cache: Arc<CredentialCache>,
     pub(crate) short_lived: ShortLivedCache,
+    /// Connection tests of new secrets running at once (`reverify_concurrency`); the rest wait.
+    pub(crate) background_tests: Arc<tokio::sync::Semaphore>,
     pub prober: Prober,
     pub probe_limiter: ProbeLimiter,
     pub audit: Auditor,
@@ -124,6 +126,7 @@ impl AppState {
         let credential_cache = Arc::new(CredentialCache::new(store.clone()));
         CredentialCache::start_polling(Arc::downgrade(&credential_cache));
         let probe_limiter = ProbeLimiter::new(settings.probe_rate_per_minute);
+        let background_tests = Arc::new(tokio::sync::Semaphore::new(settings.reverify_concurrency.max(1)));
         let proxy = ProxyState::new(store.clone(), clock.clone(), &settings);
         Self(Arc::new(Inner {
             store,
@@ -136,6 +139,7 @@ impl AppState {
             token_cache,
             credential_cache,
             short_lived: ShortLivedCache::default(),
+            background_tests,
             prober,
             probe_limiter,
             audit,

@@ -21,7 +21,7 @@ use crate::record::decode_form;
 const NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 pub(crate) fn router() -> Router {
-    Router::new().route("/", post(sts))
+    Router::new().route("/", post(sts)).merge(super::bedrock::router())
 }
 
 async fn sts(method: Method, headers: HeaderMap, body: Bytes) -> Response {
@@ -53,7 +53,7 @@ async fn sts(method: Method, headers: HeaderMap, body: Bytes) -> Response {
     } else {
         return invalid_token();
     };
-    if auth.signature != expected_signature(&method, &headers, &body, &auth, amz_date) {
+    if auth.signature != expected_signature(&method, "/", &headers, &body, &auth, amz_date) {
         return error(
             403,
             "Sender",
@@ -174,18 +174,18 @@ fn invalid_token() -> Response {
 
 /// `AWS4-HMAC-SHA256 Credential=<id>/<date>/<region>/<service>/aws4_request,
 /// SignedHeaders=<a;b>, Signature=<hex>`.
-struct Authorization {
-    access_key_id: String,
+pub(super) struct Authorization {
+    pub access_key_id: String,
     scope: String,
     date: String,
     region: String,
-    service: String,
+    pub service: String,
     signed_headers: Vec<String>,
-    signature: String,
+    pub signature: String,
 }
 
 impl Authorization {
-    fn parse(value: &str) -> Option<Self> {
+    pub(super) fn parse(value: &str) -> Option<Self> {
         let rest = value.strip_prefix("AWS4-HMAC-SHA256 ")?;
         let parts: BTreeMap<&str, &str> = rest.split(',').filter_map(|p| p.trim().split_once('=')).collect();
         let credential = *parts.get("Credential")?;
@@ -206,9 +206,13 @@ impl Authorization {
     }
 }
 
-/// The SigV4 signature for this request under the fake's secret access key.
-fn expected_signature(
+/// The SigV4 signature for this request under the fake's secret access key;
+/// `canonical_uri` is the path as AWS canonicalises it (for all services but S3, each
+/// segment of the path as sent URI-encoded once more). The fakes' requests carry no
+/// query string.
+pub(super) fn expected_signature(
     method: &Method,
+    canonical_uri: &str,
     headers: &HeaderMap,
     body: &[u8],
     auth: &Authorization,
@@ -223,7 +227,7 @@ fn expected_signature(
         })
         .collect();
     let canonical_request = format!(
-        "{method}\n/\n\n{canonical_headers}\n{}\n{}",
+        "{method}\n{canonical_uri}\n\n{canonical_headers}\n{}\n{}",
         auth.signed_headers.join(";"),
         hex(digest::digest(&digest::SHA256, body).as_ref())
     );

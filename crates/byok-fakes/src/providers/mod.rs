@@ -4,6 +4,7 @@ mod anthropic;
 mod aws;
 mod azure;
 pub(crate) mod azure_openai;
+pub(crate) mod bedrock;
 mod compatible_chat;
 mod exa;
 mod gcp;

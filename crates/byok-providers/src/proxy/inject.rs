@@ -10,8 +10,8 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum InjectError {
-    /// Signing (AWS) is not done by the proxy yet.
-    #[error("{0}'s authentication is not a key in a header or the query, which the proxy does not do yet")]
+    /// The provider names no authentication.
+    #[error("the catalog does not say how {0}'s credential authenticates a request")]
     NotProxyable(String),
     #[error("the credential has no `{0}`")]
     MissingField(String),
@@ -75,9 +75,9 @@ pub fn inject_auth(
             let token = token.ok_or_else(|| InjectError::MissingField("access_token".into()))?;
             headers.insert(AUTHORIZATION, sensitive(&format!("Bearer {token}"), "access_token")?);
         }
-        Some(AuthSpec::AwsSigv4) | None => {
-            return Err(InjectError::NotProxyable(spec.name.clone()));
-        }
+        // Signed once the request is final (see `sign_aws`).
+        Some(AuthSpec::AwsSigv4) => {}
+        None => return Err(InjectError::NotProxyable(spec.name.clone())),
     }
     if let Some(probe) = &spec.probe {
         for (header, field) in &probe.field_headers {
@@ -104,6 +104,7 @@ pub fn proxyable(spec: &ProviderSpec) -> bool {
                 | AuthSpec::Basic { .. }
                 | AuthSpec::AzureClientCredentials
                 | AuthSpec::GoogleServiceAccount
+                | AuthSpec::AwsSigv4
         )
     )
 }
@@ -157,14 +158,11 @@ mod tests {
     }
 
     #[test]
-    fn aws_is_not_proxyable_yet() {
+    fn every_builtin_provider_is_proxyable() {
         let catalog = crate::builtin_catalog().unwrap();
-        let aws = catalog.get("aws").unwrap();
-        assert!(!proxyable(aws));
-        let mut url = Url::parse("https://example.test/").unwrap();
-        let err = inject_auth(aws, &BTreeMap::new(), &SecretFields::new(), None, &mut HeaderMap::new(), &mut url);
-        assert!(matches!(err, Err(InjectError::NotProxyable(_))));
-        assert!(proxyable(catalog.get("openai").unwrap()));
+        assert!(catalog.providers().all(proxyable));
+        let (h, _) = inject("aws", &[("access_key_id", "AKIA1")], &[("secret_access_key", "s")]);
+        assert!(h.is_empty(), "AWS requests are signed once final, not here");
     }
 
     #[test]

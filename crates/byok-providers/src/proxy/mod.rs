@@ -4,6 +4,7 @@
 //! sender, and reading the tokens a provider reports.
 
 mod answer_body;
+mod bedrock;
 mod connect;
 mod default_sender;
 mod inject;
@@ -18,6 +19,7 @@ mod usage;
 mod vertex;
 
 pub use answer_body::{AnswerBody, BodyError};
+pub use bedrock::{bedrock_origin, sign_aws};
 pub use default_sender::with_default_sender;
 pub use inject::{InjectError, inject_auth, needs_token, proxyable};
 pub use outbound_body::{OutboundBody, empty_body, full_body, streamed_body};

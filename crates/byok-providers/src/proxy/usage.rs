@@ -2,8 +2,9 @@
 //! object of a JSON answer (OpenAI `prompt_tokens`/`completion_tokens`/`total_tokens`,
 //! Anthropic `input_tokens`/`output_tokens`, Gemini `usageMetadata`), or the usage
 //! events of an SSE stream (OpenAI's final usage chunk, Anthropic's `message_start` and
-//! `message_delta`, Gemini's chunks). Later reports replace earlier ones field by
-//! field, as the providers' counts are cumulative.
+//! `message_delta`, Gemini's chunks), or the messages of an AWS event stream (Bedrock's
+//! `metadata` event). Later reports replace earlier ones field by field, as the
+//! providers' counts are cumulative.
 
 use serde_json::Value;
 
@@ -19,6 +20,8 @@ pub const MAX_REPORTED_TOKENS: u64 = 1 << 40;
 enum Mode {
     Json,
     Sse,
+    /// `application/vnd.amazon.eventstream`: length-prefixed binary messages.
+    EventStream,
     Off,
 }
 
@@ -42,6 +45,8 @@ impl UsageMeter {
             Mode::Sse
         } else if ct.starts_with("application/json") {
             Mode::Json
+        } else if ct.starts_with("application/vnd.amazon.eventstream") {
+            Mode::EventStream
         } else {
             Mode::Off
         };
@@ -61,6 +66,7 @@ impl UsageMeter {
                 }
             }
             Mode::Sse => self.feed_sse(chunk),
+            Mode::EventStream => self.feed_event_stream(chunk),
         }
     }
 
@@ -79,7 +85,7 @@ impl UsageMeter {
                     self.sse_line(&rest);
                 }
             }
-            Mode::Off => {}
+            Mode::EventStream | Mode::Off => {}
         }
         self.mode = Mode::Off;
         self.tokens()
@@ -118,6 +124,33 @@ impl UsageMeter {
         }
     }
 
+    /// Reads each complete message: total length (4 bytes, big-endian), headers length
+    /// (4), the prelude's CRC (4), headers, payload, the message's CRC (4). Payloads that
+    /// mention usage are read as JSON.
+    fn feed_event_stream(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+        loop {
+            let Some(prelude) = self.buf.get(..8) else { return };
+            let total = u32::from_be_bytes([prelude[0], prelude[1], prelude[2], prelude[3]]) as usize;
+            let headers = u32::from_be_bytes([prelude[4], prelude[5], prelude[6], prelude[7]]) as usize;
+            if total > MAX_LINE || total < 16 + headers {
+                self.mode = Mode::Off;
+                self.buf = Vec::new();
+                return;
+            }
+            if self.buf.len() < total {
+                return;
+            }
+            let payload = &self.buf[12 + headers..total - 4];
+            if payload.windows(4).any(|w| w.eq_ignore_ascii_case(b"sage"))
+                && let Ok(value) = serde_json::from_slice::<Value>(payload)
+            {
+                self.observe(&value);
+            }
+            self.buf.drain(..total);
+        }
+    }
+
     fn sse_line(&mut self, line: &[u8]) {
         let Some(data) = line.strip_prefix(b"data:") else { return };
         // Only events that mention usage are parsed.
@@ -151,16 +184,19 @@ impl UsageMeter {
 
     fn read_usage(&mut self, u: &Value) {
         let n = |name: &str| u.get(name).and_then(Value::as_u64).map(|n| n.min(MAX_REPORTED_TOKENS));
-        let input: Option<u64> = ["prompt_tokens", "input_tokens", "promptTokenCount"].iter().find_map(|k| n(k));
+        let input: Option<u64> =
+            ["prompt_tokens", "input_tokens", "promptTokenCount", "inputTokens"].iter().find_map(|k| n(k));
         if let Some(input) = input {
             // Anthropic counts cache reads and writes apart from `input_tokens`.
             let cached = n("cache_creation_input_tokens").unwrap_or(0) + n("cache_read_input_tokens").unwrap_or(0);
             self.input = Some((input + cached).min(MAX_REPORTED_TOKENS));
         }
-        if let Some(output) = ["completion_tokens", "output_tokens", "candidatesTokenCount"].iter().find_map(|k| n(k)) {
+        if let Some(output) =
+            ["completion_tokens", "output_tokens", "candidatesTokenCount", "outputTokens"].iter().find_map(|k| n(k))
+        {
             self.output = Some(output);
         }
-        if let Some(total) = ["total_tokens", "totalTokenCount"].iter().find_map(|k| n(k)) {
+        if let Some(total) = ["total_tokens", "totalTokenCount", "totalTokens"].iter().find_map(|k| n(k)) {
             self.total = Some(total);
         }
     }
@@ -191,6 +227,28 @@ mod tests {
             meter.feed(c);
         }
         meter.finish()
+    }
+
+    #[test]
+    fn bedrock_answers_and_event_streams() {
+        let converse = br#"{"output":{},"usage":{"inputTokens":8,"outputTokens":5,"totalTokens":13}}"#;
+        assert_eq!(metered("application/json", &[converse]), Some(13));
+        let message = |payload: &str| {
+            let headers = b"\x0d:message-type\x07\x00\x05event";
+            let total = 12 + headers.len() + payload.len() + 4;
+            let mut m = Vec::new();
+            m.extend_from_slice(&(total as u32).to_be_bytes());
+            m.extend_from_slice(&(headers.len() as u32).to_be_bytes());
+            m.extend_from_slice(&[0; 4]);
+            m.extend_from_slice(headers);
+            m.extend_from_slice(payload.as_bytes());
+            m.extend_from_slice(&[0; 4]);
+            m
+        };
+        let mut stream = message(r#"{"contentBlockIndex":0,"delta":{"text":"usage is a word"}}"#);
+        stream.extend(message(r#"{"usage":{"inputTokens":8,"outputTokens":6,"totalTokens":14},"metrics":{}}"#));
+        let (a, b) = stream.split_at(23);
+        assert_eq!(metered("application/vnd.amazon.eventstream", &[a, b]), Some(14));
     }
 
     #[test]

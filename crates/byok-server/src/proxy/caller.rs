@@ -38,6 +38,12 @@ impl Caller {
 /// The key the SDK sent: a bearer token, an API-key header, Gemini's `?key=`, or
 /// either half of HTTP basic authentication (Twilio-style). A byok token wins over
 /// anything else found.
+/// The access key id of a SigV4 `Authorization` value's `Credential=<id>/<scope>`.
+fn sigv4_access_key(parameters: &str) -> Option<&str> {
+    let credential = parameters.split(',').find_map(|p| p.trim().strip_prefix("Credential="))?;
+    credential.split('/').next()
+}
+
 pub(super) fn presented_key(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
     let mut found: Vec<String> = Vec::new();
     if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
@@ -54,6 +60,11 @@ pub(super) fn presented_key(headers: &HeaderMap, query: Option<&str>) -> Option<
         {
             found.push(password.to_owned());
             found.push(user.to_owned());
+        } else if scheme.eq_ignore_ascii_case("aws4-hmac-sha256")
+            && let Some(key) = sigv4_access_key(rest)
+        {
+            // AWS SDKs sign with the virtual key as their access key id.
+            found.push(key.to_owned());
         }
     }
     for name in KEY_HEADERS {

@@ -27,8 +27,8 @@ use axum::extract::{OriginalUri, Request, State};
 use axum::response::Response;
 use byok_core::{AuthSpec, Dialect, ProviderSpec, echo_name};
 use byok_providers::{
-    InjectError, SendFailure, ShortLived, full_body, inject_auth, names_project, needs_token, proxyable,
-    resource_origin, vertex_origin, vertex_path, vertex_scope, with_default_sender,
+    InjectError, SendFailure, ShortLived, bedrock_origin, full_body, inject_auth, names_project, needs_token,
+    proxyable, resource_origin, sign_aws, vertex_origin, vertex_path, vertex_scope, with_default_sender,
 };
 use reqwest::Url;
 
@@ -128,6 +128,12 @@ async fn forward(
     let mut headers = request_headers(&parts.headers)?;
     let exceeded = Arc::new(AtomicBool::new(false));
     let body = request_body(body, &parts.headers, spec.dialect, state.proxy.max_body, &exceeded).await?;
+    if is_aws(spec) && matches!(body, RequestBody::Streamed(_)) {
+        return Err(Refusal::NotProxyable(format!(
+            "{} requests are signed over their whole body, which must be JSON",
+            spec.name
+        )));
+    }
 
     let info = crate::audit::request_info(&parts);
     let paid = match reach {
@@ -140,17 +146,28 @@ async fn forward(
         InjectError::NotProxyable(_) => Refusal::NotProxyable(e.to_string()),
         other => Refusal::internal(&format!("credential {:?} of {}", paid.credential(), paid.owner()), other),
     })?;
+    let overridden = state.prober.is_overridden(spec);
     if is_vertex(spec) {
-        to_vertex(spec, &paid, state.prober.is_overridden(spec), &mut url)?;
-    } else if !state.prober.is_overridden(spec) {
+        to_vertex(spec, &paid, overridden, &mut url)?;
+    } else if is_aws(spec) && !overridden {
+        let origin = bedrock_origin(paid.config()).map_err(|e| Refusal::NotProxyable(e.to_string()))?;
+        move_to(&mut url, &origin)?;
+    } else if !overridden {
         move_to_resource(spec, paid.config(), &mut url)?;
     }
     fill_account(spec, paid.config(), account.named.as_deref(), &mut url)?;
     let body = match body {
-        RequestBody::Whole(bytes) => full_body(
-            with_default_sender(spec.dialect, parts.method.as_str(), url.path(), &bytes, paid.config())
-                .map_or(bytes, Bytes::from),
-        ),
+        RequestBody::Whole(bytes) => {
+            let bytes = with_default_sender(spec.dialect, parts.method.as_str(), url.path(), &bytes, paid.config())
+                .map_or(bytes, Bytes::from);
+            if is_aws(spec) {
+                // Signed last, over the request exactly as it goes out.
+                sign_aws(paid.config(), paid.secrets(), parts.method.as_str(), &url, &mut headers, &bytes).map_err(
+                    |e| Refusal::internal(&format!("credential {:?} of {}", paid.credential(), paid.owner()), e),
+                )?;
+            }
+            full_body(bytes)
+        }
         RequestBody::Streamed(body) => body,
     };
     let mut settlement = Settlement {
@@ -207,6 +224,11 @@ async fn minted_token(state: &AppState, spec: &ProviderSpec, paid: &pay::Paid<'_
             })
         })
         .await
+}
+
+/// Whether `spec` is served as Amazon Bedrock (AWS access keys, requests re-signed).
+fn is_aws(spec: &ProviderSpec) -> bool {
+    matches!(spec.auth, Some(AuthSpec::AwsSigv4))
 }
 
 /// Whether `spec` is served as Vertex AI (Google Cloud service accounts).

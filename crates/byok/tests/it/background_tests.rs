@@ -15,6 +15,7 @@ both_engines!(
     a_newer_secret_keeps_its_own_status,
     a_test_cut_short_is_tested_again,
     validate_on_create_is_the_default_a_request_can_refuse,
+    a_bulk_of_new_secrets_is_tested_a_few_at_a_time,
 );
 
 async fn app_with_fakes(engine: Engine, settings: Layer) -> (TestApp, FakeProviders) {
@@ -212,4 +213,16 @@ async fn validate_on_create_is_the_default_a_request_can_refuse(engine: Engine) 
     )
     .await
     .assert_problem(422, "invalid_field");
+}
+
+async fn a_bulk_of_new_secrets_is_tested_a_few_at_a_time(engine: Engine) {
+    // Providers that never answer hold each test until its time limit: only as many
+    // tests as the sweep's concurrency (4) may be waiting on them at once.
+    let (app, fakes) = app_with_fakes(engine, testing_new()).await;
+    let svc = app.service_token().await;
+    for _ in 0..10 {
+        assert_eq!(app.post("/v1/credentials", &svc, body("openai", Scenario::Hang)).await.status, 201);
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(fakes.requests_to("openai").len(), 4, "four tests at once; the other six wait their turn");
 }

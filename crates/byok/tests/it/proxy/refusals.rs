@@ -77,9 +77,9 @@ async fn refusals_speak_each_providers_dialect(engine: Engine) {
     let alice = w.app.user_token("alice", &[]).await;
     openai_error(&get(&w, "openai", "/v1/models", Some(&alice)).await, 403, "forbidden");
 
-    // Signed providers are not proxied (yet).
+    // A cloud's own API beyond what a product sends (AWS STS here) is out of reach.
     let (_, aws_vk) = w.virtual_key("user:alice", &["aws"], None).await;
-    get(&w, "aws", "/", Some(&aws_vk)).await.assert_problem(400, "not_proxyable");
+    get(&w, "aws", "/", Some(&aws_vk)).await.assert_problem(403, "path_not_allowed");
 
     // Revoked and expired keys stop working at once.
     assert_eq!(get(&w, "openai", "/v1/models", Some(&vk)).await.status, 200);

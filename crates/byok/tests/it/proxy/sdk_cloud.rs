@@ -4,11 +4,12 @@
 //! Entra token minted from its client credentials (once, then cached). Vertex AI with
 //! google-genai in Vertex express mode: byok puts the request in the credential's
 //! project and location and sends an access token minted from its key file; Veo's
-//! operation is polled to completion. The stored secrets never reach the product, and
-//! the virtual key never reaches the cloud.
+//! operation is polled to completion. Bedrock with boto3: byok signs each request again
+//! with the owner's AWS key. The stored secrets never reach the product, and the virtual
+//! key never reaches the cloud.
 
 use byok::config::Layer;
-use byok_fakes::{AZURE_OPENAI_KEY, FakeProviders, Scenario, VEO_VIDEO_URI, VERTEX_PROJECT, fields};
+use byok_fakes::{AZURE_OPENAI_KEY, BEDROCK_TEXT, FakeProviders, Scenario, VEO_VIDEO_URI, VERTEX_PROJECT, fields};
 use serde_json::json;
 
 use super::sdk::run;
@@ -22,7 +23,8 @@ both_engines!(
     azure_openai_works_with_an_entra_token_minted_once,
     azure_resource_endpoints_elsewhere_are_refused,
     vertex_gemini_and_a_veo_video_work_through_the_proxy,
-    vertex_paths_naming_a_project_are_only_polls_of_the_owners_own
+    vertex_paths_naming_a_project_are_only_polls_of_the_owners_own,
+    bedrock_converse_is_re_signed_with_the_owners_key
 );
 
 /// Requests that reached the fake Azure OpenAI (not its Entra token endpoint).
@@ -204,4 +206,36 @@ async fn vertex_paths_naming_a_project_are_only_polls_of_the_owners_own(engine: 
         assert_eq!(r.body["error"]["status"], "PERMISSION_DENIED", "google.rpc shape: {}", r.text);
     }
     assert!(vertex_calls(&w).is_empty(), "nothing reached Vertex: {:?}", vertex_calls(&w));
+}
+
+async fn bedrock_converse_is_re_signed_with_the_owners_key(engine: Engine) {
+    let w = served_world(engine).await;
+    let credential = w.credential("user:alice", "aws", None).await;
+    let stored_key_id = fields("aws", Scenario::Good).unwrap()["access_key_id"].clone();
+    let (_, vk) = w.virtual_key("user:alice", &["aws"], None).await;
+    run(
+        "bedrock_sdk.py",
+        &[
+            ("BYOK_BASE_URL", &w.proxy_url("aws", "")),
+            ("BYOK_VIRTUAL_KEY", &vk),
+            ("BYOK_BAD_KEY", BAD_KEY),
+            ("BYOK_TEXT", BEDROCK_TEXT),
+        ],
+    );
+    // The fake recomputed each signature with the owner's secret: a request byok had not
+    // signed with it would have been refused.
+    let calls: Vec<_> = w.fakes.requests_to("aws").into_iter().filter(|r| r.path.starts_with("/model/")).collect();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert!(calls[0].path.ends_with("/converse") && calls[1].path.ends_with("/converse-stream"), "{calls:#?}");
+    for c in &calls {
+        assert!(c.path.contains("anthropic.claude-3-haiku-20240307-v1"), "{}", c.path);
+        let auth = c.header("authorization").unwrap();
+        assert!(auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential={stored_key_id}/")), "{auth}");
+        assert!(auth.contains("/us-east-1/bedrock/aws4_request"), "{auth}");
+        assert_absent(c, &vk);
+        assert_absent(c, "byok_");
+        assert_absent(c, "not-checked-by-byok");
+    }
+    // Tokens from the answer's `usage` and the stream's `metadata` event.
+    counted(&w, &credential, 2, 27).await;
 }
