@@ -255,7 +255,7 @@ impl Default for ProbeErrors {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeAdapter {
-    /// STS `GetCallerIdentity`, signed with SigV4.
+    /// STS `GetSessionToken` (or `AssumeRole`), signed with SigV4: a short-lived session.
     AwsSts,
     /// The OAuth JWT-bearer grant with a service-account key.
     GoogleServiceAccount,

@@ -71,6 +71,9 @@ async fn sts(method: Method, headers: HeaderMap, body: Bytes) -> Response {
         Key::Known(known) => known,
     };
     match known {
+        Behaviour::Good if action == "GetSessionToken" && header(&headers, "x-amz-security-token").is_some() => {
+            error(403, "Sender", "AccessDenied", "Cannot call GetSessionToken with session credentials")
+        }
         Behaviour::Good if action != "GetCallerIdentity" => session(action, &form),
         Behaviour::Good => typed(
             200,

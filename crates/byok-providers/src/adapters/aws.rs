@@ -1,6 +1,6 @@
-//! AWS STS, signed with SigV4: `GetCallerIdentity`, which every valid key may call, as
-//! the connection test; `GetSessionToken`, or `AssumeRole` when the credential names a
-//! `role_arn`, for a short-lived session. Answers are XML; errors
+//! AWS STS, signed with SigV4: `GetSessionToken`, or `AssumeRole` when the credential
+//! names a `role_arn`, mints a short-lived session, for `resolve` and as the connection
+//! test (which so proves the key can mint one). Answers are XML; errors
 //! `<Error><Code>…</Code><Message>…</Message></Error>`.
 
 use std::time::SystemTime;
@@ -17,7 +17,6 @@ use super::Adapter;
 use crate::mint::ShortLived;
 use crate::probe::{Detail, ProbeContext, ProbeOutcomeKind, Reply, Verdict};
 
-const BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 /// How long a minted session lasts: an hour, what `AssumeRole` allows by default.
 const SESSION_SECS: &str = "3600";
 /// Who the assumed-role session says it is, in CloudTrail.
@@ -41,7 +40,10 @@ pub(crate) struct AwsSts;
 #[async_trait]
 impl Adapter for AwsSts {
     async fn probe(&self, cx: &ProbeContext<'_>) -> Verdict {
-        check(cx).await.unwrap_or_else(|verdict| verdict)
+        match self.mint(cx, None).await {
+            Ok(_) => Verdict::connected(format!("{} issued a short-lived session for the access key.", cx.name())),
+            Err(verdict) => verdict,
+        }
     }
 
     async fn mint(&self, cx: &ProbeContext<'_>, _scope: Option<&str>) -> Result<ShortLived, Verdict> {
@@ -63,18 +65,6 @@ impl Adapter for AwsSts {
         session(&reply.text())
             .ok_or_else(|| Verdict::unavailable(format!("{} answered without the session's credentials.", cx.name())))
     }
-}
-
-async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
-    let reply = call(cx, BODY).await?;
-    if reply.is_success() {
-        let account = tag(&reply.text(), "Account").filter(|a| a.chars().all(|c| c.is_ascii_digit()));
-        return Ok(Verdict::connected(match account {
-            Some(account) => format!("{} accepted the access key (account {account}).", cx.name()),
-            None => format!("{} accepted the access key.", cx.name()),
-        }));
-    }
-    Ok(refusal(cx, &reply))
 }
 
 /// STS's answer to the query `body`, signed with the credential's key.

@@ -1,6 +1,7 @@
 //! Microsoft Azure: the OAuth client-credentials grant at Microsoft Entra ID
-//! (`POST /{tenant}/oauth2/v2.0/token`): for the Resource Manager scope as a connection
-//! test, and for Azure OpenAI's (or the caller's) scope as a short-lived credential.
+//! (`POST /{tenant}/oauth2/v2.0/token`) mints a token for Azure OpenAI's (or the
+//! caller's) scope: the short-lived credential of `resolve` and the proxy, and the
+//! connection test (which so proves the credential can mint one).
 //! Errors carry `error` (`invalid_client` …) and `error_codes` (AADSTS numbers).
 
 use async_trait::async_trait;
@@ -11,8 +12,6 @@ use super::Adapter;
 use crate::mint::ShortLived;
 use crate::probe::{Detail, ProbeContext, ProbeOutcomeKind, Reply, Verdict, safe_code, safe_text};
 
-/// The connection test's scope: any valid application may ask for it.
-const SCOPE: &str = "https://management.azure.com/.default";
 /// What a minted token is for unless the caller says: Azure OpenAI (Cognitive Services).
 const MINT_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
 /// A wrong secret, an unknown or disabled application.
@@ -27,21 +26,19 @@ pub(crate) struct AzureClientCredentials;
 #[async_trait]
 impl Adapter for AzureClientCredentials {
     async fn probe(&self, cx: &ProbeContext<'_>) -> Verdict {
-        check(cx).await.unwrap_or_else(|verdict| verdict)
+        match self.mint(cx, None).await {
+            Ok(_) => Verdict::connected(format!(
+                "{} accepted the client credentials and issued a short-lived token.",
+                cx.name()
+            )),
+            Err(verdict) => verdict,
+        }
     }
 
     async fn mint(&self, cx: &ProbeContext<'_>, scope: Option<&str>) -> Result<ShortLived, Verdict> {
         let reply = grant(cx, scope.unwrap_or(MINT_SCOPE)).await?;
         super::oauth_token(&reply).ok_or_else(|| refusal(cx, &reply))
     }
-}
-
-async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
-    let reply = grant(cx, SCOPE).await?;
-    if reply.is_success() && reply.json().is_some_and(|j| j.get("access_token").is_some()) {
-        return Ok(Verdict::connected(format!("{} accepted the client credentials and issued a token.", cx.name())));
-    }
-    Ok(refusal(cx, &reply))
 }
 
 /// Entra's answer to a client-credentials grant for `scope`.

@@ -1,7 +1,8 @@
 //! Google Cloud: the OAuth JWT-bearer grant with the service-account key, sent to the
 //! provider's origin (`oauth2.googleapis.com`, or its override), never to the key
-//! file's own `token_uri`. For a connection test a token proves the key is live and is
-//! thrown away; minted for `resolve`, it is the short-lived credential.
+//! file's own `token_uri`. The token is the short-lived credential `resolve` and the
+//! proxy use; the connection test mints one (and throws it away), so proving that the
+//! key can.
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -21,21 +22,19 @@ pub(crate) struct GoogleServiceAccount;
 #[async_trait]
 impl Adapter for GoogleServiceAccount {
     async fn probe(&self, cx: &ProbeContext<'_>) -> Verdict {
-        check(cx).await.unwrap_or_else(|verdict| verdict)
+        match self.mint(cx, None).await {
+            Ok(_) => Verdict::connected(format!(
+                "{} accepted the service account key and issued a short-lived token.",
+                cx.name()
+            )),
+            Err(verdict) => verdict,
+        }
     }
 
     async fn mint(&self, cx: &ProbeContext<'_>, scope: Option<&str>) -> Result<ShortLived, Verdict> {
         let reply = grant(cx, scope.unwrap_or(SCOPE)).await?;
         super::oauth_token(&reply).ok_or_else(|| refusal(cx, &reply))
     }
-}
-
-async fn check(cx: &ProbeContext<'_>) -> Result<Verdict, Verdict> {
-    let reply = grant(cx, SCOPE).await?;
-    if reply.is_success() && reply.json().as_ref().and_then(|j| j.get("access_token")).is_some() {
-        return Ok(Verdict::connected(format!("{} accepted the service account key and issued a token.", cx.name())));
-    }
-    Ok(refusal(cx, &reply))
 }
 
 /// The token endpoint's answer to a grant for `scope`.

@@ -1,5 +1,6 @@
-//! AWS (SigV4-signed STS GetCallerIdentity), Google Cloud (service-account JWT grant)
-//! and Azure (client-credentials grant).
+//! AWS (a SigV4-signed STS GetSessionToken), Google Cloud (service-account JWT grant)
+//! and Azure (client-credentials grant): each connection test mints a short-lived
+//! credential, as resolve's `"form": "short_lived"` and the proxy do.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,14 +14,14 @@ fn form_value(req: &RecordedRequest, name: &str) -> Option<String> {
 }
 
 #[tokio::test]
-async fn aws_signs_get_caller_identity_with_sigv4() {
+async fn aws_signs_get_session_token_with_sigv4() {
     let h = Harness::start().await;
     let outcome = h.probe("aws", Scenario::Good).await;
     assert_kind(&outcome, Connected);
-    assert!(outcome.message.contains("account 123456789012"), "{outcome:?}");
+    assert!(outcome.message.contains("short-lived session"), "{outcome:?}");
     let req = h.only_request("aws");
     assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/"));
-    assert_eq!(req.body_text(), "Action=GetCallerIdentity&Version=2011-06-15");
+    assert_eq!(req.body_text(), "Action=GetSessionToken&DurationSeconds=3600&Version=2011-06-15");
     assert_eq!(req.header("content-type"), Some("application/x-www-form-urlencoded; charset=utf-8"));
     let auth = req.header("authorization").unwrap();
     let key_id = key("aws", Scenario::Good, "access_key_id");
@@ -122,7 +123,7 @@ async fn azure_asks_entra_id_for_a_token_with_client_credentials() {
     assert_eq!(form_value(&req, "client_id"), Some(fields["client_id"].clone()));
     assert_eq!(form_value(&req, "client_secret"), Some(fields["client_secret"].clone()));
     assert_eq!(form_value(&req, "grant_type").as_deref(), Some("client_credentials"));
-    assert_eq!(form_value(&req, "scope").as_deref(), Some("https://management.azure.com/.default"));
+    assert_eq!(form_value(&req, "scope").as_deref(), Some("https://cognitiveservices.azure.com/.default"));
 }
 
 #[tokio::test]

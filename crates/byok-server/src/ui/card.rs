@@ -92,6 +92,10 @@ fn credential(session: &Session, spec: &ProviderSpec, c: &CredentialView, tested
                 dd { (c.last_tested_at.as_deref().map_or_else(|| "Never".to_owned(), when)) }
                 dt { "Usage" }
                 dd { (usage(c)) }
+                @if byok_providers::mints_short_lived(spec) {
+                    dt { "Short-lived tokens" }
+                    dd class="short-lived" { (short_lived(&c.status)) }
+                }
             }
             @if let (Some(message), None) = (&c.status_message, tested) {
                 p class="status-message" { (message) }
@@ -121,6 +125,17 @@ fn credential(session: &Session, spec: &ProviderSpec, c: &CredentialView, tested
                 a class="button danger" href={ (base) "/delete" } { "Delete" span class="vh" { " " (name) } }
             }
         }
+    }
+}
+
+/// Whether a cloud credential can mint short-lived tokens: its connection test mints
+/// one, so its status says.
+fn short_lived(status: &str) -> &'static str {
+    match status {
+        "connected" => "Can be minted (the last test minted one).",
+        "restricted" | "error" => "Cannot be minted: see the last test.",
+        "verifying" => "Being tested.",
+        _ => "Not tested yet: test the connection to find out.",
     }
 }
 

@@ -17,6 +17,7 @@ both_engines!(
     unreadable_forms_are_refused_cleanly,
     cards_are_grouped_and_say_where_a_key_comes_from,
     a_test_under_way_shows_verifying,
+    cloud_cards_say_whether_short_lived_tokens_can_be_minted,
 );
 
 async fn app_with_fakes(engine: Engine, env: Vec<(String, String)>) -> (TestApp, FakeProviders) {
@@ -424,4 +425,38 @@ async fn unknown_ui_providers_refuse_to_start() {
     let err = crate::support::open_state(&config(&[])).await.err().expect("refused");
     assert!(err.to_string().contains("names no provider"), "{err}");
     assert!(crate::support::open_state(&config(&["openai", "resend"])).await.is_ok());
+}
+
+async fn cloud_cards_say_whether_short_lived_tokens_can_be_minted(engine: Engine) {
+    let (app, fakes) = app_with_fakes(engine, vec![]).await;
+    let alice = app.user_token("alice", &[]).await;
+    let browser = Browser::sign_in(&app, &alice).await;
+    let csrf = browser.form_token().await;
+    let store = |provider: &str, scenario: Scenario| {
+        let body = json!({"provider": provider, "fields": fields(provider, scenario).unwrap()});
+        let alice = alice.clone();
+        let app = &app;
+        async move {
+            let r = app.post("/v1/credentials", &alice, body).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let good = store("azure", Scenario::Good).await;
+    let bad = store("gcp", Scenario::Invalid).await;
+    store("openai", Scenario::Good).await;
+    let page = browser.get("/ui").await.text;
+    assert!(card(&page, "card-user-alice-azure").contains("Not tested yet: test the connection to find out."));
+    assert!(!card(&page, "card-user-alice-openai").contains("Short-lived tokens"), "only clouds mint them");
+
+    // The test button mints one: a token request reached Entra, and the card says so.
+    for id in [&good, &bad] {
+        assert_eq!(browser.post(&format!("/ui/credentials/{id}/test"), &[("csrf", &csrf)]).await.status, 200);
+    }
+    let minted = fakes.requests_to("azure");
+    assert_eq!(minted.len(), 1);
+    assert!(minted[0].body_text().contains("scope=https%3A%2F%2Fcognitiveservices.azure.com%2F.default"));
+    let page = browser.get("/ui").await.text;
+    assert!(card(&page, "card-user-alice-azure").contains("Can be minted (the last test minted one)."), "{page}");
+    assert!(card(&page, "card-user-alice-gcp").contains("Cannot be minted: see the last test."), "{page}");
 }
