@@ -24,7 +24,8 @@ both_engines!(
     azure_resource_endpoints_elsewhere_are_refused,
     vertex_gemini_and_a_veo_video_work_through_the_proxy,
     vertex_paths_naming_a_project_are_only_polls_of_the_owners_own,
-    bedrock_converse_is_re_signed_with_the_owners_key
+    bedrock_converse_is_re_signed_with_the_owners_key,
+    cloud_secrets_and_minted_tokens_never_reach_answers_or_logs
 );
 
 /// Requests that reached the fake Azure OpenAI (not its Entra token endpoint).
@@ -238,4 +239,74 @@ async fn bedrock_converse_is_re_signed_with_the_owners_key(engine: Engine) {
     }
     // Tokens from the answer's `usage` and the stream's `metadata` event.
     counted(&w, &credential, 2, 27).await;
+}
+
+/// Pieces of `secret` long enough to be recognised (a key file's private key is checked
+/// line by line, so a re-wrapped copy would still be found).
+fn pieces(secret: &str) -> Vec<String> {
+    secret.lines().map(str::trim).filter(|l| l.len() >= 16 && !l.starts_with("-----")).map(str::to_owned).collect()
+}
+
+async fn cloud_secrets_and_minted_tokens_never_reach_answers_or_logs(engine: Engine) {
+    let w = served_world(engine).await;
+    let mut stored = Vec::new();
+    for provider in ["azure", "gcp", "aws"] {
+        w.credential("user:alice", provider, None).await;
+        let good = fields(provider, Scenario::Good).unwrap();
+        let catalog = byok_providers::builtin_catalog().unwrap();
+        for field in catalog.get(provider).unwrap().fields.iter().filter(|f| f.secret) {
+            if let Some(value) = good.get(&field.name) {
+                stored.extend(pieces(value).into_iter().chain([value.clone()]).filter(|p| !p.contains('{')));
+            }
+        }
+    }
+    assert!(stored.len() >= 4, "the client secret, key file and AWS secret: {}", stored.len());
+    let (key_id, vk) = w.virtual_key("user:alice", &["azure", "gcp", "aws"], None).await;
+    let c = &w.app.client;
+    let messages = json!({"messages": [{"role": "user", "content": "hi"}]});
+    let sigv4 = format!(
+        "AWS4-HMAC-SHA256 Credential={vk}/20261202/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=00"
+    );
+    let answers = [
+        w.app
+            .send(
+                c.post(w.proxy_url("azure", "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21"))
+                    .header("api-key", &vk)
+                    .json(&messages),
+            )
+            .await,
+        w.app
+            .send(
+                c.post(w.proxy_url("gcp", "/v1beta1/publishers/google/models/gemini-2.5-flash:generateContent"))
+                    .header("x-goog-api-key", &vk)
+                    .json(&json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})),
+            )
+            .await,
+        w.app
+            .send(
+                c.post(w.proxy_url("aws", "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"))
+                    .header("authorization", &sigv4)
+                    .json(&json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}]})),
+            )
+            .await,
+    ];
+    // What byok sent upstream in the clouds' auth places: the minted tokens and signatures.
+    let minted: Vec<String> = ["azure", "gcp", "aws"]
+        .iter()
+        .flat_map(|p| w.fakes.requests_to(p))
+        .filter_map(|r| r.header("authorization").map(|a| a.rsplit([' ', '=']).next().unwrap_or(a).to_owned()))
+        .collect();
+    assert_eq!(minted.len(), 3, "a token or signature for each cloud: {minted:?}");
+    let logs = w.app.logs();
+    assert!(logs.contains(&key_id), "the log shows this test's proxied requests");
+    for (answer, provider) in answers.iter().zip(["azure", "gcp", "aws"]) {
+        assert_eq!(answer.status, 200, "{provider}: {}", answer.text);
+        let all = answer.everything();
+        for secret in stored.iter().chain(&minted) {
+            assert!(!all.contains(secret.as_str()), "{provider}: a secret in the answer");
+        }
+    }
+    for secret in stored.iter().chain(&minted).chain([&vk]) {
+        assert!(!logs.contains(secret.as_str()), "a secret in byok's log");
+    }
 }
