@@ -13,9 +13,9 @@ fn check_external_id(what: &str, id: &str) -> Result<(), DomainError> {
     if id.is_empty() || id.len() > MAX_ID_LEN {
         return Err(DomainError::invalid(what, format!("must be 1 to {MAX_ID_LEN} characters")));
     }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+' | '~');
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+' | '~' | '|');
     if !id.chars().all(allowed) {
-        return Err(DomainError::invalid(what, "may contain only letters, digits and . _ - @ + ~"));
+        return Err(DomainError::invalid(what, "may contain only letters, digits and . _ - @ + ~ |"));
     }
     Ok(())
 }
@@ -105,7 +105,17 @@ mod tests {
 
     #[test]
     fn parses_and_prints_every_form() {
-        for s in ["user:alice", "org:acme-1", "platform", "user:a.b@c+d~e_f"] {
+        // Identity providers' subject ids as they are: Auth0's `auth0|…`, Clerk's, UUIDs.
+        for s in [
+            "user:alice",
+            "org:acme-1",
+            "platform",
+            "user:a.b@c+d~e_f",
+            "user:auth0|5f7c8ec7c33c6c004bbafe82",
+            "user:google-oauth2|104567890123456789012",
+            "user:user_2NNEqL2nrIRdJ194ndJqAHwEfxC",
+            "user:0b9a6e8c-3f0a-4c5e-9d2b-1e7f6a5c4d3b",
+        ] {
             assert_eq!(s.parse::<Owner>().unwrap().to_string(), s);
         }
     }

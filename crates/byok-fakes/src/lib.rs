@@ -29,11 +29,13 @@
 //! invalid-credential answer.
 
 mod credentials;
+mod jwks;
 mod providers;
 mod record;
 mod server;
 
 pub use credentials::{PROVIDERS, Scenario, fields};
+pub use jwks::JwksServer;
 pub use providers::azure_openai::AZURE_OPENAI_KEY;
 pub use providers::bedrock::BEDROCK_TEXT;
 pub use providers::key_admin::MINTED_KEY;

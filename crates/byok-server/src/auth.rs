@@ -1,5 +1,6 @@
-//! Bearer-token authentication: the header's token is hashed and looked up; only
-//! hashes are ever compared or stored.
+//! Bearer-token authentication: a byok token is hashed and looked up (only hashes are
+//! ever compared or stored); a JWT of the product's own sign-in, where configured, is
+//! verified and acts as a user token.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -23,7 +24,7 @@ impl FromRequestParts<AppState> for Auth {
         };
         // A virtual key is accepted by the proxy alone.
         let outcome = outcome.and_then(|p| if p.role == Role::Virtual { Err(ApiError::Unauthorized) } else { Ok(p) });
-        if matches!(outcome, Err(ApiError::Unauthorized)) {
+        if matches!(outcome, Err(ApiError::Unauthorized | ApiError::JwtRefused(_))) {
             record_refusal(state, parts).await;
         }
         outcome.map(Auth)
@@ -37,6 +38,12 @@ fn bearer(parts: &Parts) -> Option<&str> {
 }
 
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    if !token.starts_with("byok_")
+        && let Some(jwt) = &state.jwt
+        && crate::jwt::looks_like_jwt(token)
+    {
+        return jwt.verify(token).await.map_err(ApiError::JwtRefused);
+    }
     // Cheap shape check first: a byok token is a typed prefix and 64 hex characters.
     if !token.starts_with("byok_") || token.len() > byok_crypto::MAX_TOKEN_LEN {
         return Err(ApiError::Unauthorized);

@@ -46,6 +46,9 @@ pub enum ApiError {
     ValidationFailed(String),
     #[error("{0}")]
     CredentialUnreadable(String),
+    /// A JWT that does not verify, or names no valid user.
+    #[error("{}", .0.code_and_detail().1)]
+    JwtRefused(crate::jwt::JwtRefusal),
     /// The org lets its cloud credentials leave only as short-lived ones.
     #[error("{0}")]
     ShortLivedOnly(String),
@@ -114,6 +117,7 @@ impl ApiError {
             ApiError::CredentialUnreadable(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "credential_unreadable", "Credential unreadable")
             }
+            ApiError::JwtRefused(refusal) => (StatusCode::UNAUTHORIZED, refusal.code_and_detail().0, "Unauthorized"),
             ApiError::ShortLivedOnly(_) => (StatusCode::FORBIDDEN, "short_lived_only", "Short-lived credentials only"),
             ApiError::MintFailed(_) => (StatusCode::BAD_GATEWAY, "mint_failed", "Short-lived credential not issued"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),

@@ -7,6 +7,7 @@ mod credential_cache;
 mod epoch_poll;
 mod error;
 mod extract;
+mod jwt;
 mod metrics;
 mod openapi;
 mod probing;
@@ -42,6 +43,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use audit::Auditor;
 pub use error::{ApiError, Problem};
+pub use jwt::{JwtRefusal, JwtSettings};
 pub use openapi::ApiDoc;
 pub use sealing::{NewCredential, new_credential};
 pub use state::{AppParts, AppState, ServerSettings};

@@ -42,6 +42,8 @@ pub struct ServerSettings {
     pub validate_on_create: bool,
     /// The providers the settings page shows (`BYOK_UI_PROVIDERS`); all when `None`.
     pub ui_providers: Option<Vec<byok_core::ProviderId>>,
+    /// The product's own sign-in (`BYOK_JWT_*`): JWTs act as user tokens.
+    pub jwt: Option<crate::JwtSettings>,
 }
 
 impl Default for ServerSettings {
@@ -59,6 +61,7 @@ impl Default for ServerSettings {
             test_new_credentials: true,
             validate_on_create: false,
             ui_providers: None,
+            jwt: None,
         }
     }
 }
@@ -110,6 +113,7 @@ pub struct Inner {
     pub token_cache: Arc<TokenCache>,
     pub(crate) credential_cache: Arc<CredentialCache>,
     pub(crate) short_lived: ShortLivedCache,
+    pub(crate) jwt: Option<crate::jwt::JwtVerifier>,
     /// Connection tests of new secrets running at once (`reverify_concurrency`); the rest wait.
     pub(crate) background_tests: Arc<tokio::sync::Semaphore>,
     pub prober: Prober,
@@ -128,6 +132,7 @@ impl AppState {
         let probe_limiter = ProbeLimiter::new(settings.probe_rate_per_minute);
         let background_tests = Arc::new(tokio::sync::Semaphore::new(settings.reverify_concurrency.max(1)));
         let proxy = ProxyState::new(store.clone(), clock.clone(), &settings);
+        let jwt = settings.jwt.clone().map(|jwt| crate::jwt::JwtVerifier::new(jwt, prober.clone(), clock.clone()));
         Self(Arc::new(Inner {
             store,
             keyring,
@@ -139,6 +144,7 @@ impl AppState {
             token_cache,
             credential_cache,
             short_lived: ShortLivedCache::default(),
+            jwt,
             background_tests,
             prober,
             probe_limiter,

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
-use byok_core::{PathRule, PeriodAnchor, ProviderSpec};
+use byok_core::{PathRule, PeriodAnchor, ProviderSpec, SecretValue};
+use byok_server::JwtSettings;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -42,6 +43,8 @@ pub enum ConfigError {
         "BYOK_ADMIN_TOKEN is not a byok admin token: it must be `byok_adm_` and 32 or more letters, digits, `-` or `_`, at most 128 characters in all (mint one with `byok token create --role admin`)"
     )]
     AdminToken,
+    #[error("invalid JWT setting: {0}")]
+    Jwt(String),
 }
 
 /// One layer of settings; every field optional so layers can be merged.
@@ -81,6 +84,20 @@ pub struct Layer {
     pub validate_on_create: Option<bool>,
     /// The providers the settings page shows (ids of the catalog); all when unset.
     pub ui_providers: Option<Vec<String>>,
+    /// The product's own sign-in: the issuer's JWKS (RS256, ES256, EdDSA).
+    pub jwt_jwks_url: Option<String>,
+    /// The product's own sign-in: an HS256 shared secret (Supabase's legacy JWT secret).
+    pub jwt_hs256_secret: Option<String>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    /// JSON pointer to the user id (default `/sub`).
+    pub jwt_user_claim: Option<String>,
+    /// JSON pointer to the org or orgs the user manages.
+    pub jwt_orgs_claim: Option<String>,
+    /// JSON pointer to the user's role in those orgs.
+    pub jwt_org_role_claim: Option<String>,
+    /// Comma list of the roles that make the user an org's manager.
+    pub jwt_org_admin_roles: Option<String>,
 }
 
 impl Layer {
@@ -106,6 +123,14 @@ impl Layer {
             test_new_credentials: over.test_new_credentials.or(self.test_new_credentials),
             validate_on_create: over.validate_on_create.or(self.validate_on_create),
             ui_providers: over.ui_providers.or(self.ui_providers),
+            jwt_jwks_url: over.jwt_jwks_url.or(self.jwt_jwks_url),
+            jwt_hs256_secret: over.jwt_hs256_secret.or(self.jwt_hs256_secret),
+            jwt_issuer: over.jwt_issuer.or(self.jwt_issuer),
+            jwt_audience: over.jwt_audience.or(self.jwt_audience),
+            jwt_user_claim: over.jwt_user_claim.or(self.jwt_user_claim),
+            jwt_orgs_claim: over.jwt_orgs_claim.or(self.jwt_orgs_claim),
+            jwt_org_role_claim: over.jwt_org_role_claim.or(self.jwt_org_role_claim),
+            jwt_org_admin_roles: over.jwt_org_admin_roles.or(self.jwt_org_admin_roles),
         }
     }
 
@@ -150,6 +175,14 @@ impl Layer {
             admin_token: get("BYOK_ADMIN_TOKEN"),
             log_format: get("BYOK_LOG_FORMAT"),
             usage_period_day,
+            jwt_jwks_url: get("BYOK_JWT_JWKS_URL"),
+            jwt_hs256_secret: get("BYOK_JWT_HS256_SECRET"),
+            jwt_issuer: get("BYOK_JWT_ISSUER"),
+            jwt_audience: get("BYOK_JWT_AUDIENCE"),
+            jwt_user_claim: get("BYOK_JWT_USER_CLAIM"),
+            jwt_orgs_claim: get("BYOK_JWT_ORGS_CLAIM"),
+            jwt_org_role_claim: get("BYOK_JWT_ORG_ROLE_CLAIM"),
+            jwt_org_admin_roles: get("BYOK_JWT_ORG_ADMIN_ROLES"),
         })
     }
 
@@ -191,6 +224,8 @@ pub struct Config {
     pub validate_on_create: bool,
     /// Checked against the catalog at start-up (which the config file may extend).
     pub ui_providers: Option<Vec<String>>,
+    /// The product's own sign-in; `None` when neither a JWKS URL nor a secret is set.
+    pub jwt: Option<JwtSettings>,
 }
 
 impl Config {
@@ -210,6 +245,7 @@ impl Config {
     }
 
     pub fn from_layer(layer: Layer) -> Result<Config, ConfigError> {
+        let jwt = jwt_settings(&layer)?;
         let listen_text = layer.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.parse().map_err(|_| ConfigError::Listen(listen_text.clone()))?;
         let log_format = match layer.log_format.as_deref().map(str::trim) {
@@ -259,6 +295,7 @@ impl Config {
             test_new_credentials: layer.test_new_credentials.unwrap_or(true),
             validate_on_create: layer.validate_on_create.unwrap_or(false),
             ui_providers: layer.ui_providers,
+            jwt,
             master_key: layer.master_key,
             master_keys: layer.master_keys,
             database_url_given: layer.database_url.is_some(),
@@ -270,6 +307,38 @@ impl Config {
     }
 }
 
+/// The JWT settings, checked: an http(s) JWKS URL, claims as JSON pointers.
+fn jwt_settings(layer: &Layer) -> Result<Option<JwtSettings>, ConfigError> {
+    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let (jwks_url, secret) = (text(&layer.jwt_jwks_url), text(&layer.jwt_hs256_secret));
+    if jwks_url.is_none() && secret.is_none() {
+        return Ok(None);
+    }
+    if let Some(url) = &jwks_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(ConfigError::Jwt(format!("BYOK_JWT_JWKS_URL `{url}` is not an http(s) URL")));
+    }
+    let pointer = |name: &str, v: &Option<String>| match text(v) {
+        Some(p) if !p.starts_with('/') => {
+            Err(ConfigError::Jwt(format!("{name} `{p}` is not a JSON pointer (it starts with `/`, e.g. `/sub`)")))
+        }
+        other => Ok(other),
+    };
+    Ok(Some(JwtSettings {
+        jwks_url,
+        hs256_secret: secret.map(SecretValue::new),
+        issuer: text(&layer.jwt_issuer),
+        audience: text(&layer.jwt_audience),
+        user_claim: pointer("BYOK_JWT_USER_CLAIM", &layer.jwt_user_claim)?.unwrap_or_else(|| "/sub".to_owned()),
+        orgs_claim: pointer("BYOK_JWT_ORGS_CLAIM", &layer.jwt_orgs_claim)?,
+        org_role_claim: pointer("BYOK_JWT_ORG_ROLE_CLAIM", &layer.jwt_org_role_claim)?,
+        org_admin_roles: text(&layer.jwt_org_admin_roles)
+            .map(|roles| roles.split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect())
+            .unwrap_or_default(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -279,6 +348,29 @@ mod tests {
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn jwt_settings_are_read_and_checked() {
+        let config = Config::load(
+            None,
+            &env(&[
+                ("BYOK_JWT_JWKS_URL", "https://clerk.example/.well-known/jwks.json"),
+                ("BYOK_JWT_ORGS_CLAIM", "/o/id"),
+                ("BYOK_JWT_ORG_ADMIN_ROLES", "admin, owner ,"),
+            ]),
+            Layer::default(),
+        )
+        .unwrap();
+        let jwt = config.jwt.unwrap();
+        assert_eq!((jwt.user_claim.as_str(), jwt.orgs_claim.as_deref()), ("/sub", Some("/o/id")));
+        assert_eq!(jwt.org_admin_roles, ["admin", "owner"]);
+        assert!(Config::load(None, &env(&[]), Layer::default()).unwrap().jwt.is_none(), "off unless configured");
+        for (name, value) in [("BYOK_JWT_USER_CLAIM", "sub"), ("BYOK_JWT_JWKS_URL", "file:///etc/jwks.json")] {
+            let vars = [("BYOK_JWT_HS256_SECRET", "s3cr3t"), (name, value)];
+            let err = Config::load(None, &env(&vars), Layer::default()).unwrap_err();
+            assert!(matches!(err, ConfigError::Jwt(_)), "{name}={value}: {err}");
+        }
     }
 
     #[test]

@@ -108,6 +108,7 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
         test_new_credentials: config.test_new_credentials,
         validate_on_create: config.validate_on_create,
         ui_providers,
+        jwt: config.jwt.clone(),
         ..ServerSettings::default()
     };
     let audit_key = load_audit_key(store.as_ref(), &keyring).await?;

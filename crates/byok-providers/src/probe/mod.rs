@@ -124,6 +124,18 @@ impl Prober {
         Origin::parse(base).ok().map(|o| o.as_string())
     }
 
+    /// The JSON document at `url` (a JWKS), fetched through the SSRF guard within the
+    /// connection tests' timeouts. `Err` says why not, for the log.
+    pub async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, String> {
+        let url = reqwest::Url::parse(url).map_err(|_| "not a URL".to_owned())?;
+        let request = self.inner.http.request(reqwest::Method::GET, url);
+        let reply = self.inner.http.send(request).await.map_err(|failure| format!("{failure:?}"))?;
+        if !reply.is_success() {
+            return Err(format!("answered {}", reply.status));
+        }
+        reply.json().ok_or_else(|| "the answer is not JSON".to_owned())
+    }
+
     /// Whether the operator overrides `provider`'s base URL (the override then takes
     /// precedence over a credential's own resource, as for tests against fakes).
     pub fn is_overridden(&self, provider: &ProviderSpec) -> bool {

@@ -16,6 +16,7 @@ mod credentials;
 mod hardening;
 mod import;
 mod isolation;
+mod jwt;
 mod metering;
 mod operations;
 mod operator_cli;
