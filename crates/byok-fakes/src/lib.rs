@@ -30,12 +30,14 @@
 
 mod credentials;
 mod jwks;
+mod page;
 mod providers;
 mod record;
 mod server;
 
 pub use credentials::{PROVIDERS, Scenario, fields};
 pub use jwks::JwksServer;
+pub use page::ProductPage;
 pub use providers::azure_openai::AZURE_OPENAI_KEY;
 pub use providers::bedrock::BEDROCK_TEXT;
 pub use providers::key_admin::MINTED_KEY;

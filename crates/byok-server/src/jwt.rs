@@ -237,6 +237,14 @@ fn unreadable_header(token: &str) -> JwtRefusal {
     if alg { JwtRefusal::AlgorithmNotAllowed } else { JwtRefusal::Malformed }
 }
 
+/// The `exp` of a JWT already verified (seconds since the epoch).
+pub(crate) fn expires_at(token: &str) -> Option<i64> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice::<Value>(&bytes).ok()?.get("exp")?.as_i64()
+}
+
 /// Whether `token` has a JWT's shape (three base64url parts).
 pub(crate) fn looks_like_jwt(token: &str) -> bool {
     token.len() <= 16 * 1024

@@ -44,6 +44,8 @@ pub struct ServerSettings {
     pub ui_providers: Option<Vec<byok_core::ProviderId>>,
     /// The product's own sign-in (`BYOK_JWT_*`): JWTs act as user tokens.
     pub jwt: Option<crate::JwtSettings>,
+    /// Origins whose pages may sign people in to the settings page with a JWT.
+    pub ui_sign_in_origins: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -62,6 +64,7 @@ impl Default for ServerSettings {
             validate_on_create: false,
             ui_providers: None,
             jwt: None,
+            ui_sign_in_origins: Vec::new(),
         }
     }
 }

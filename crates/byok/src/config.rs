@@ -98,6 +98,9 @@ pub struct Layer {
     pub jwt_org_role_claim: Option<String>,
     /// Comma list of the roles that make the user an org's manager.
     pub jwt_org_admin_roles: Option<String>,
+    /// Comma list of the product's origins whose pages may sign people in to the
+    /// settings page with a JWT.
+    pub ui_sign_in_origins: Option<String>,
 }
 
 impl Layer {
@@ -131,6 +134,7 @@ impl Layer {
             jwt_orgs_claim: over.jwt_orgs_claim.or(self.jwt_orgs_claim),
             jwt_org_role_claim: over.jwt_org_role_claim.or(self.jwt_org_role_claim),
             jwt_org_admin_roles: over.jwt_org_admin_roles.or(self.jwt_org_admin_roles),
+            ui_sign_in_origins: over.ui_sign_in_origins.or(self.ui_sign_in_origins),
         }
     }
 
@@ -183,6 +187,7 @@ impl Layer {
             jwt_orgs_claim: get("BYOK_JWT_ORGS_CLAIM"),
             jwt_org_role_claim: get("BYOK_JWT_ORG_ROLE_CLAIM"),
             jwt_org_admin_roles: get("BYOK_JWT_ORG_ADMIN_ROLES"),
+            ui_sign_in_origins: get("BYOK_UI_SIGN_IN_ORIGINS"),
         })
     }
 
@@ -226,6 +231,8 @@ pub struct Config {
     pub ui_providers: Option<Vec<String>>,
     /// The product's own sign-in; `None` when neither a JWKS URL nor a secret is set.
     pub jwt: Option<JwtSettings>,
+    /// Origins whose pages may sign people in to the settings page with a JWT.
+    pub ui_sign_in_origins: Vec<String>,
 }
 
 impl Config {
@@ -296,6 +303,7 @@ impl Config {
             validate_on_create: layer.validate_on_create.unwrap_or(false),
             ui_providers: layer.ui_providers,
             jwt,
+            ui_sign_in_origins: sign_in_origins(layer.ui_sign_in_origins.as_deref())?,
             master_key: layer.master_key,
             master_keys: layer.master_keys,
             database_url_given: layer.database_url.is_some(),
@@ -305,6 +313,25 @@ impl Config {
             log_format,
         })
     }
+}
+
+/// `BYOK_UI_SIGN_IN_ORIGINS`: each an origin (`https://app.example.com`, no path).
+fn sign_in_origins(list: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    let origins: Vec<String> = list
+        .unwrap_or_default()
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    for origin in &origins {
+        let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+        if rest.is_none_or(|host| host.is_empty() || host.contains(['/', '?', '#', '@'])) {
+            return Err(ConfigError::Jwt(format!(
+                "BYOK_UI_SIGN_IN_ORIGINS: `{origin}` is not an origin such as https://app.example.com"
+            )));
+        }
+    }
+    Ok(origins)
 }
 
 /// The JWT settings, checked: an http(s) JWKS URL, claims as JSON pointers.

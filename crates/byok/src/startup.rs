@@ -109,6 +109,7 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
         validate_on_create: config.validate_on_create,
         ui_providers,
         jwt: config.jwt.clone(),
+        ui_sign_in_origins: config.ui_sign_in_origins.clone(),
         ..ServerSettings::default()
     };
     let audit_key = load_audit_key(store.as_ref(), &keyring).await?;

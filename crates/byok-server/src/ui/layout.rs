@@ -9,21 +9,17 @@ pub(crate) fn page(title: &str, session: Option<&Session>, body: Markup) -> Mark
     page_refreshed(title, session, body, None)
 }
 
-/// A whole HTML page that reloads itself after `refresh_secs` (no script needed).
-pub(crate) fn page_refreshed(
-    title: &str,
-    session: Option<&Session>,
-    body: Markup,
-    refresh_secs: Option<u32>,
-) -> Markup {
+/// A whole HTML page with a `refresh` (no script needed): `"3"` reloads it after three
+/// seconds, `"0;url=/ui"` goes on to the settings page at once.
+pub(crate) fn page_refreshed(title: &str, session: Option<&Session>, body: Markup, refresh: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                @if let Some(secs) = refresh_secs {
-                    meta http-equiv="refresh" content=(secs);
+                @if let Some(refresh) = refresh {
+                    meta http-equiv="refresh" content=(refresh);
                 }
                 title { (title) " · byok" }
                 link rel="stylesheet" href="/ui/static/style.css";

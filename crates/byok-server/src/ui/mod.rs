@@ -26,6 +26,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/ui", get(settings::settings_page))
         .route("/ui/login", get(session::login_page).post(session::login_submit))
+        .route("/ui/login/jwt", post(session::login_with_jwt))
         .route("/ui/logout", post(session::logout))
         .route("/ui/credentials", post(forms::create_submit))
         .route("/ui/credentials/new", get(forms::new_form))

@@ -1,12 +1,13 @@
 //! Sign-in for the settings page. The product's backend mints a user token with a
-//! one-time sign-in link and sends the person to it; byok keeps the token in an HttpOnly,
-//! SameSite=Strict cookie, drops it from the URL, and re-checks it on every request,
-//! so the session ends when the token expires or is revoked. Every state-changing
-//! form carries a value derived from the token (see `byok_crypto::form_token`).
+//! one-time sign-in link and sends the person to it, or the product's page posts the
+//! JWT of its own sign-in; byok keeps the token in an HttpOnly, SameSite=Strict cookie
+//! (never in a URL), and re-checks it on every request, so the session ends when the
+//! token expires or is revoked. Every state-changing form carries a value derived from
+//! the token (see `byok_crypto::form_token`).
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Form, FromRequest, FromRequestParts, Query, Request, State};
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -46,7 +47,7 @@ impl FromRequestParts<AppState> for Session {
         let token = cookie(&parts.headers, COOKIE_NAME).ok_or(UiError::SignedOut)?;
         match sign_in(state, token).await {
             Ok(principal) => Ok(Session { principal, form_token: form_token(token) }),
-            Err(ApiError::Unauthorized) => {
+            Err(ApiError::Unauthorized | ApiError::JwtRefused(_)) => {
                 record_refusal(state, parts).await;
                 Err(UiError::SignedOut)
             }
@@ -173,6 +174,45 @@ pub(crate) async fn login_submit(State(state): State<AppState>, parts: Parts, bo
     match token {
         Some(token) if !token.trim().is_empty() => start_session(&state, &parts, token.trim()).await,
         _ => login_form(StatusCode::UNPROCESSABLE_ENTITY, Some("Paste the sign-in token you were given.")),
+    }
+}
+
+/// `POST /ui/login/jwt`: a product's page signs its signed-in user in with the JWT of its
+/// own sign-in, posted as the form field `jwt` (so it is in no URL). Login CSRF: only
+/// byok's own pages and those of `BYOK_UI_SIGN_IN_ORIGINS` (the browser's `Origin`) may;
+/// any other page cannot sign a visitor in, as anyone.
+pub(crate) async fn login_with_jwt(State(state): State<AppState>, parts: Parts, body: axum::body::Bytes) -> Response {
+    let same_origin = parts.headers.get("sec-fetch-site").is_some_and(|v| v == "same-origin");
+    let origin = parts.headers.get(ORIGIN).and_then(|v| v.to_str().ok());
+    let allowed = origin.is_some_and(|o| state.settings.ui_sign_in_origins.iter().any(|a| a == o));
+    if !(same_origin || allowed) {
+        record_refusal(&state, &parts).await;
+        return login_form(
+            StatusCode::FORBIDDEN,
+            Some("This page may not sign you in to byok. Open byok from your product instead."),
+        );
+    }
+    let jwt = form_urlencoded::parse(&body).find(|(k, _)| k == "jwt").map(|(_, v)| v.trim().to_owned());
+    let Some(jwt) = jwt.filter(|t| state.jwt.is_some() && crate::jwt::looks_like_jwt(t)) else {
+        return login_form(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("No sign-in token of your product came with the request."),
+        );
+    };
+    match sign_in(&state, &jwt).await {
+        Ok(_) => {
+            let max_age = crate::jwt::expires_at(&jwt).map(|exp| exp - Timestamp::now().millis() / 1000);
+            let cookie = session_cookie(&jwt, max_age, state.settings.ui_secure_cookie);
+            // Onwards from byok's own page, so the browser sends its SameSite=Strict cookie.
+            let body = html! { p { "Signed in. " a href="/ui" { "Continue to your integrations" } "." } };
+            (StatusCode::OK, [(SET_COOKIE, cookie)], layout::page_refreshed("Signed in", None, body, Some("0;url=/ui")))
+                .into_response()
+        }
+        Err(ApiError::Unauthorized | ApiError::JwtRefused(_)) => {
+            record_refusal(&state, &parts).await;
+            login_form(StatusCode::UNAUTHORIZED, Some("Your sign-in was not accepted: sign in to your product again."))
+        }
+        Err(other) => UiError::Api(other).into_response(),
     }
 }
 

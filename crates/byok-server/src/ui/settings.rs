@@ -105,8 +105,8 @@ pub(crate) async fn render(
             }
         }
     };
-    let refresh = verifying.then_some(VERIFYING_REFRESH_SECS);
-    Ok(layout::page_refreshed("Integrations", Some(session), body, refresh))
+    let refresh = verifying.then(|| VERIFYING_REFRESH_SECS.to_string());
+    Ok(layout::page_refreshed("Integrations", Some(session), body, refresh.as_deref()))
 }
 
 /// The signed-in user's section, then one per managed org.

@@ -25,7 +25,7 @@ both_engines!(
 const HS256_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
 
 /// Keys and tokens made by `jwt_tokens.py` (PyJWT) from `spec`.
-fn mint(spec: Value) -> Value {
+pub(crate) fn mint(spec: Value) -> Value {
     let python = std::env::var("BYOK_TEST_PYTHON").expect("BYOK_TEST_PYTHON names the SDK venv's python (see README)");
     let script: std::path::PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "sdk", "jwt_tokens.py"].iter().collect();
     let mut child = Command::new(python)
@@ -41,7 +41,7 @@ fn mint(spec: Value) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     Timestamp::now().millis() / 1000
 }
 

@@ -3,6 +3,7 @@
 
 mod browser;
 mod chromium;
+mod jwt_sign_in;
 mod pages;
 mod session;
 mod web;
