@@ -189,9 +189,11 @@ async fn every_refusal_has_its_own_code_and_is_audited(engine: Engine) {
     };
     let signed = |o: Value| json!({"alg": "RS256", "kid": "k1", "claims": claims(o)});
     let minted = mint(json!({
-        "keys": [{"kid": "k1", "alg": "RS256"}, {"kid": "k-elsewhere", "alg": "EdDSA"}],
+        "keys": [{"kid": "k1", "alg": "RS256"}, {"kid": "k-ed", "alg": "EdDSA"}, {"kid": "k-elsewhere", "alg": "EdDSA"}],
         "tokens": {
             "good": signed(json!({})),
+            "eddsa": {"alg": "EdDSA", "kid": "k-ed", "claims": claims(json!({}))},
+            "within_leeway": signed(json!({"exp": now() - 30, "nbf": now() + 30})),
             "none": {"alg": "none", "claims": claims(json!({}))},
             "confused": {"alg": "HS256-with-public-key", "kid": "k1", "claims": claims(json!({}))},
             "unknown_kid": {"alg": "EdDSA", "kid": "k-elsewhere", "claims": claims(json!({}))},
@@ -203,7 +205,7 @@ async fn every_refusal_has_its_own_code_and_is_audited(engine: Engine) {
             "bad_user": signed(json!({"sub": "alice smith"})),
         }
     }));
-    let keys = jwks(&minted, &["k1"]).await;
+    let keys = jwks(&minted, &["k1", "k-ed"]).await;
     let settings = Layer {
         jwt_jwks_url: Some(keys.url.clone()),
         jwt_issuer: Some(issuer.into()),
@@ -212,7 +214,9 @@ async fn every_refusal_has_its_own_code_and_is_audited(engine: Engine) {
     };
     let app = app(engine, settings, None).await;
     let token = |name: &str| minted["tokens"][name].as_str().unwrap().to_owned();
-    assert_eq!(list(&app, &token("good")).await.status, 200);
+    for good in ["good", "eddsa", "within_leeway"] {
+        assert_eq!(list(&app, &token(good)).await.status, 200, "{good}: RS256, EdDSA, 60 s of leeway");
+    }
     for (name, code) in [
         ("none", "jwt_algorithm"),
         ("confused", "jwt_algorithm"),
