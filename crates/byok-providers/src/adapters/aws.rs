@@ -40,10 +40,7 @@ pub(crate) struct AwsSts;
 #[async_trait]
 impl Adapter for AwsSts {
     async fn probe(&self, cx: &ProbeContext<'_>) -> Verdict {
-        match self.mint(cx, None).await {
-            Ok(_) => Verdict::connected(format!("{} issued a short-lived session for the access key.", cx.name())),
-            Err(verdict) => verdict,
-        }
+        super::test_by_minting(self, cx, "issued a short-lived session for the access key.").await
     }
 
     async fn mint(&self, cx: &ProbeContext<'_>, _scope: Option<&str>) -> Result<ShortLived, Verdict> {

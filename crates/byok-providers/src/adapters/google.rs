@@ -22,13 +22,7 @@ pub(crate) struct GoogleServiceAccount;
 #[async_trait]
 impl Adapter for GoogleServiceAccount {
     async fn probe(&self, cx: &ProbeContext<'_>) -> Verdict {
-        match self.mint(cx, None).await {
-            Ok(_) => Verdict::connected(format!(
-                "{} accepted the service account key and issued a short-lived token.",
-                cx.name()
-            )),
-            Err(verdict) => verdict,
-        }
+        super::test_by_minting(self, cx, "accepted the service account key and issued a short-lived token.").await
     }
 
     async fn mint(&self, cx: &ProbeContext<'_>, scope: Option<&str>) -> Result<ShortLived, Verdict> {

@@ -40,6 +40,15 @@ pub(crate) fn for_probe(probe: &ProbeSpec) -> &'static dyn Adapter {
     }
 }
 
+/// A cloud's connection test: it mints the short-lived credential that resolve and the
+/// proxy use (and throws it away); `accepted` says what the cloud did, after its name.
+async fn test_by_minting(adapter: &dyn Adapter, cx: &ProbeContext<'_>, accepted: &str) -> Verdict {
+    match adapter.mint(cx, None).await {
+        Ok(_) => Verdict::connected(format!("{} {accepted}", cx.name())),
+        Err(verdict) => verdict,
+    }
+}
+
 /// An OAuth 2.0 token answer (RFC 6749 §5.1) as a short-lived credential: its
 /// `access_token` and `token_type`, valid for `expires_in` seconds (a number, or a
 /// string of one as Entra's v1 endpoint sends). `None` unless it is a success with a
