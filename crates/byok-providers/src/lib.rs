@@ -3,6 +3,7 @@
 //! for providers whose authentication is more than a header.
 
 mod adapters;
+mod aws_region;
 mod catalog;
 mod mint;
 mod origin;

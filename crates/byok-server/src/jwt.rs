@@ -227,22 +227,21 @@ impl JwtVerifier {
 /// Why a header could not be read: an algorithm byok does not take (`none`, say) or
 /// not a JWT header at all.
 fn unreadable_header(token: &str) -> JwtRefusal {
-    use base64::Engine as _;
-    let header = token.split('.').next().unwrap_or_default();
-    let alg = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header.trim_end_matches('='))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .is_some_and(|h| h.get("alg").is_some_and(Value::is_string));
+    let alg = part(token, 0).is_some_and(|h| h.get("alg").is_some_and(Value::is_string));
     if alg { JwtRefusal::AlgorithmNotAllowed } else { JwtRefusal::Malformed }
 }
 
 /// The `exp` of a JWT already verified (seconds since the epoch).
 pub(crate) fn expires_at(token: &str) -> Option<i64> {
+    part(token, 1)?.get("exp")?.as_i64()
+}
+
+/// Part `index` of a JWT (0 the header, 1 the claims) as JSON, unverified.
+fn part(token: &str, index: usize) -> Option<Value> {
     use base64::Engine as _;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice::<Value>(&bytes).ok()?.get("exp")?.as_i64()
+    let encoded = token.split('.').nth(index)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Whether `token` has a JWT's shape (three base64url parts).

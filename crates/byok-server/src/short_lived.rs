@@ -7,12 +7,12 @@
 //! disabled or deleted credential's tokens are never handed out again, on any instance,
 //! from the moment the change commits; an edited one's are dropped at its next resolve.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use byok_core::Timestamp;
-use byok_providers::ShortLived;
+use byok_core::{ProviderSpec, SecretFields, Timestamp};
+use byok_providers::{MintFailure, Prober, ShortLived};
 
 /// Past this many credentials the cache starts over (it is only a shortcut).
 const MAX_CREDENTIALS: usize = 100_000;
@@ -29,10 +29,12 @@ struct Minted {
 /// The minted credential for one scope; the lock is held while minting.
 type Slot = Arc<tokio::sync::Mutex<Option<Minted>>>;
 
-/// One credential's entries: the revision they were minted from, and a slot per scope.
+/// One credential's entries: the revision they were minted from, and a slot per scope
+/// (`""` for the provider's default scope, which no caller can spell: a scope is never
+/// blank).
 struct Entries {
     revision: i64,
-    scopes: HashMap<Option<String>, Slot>,
+    scopes: HashMap<String, Slot>,
 }
 
 #[derive(Default)]
@@ -61,8 +63,38 @@ impl ShortLivedCache {
         Ok(credential)
     }
 
+    /// The short-lived credential minted from a credential (`key`: its id and revision;
+    /// `config` and `secrets`: its public and secret fields) for `scope`: from the cache, or
+    /// minted by `prober` now. A failure is logged (without the cloud's message, which the
+    /// caller answers with) and not kept.
+    pub(crate) async fn mint(
+        &self,
+        prober: &Prober,
+        spec: &ProviderSpec,
+        (credential, revision): (&str, i64),
+        config: &BTreeMap<String, String>,
+        secrets: &SecretFields,
+        scope: Option<&str>,
+    ) -> Result<Arc<ShortLived>, MintFailure> {
+        self.get_or_mint(credential, revision, scope, || async {
+            prober.mint(spec, config, secrets, scope).await.inspect_err(|failure| {
+                tracing::warn!(credential_id = credential, provider = %spec.id, kind = failure.kind.as_str(),
+                    "no short-lived credential minted");
+            })
+        })
+        .await
+    }
+
+    /// The slot of `credential` at `revision` for `scope`; a hit allocates nothing (it is
+    /// on the proxy's path for every Azure and Vertex request).
     fn slot(&self, credential: &str, revision: i64, scope: Option<&str>) -> Slot {
         let mut credentials = self.credentials.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entries) = credentials.get(credential)
+            && entries.revision == revision
+            && let Some(slot) = entries.scopes.get(scope.unwrap_or_default())
+        {
+            return slot.clone();
+        }
         if credentials.len() >= MAX_CREDENTIALS && !credentials.contains_key(credential) {
             credentials.clear();
         }
@@ -72,7 +104,7 @@ impl ShortLivedCache {
             // The credential changed since: what was minted from it is stale.
             *entries = Entries { revision, scopes: HashMap::new() };
         }
-        entries.scopes.entry(scope.map(str::to_owned)).or_default().clone()
+        entries.scopes.entry(scope.unwrap_or_default().to_owned()).or_default().clone()
     }
 }
 

@@ -14,6 +14,7 @@ use reqwest::Method;
 use byok_core::Timestamp;
 
 use super::Adapter;
+use crate::aws_region::{DEFAULT_REGION, domain, is_region};
 use crate::mint::ShortLived;
 use crate::probe::{Detail, ProbeContext, ProbeOutcomeKind, Reply, Verdict};
 
@@ -22,7 +23,6 @@ const SESSION_SECS: &str = "3600";
 /// Who the assumed-role session says it is, in CloudTrail.
 const SESSION_NAME: &str = "byok";
 const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
-const DEFAULT_REGION: &str = "us-east-1";
 
 /// Codes for a key that does not exist, a wrong secret, or an expired session.
 const INVALID: [&str; 7] = [
@@ -142,17 +142,9 @@ fn session(xml: &str) -> Option<ShortLived> {
     ))
 }
 
-/// STS in the credential's region; China's regions live under `amazonaws.com.cn`.
+/// STS in the credential's region.
 fn regional_endpoint(region: &str) -> String {
-    if region.starts_with("cn-") {
-        format!("https://sts.{region}.amazonaws.com.cn/")
-    } else {
-        format!("https://sts.{region}.amazonaws.com/")
-    }
-}
-
-fn is_region(region: &str) -> bool {
-    (1..=32).contains(&region.len()) && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    format!("https://sts.{region}.{}/", domain(region))
 }
 
 fn signing_failed() -> Verdict {

@@ -15,25 +15,21 @@ use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::InjectError;
+use crate::aws_region::{DEFAULT_REGION, domain, is_region};
 
-/// The region Bedrock requests go to when the credential names none.
-pub const DEFAULT_REGION: &str = "us-east-1";
 /// The client's own signature headers, replaced by byok's.
 const CLIENT_SIGNATURE: [&str; 4] = ["authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"];
 
 /// The credential's region (default `us-east-1`), a plain AWS region name.
-pub fn aws_region(config: &BTreeMap<String, String>) -> Result<&str, InjectError> {
+fn aws_region(config: &BTreeMap<String, String>) -> Result<&str, InjectError> {
     let region = config.get("region").map(|r| r.trim()).filter(|r| !r.is_empty()).unwrap_or(DEFAULT_REGION);
-    let plain = (1..=32).contains(&region.len())
-        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if plain { Ok(region) } else { Err(InjectError::BadValue("region".into())) }
+    if is_region(region) { Ok(region) } else { Err(InjectError::BadValue("region".into())) }
 }
 
 /// Bedrock runtime's origin in the credential's region.
 pub fn bedrock_origin(config: &BTreeMap<String, String>) -> Result<String, InjectError> {
     let region = aws_region(config)?;
-    let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
-    Ok(format!("https://bedrock-runtime.{region}.{suffix}"))
+    Ok(format!("https://bedrock-runtime.{region}.{}", domain(region)))
 }
 
 /// Signs the request (`method` to `url` with `body`) with the credential's key: the

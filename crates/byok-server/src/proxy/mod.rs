@@ -211,19 +211,11 @@ async fn forward(
 /// short-lived cache or minted now.
 async fn minted_token(state: &AppState, spec: &ProviderSpec, paid: &pay::Paid<'_>) -> Result<Arc<ShortLived>, Refusal> {
     let (credential, revision) = paid.token_key();
-    state
-        .short_lived
-        .get_or_mint(&credential, revision, None, || async {
-            state.prober.mint(spec, paid.config(), paid.secrets(), None).await.map_err(|failure| {
-                tracing::warn!(credential_id = %credential, provider = %spec.id, kind = failure.kind.as_str(),
-                    "no token minted for a proxied request");
-                Refusal::Upstream(format!(
-                    "{} did not issue a token for the credential: {}",
-                    spec.name, failure.message
-                ))
-            })
-        })
-        .await
+    let key = (credential.as_str(), revision);
+    let minted = state.short_lived.mint(&state.prober, spec, key, paid.config(), paid.secrets(), None).await;
+    minted.map_err(|failure| {
+        Refusal::Upstream(format!("{} did not issue a token for the credential: {}", spec.name, failure.message))
+    })
 }
 
 /// Whether `spec` is served as Amazon Bedrock (AWS access keys, requests re-signed).

@@ -269,11 +269,7 @@ async fn open_answer(
         }
     };
     let (fields, expires_at) = match asked.form {
-        Form::Key => {
-            let mut fields = c.config.clone();
-            fields.extend(secrets.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
-            (fields, None)
-        }
+        Form::Key => (stored_fields(&c.config, &secrets), None),
         Form::ShortLived => {
             let minted =
                 short_lived(state, &c.id.to_string(), c.revision, &c.provider, &c.config, &secrets, asked).await;
@@ -304,11 +300,7 @@ async fn open_answer(
 async fn env_answer(state: &AppState, env: &byok_core::EnvCredential, asked: &Asked) -> Result<Resolved, ApiError> {
     let credential_id = format!("env:{}", env.provider);
     let (fields, expires_at) = match asked.form {
-        Form::Key => {
-            let mut fields = env.config.clone();
-            fields.extend(env.secrets.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
-            (fields, None)
-        }
+        Form::Key => (stored_fields(&env.config, &env.secrets), None),
         Form::ShortLived => {
             let minted = short_lived(state, &credential_id, 0, &env.provider, &env.config, &env.secrets, asked).await?;
             minted_fields(&minted)
@@ -340,17 +332,15 @@ async fn short_lived(
 ) -> Result<Arc<ShortLived>, ApiError> {
     let spec = state.catalog.get(provider.as_str())?;
     let scope = asked.scope.as_deref();
-    state
-        .short_lived
-        .get_or_mint(credential, revision, scope, || async {
-            let minted = state.prober.mint(spec, config, secrets, scope).await;
-            minted.map_err(|failure| {
-                tracing::warn!(credential_id = credential, provider = %provider, kind = failure.kind.as_str(),
-                    "no short-lived credential minted");
-                ApiError::MintFailed(failure.message)
-            })
-        })
-        .await
+    let minted = state.short_lived.mint(&state.prober, spec, (credential, revision), config, secrets, scope).await;
+    minted.map_err(|failure| ApiError::MintFailed(failure.message))
+}
+
+/// A credential's stored fields, public and secret, as the answer carries them.
+fn stored_fields(config: &BTreeMap<String, String>, secrets: &SecretFields) -> BTreeMap<String, String> {
+    let mut fields = config.clone();
+    fields.extend(secrets.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
+    fields
 }
 
 /// A minted credential's fields and expiry, as the answer carries them.
