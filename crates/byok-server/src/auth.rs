@@ -24,7 +24,7 @@ impl FromRequestParts<AppState> for Auth {
         };
         // A virtual key is accepted by the proxy alone.
         let outcome = outcome.and_then(|p| if p.role == Role::Virtual { Err(ApiError::Unauthorized) } else { Ok(p) });
-        if matches!(outcome, Err(ApiError::Unauthorized | ApiError::JwtRefused(_))) {
+        if outcome.as_ref().is_err_and(ApiError::is_unauthenticated) {
             record_refusal(state, parts).await;
         }
         outcome.map(Auth)

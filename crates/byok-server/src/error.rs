@@ -79,6 +79,12 @@ impl ApiError {
         ApiError::Internal(format!("{context}: {err}"))
     }
 
+    /// Whether the caller could not be authenticated (no token, an unknown one, a JWT
+    /// that does not verify): refused and audited alike wherever a token is presented.
+    pub(crate) fn is_unauthenticated(&self) -> bool {
+        matches!(self, ApiError::Unauthorized | ApiError::JwtRefused(_))
+    }
+
     /// The status and the sentence a caller may read; internal errors are logged here
     /// and answered without detail.
     pub(crate) fn status_and_detail(&self) -> (StatusCode, String) {

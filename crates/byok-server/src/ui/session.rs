@@ -47,7 +47,7 @@ impl FromRequestParts<AppState> for Session {
         let token = cookie(&parts.headers, COOKIE_NAME).ok_or(UiError::SignedOut)?;
         match sign_in(state, token).await {
             Ok(principal) => Ok(Session { principal, form_token: form_token(token) }),
-            Err(ApiError::Unauthorized | ApiError::JwtRefused(_)) => {
+            Err(e) if e.is_unauthenticated() => {
                 record_refusal(state, parts).await;
                 Err(UiError::SignedOut)
             }
@@ -208,7 +208,7 @@ pub(crate) async fn login_with_jwt(State(state): State<AppState>, parts: Parts, 
             (StatusCode::OK, [(SET_COOKIE, cookie)], layout::page_refreshed("Signed in", None, body, Some("0;url=/ui")))
                 .into_response()
         }
-        Err(ApiError::Unauthorized | ApiError::JwtRefused(_)) => {
+        Err(e) if e.is_unauthenticated() => {
             record_refusal(&state, &parts).await;
             login_form(StatusCode::UNAUTHORIZED, Some("Your sign-in was not accepted: sign in to your product again."))
         }
@@ -227,7 +227,7 @@ async fn start_session(state: &AppState, parts: &Parts, token: &str) -> Response
             let cookie = session_cookie(token, max_age, state.settings.ui_secure_cookie);
             (StatusCode::SEE_OTHER, [(SET_COOKIE, cookie), (LOCATION, "/ui".to_owned())]).into_response()
         }
-        Err(ApiError::Unauthorized) => {
+        Err(e) if e.is_unauthenticated() => {
             record_refusal(state, parts).await;
             login_form(
                 StatusCode::UNAUTHORIZED,

@@ -110,7 +110,12 @@ async fn only_the_products_pages_may_sign_anyone_in(engine: Engine) {
     let page = app.send(app.client.get(app.url("/ui")).header("cookie", session)).await;
     assert!(page.text.contains("Signed in as <strong>user:alice</strong>"), "{}", page.text);
 
+    // A JWT pasted into the token form is judged like any sign-in token.
+    let pasted = app.send(app.client.post(app.url("/ui/login")).form(&[("token", token("expired"))])).await;
+    assert_eq!(pasted.status, 401, "{}", pasted.text);
+    assert!(pasted.text.contains("That sign-in link is not valid"), "the sign-in form again: {}", pasted.text);
+
     let refused = app.get("/v1/audit?action=auth.refused&limit=100", &app.admin).await;
-    assert_eq!(refused.body["items"].as_array().unwrap().len(), 3, "{}", refused.text);
+    assert_eq!(refused.body["items"].as_array().unwrap().len(), 4, "{}", refused.text);
     assert!(!refused.text.contains(&token("alice")) && !refused.text.contains(&token("expired")));
 }
