@@ -23,6 +23,8 @@ BOTO3_VERSION=1.44.8
 # Mints the JWTs of the sign-in tests as a product's backend would (PyJWT with cryptography).
 PYJWT_VERSION=2.15.1
 CRYPTOGRAPHY_VERSION=50.0.2
+# Verifies webhook deliveries as a product's receiver would (crates/byok/tests/sdk/verify_webhooks.py).
+STANDARDWEBHOOKS_VERSION=1.1.0
 # Fuzzes the API from its OpenAPI document (crates/byok/tests/it/schema_conformance.rs).
 SCHEMATHESIS_VERSION=4.32.5
 VENV="${1:-.venv-sdk}"
@@ -38,8 +40,9 @@ fi
   "openai==$OPENAI_VERSION" "anthropic==$ANTHROPIC_VERSION" "google-genai==$GOOGLE_GENAI_VERSION" \
   "groq==$GROQ_VERSION" "exa-py==$EXA_PY_VERSION" "runwayml==$RUNWAYML_VERSION" "requests==$REQUESTS_VERSION" \
   "twilio==$TWILIO_VERSION" "resend==$RESEND_VERSION" "boto3==$BOTO3_VERSION" \
-  "pyjwt==$PYJWT_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" >&2
-"$VENV/bin/python" -c 'import openai, anthropic, google.genai, groq, exa_py, runwayml, requests, twilio, resend, boto3, jwt, cryptography, schemathesis' >&2
+  "pyjwt==$PYJWT_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" \
+  "standardwebhooks==$STANDARDWEBHOOKS_VERSION" >&2
+"$VENV/bin/python" -c 'import openai, anthropic, google.genai, groq, exa_py, runwayml, requests, twilio, resend, boto3, jwt, cryptography, schemathesis, standardwebhooks' >&2
 npm install --prefix "$VENV/node" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
   "openai@$OPENAI_NODE_VERSION" >&2
 node -e 'require(require("path").resolve(process.argv[1]))' "$VENV/node/node_modules/openai" >&2

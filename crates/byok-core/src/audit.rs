@@ -24,6 +24,10 @@ pub enum AuditAction {
     AuthRefused,
     KeyRotate,
     AuditPrune,
+    WebhookCreate,
+    WebhookDelete,
+    WebhookRetry,
+    WebhookDisabled,
 }
 
 impl AuditAction {
@@ -46,6 +50,10 @@ impl AuditAction {
             AuditAction::AuthRefused => "auth.refused",
             AuditAction::KeyRotate => "key.rotate",
             AuditAction::AuditPrune => "audit.prune",
+            AuditAction::WebhookCreate => "webhook.create",
+            AuditAction::WebhookDelete => "webhook.delete",
+            AuditAction::WebhookRetry => "webhook.retry",
+            AuditAction::WebhookDisabled => "webhook.disabled",
         }
     }
 }

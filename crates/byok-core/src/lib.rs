@@ -17,6 +17,7 @@ mod resolution;
 mod secret;
 mod timestamp;
 mod virtual_key;
+mod webhook;
 
 pub use audit::{AuditAction, AuditEvent, AuditRecord};
 pub use catalog::{
@@ -37,3 +38,4 @@ pub use resolution::{Tier, resolution_chain};
 pub use secret::{SecretFields, SecretValue};
 pub use timestamp::Timestamp;
 pub use virtual_key::{VirtualKey, VirtualKeyUsage};
+pub use webhook::{Crossing, EventType, UsageThresholds, WebhookEvent};

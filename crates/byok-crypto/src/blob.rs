@@ -9,6 +9,11 @@ use crate::{CryptoError, Keyring};
 /// Purpose of the sealed audit MAC key.
 pub const AUDIT_KEY_PURPOSE: &str = "audit-mac-key";
 
+/// What a webhook endpoint's signing secret is sealed for: that endpoint only.
+pub fn webhook_secret_purpose(webhook_id: &str) -> String {
+    format!("webhook-secret:{webhook_id}")
+}
+
 impl Keyring {
     /// Seals `data` under the primary key, bound to `purpose`.
     pub fn seal_blob(&self, purpose: &str, data: &[u8]) -> (String, Vec<u8>) {

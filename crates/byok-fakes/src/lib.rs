@@ -32,6 +32,7 @@ mod credentials;
 mod jwks;
 mod page;
 mod providers;
+mod receiver;
 mod record;
 mod server;
 
@@ -45,5 +46,6 @@ pub use providers::llm::{CHAT_COMPLETION, MESSAGE, SLOW_PAUSE};
 pub use providers::runway_tasks::RUNWAY_OUTPUT;
 pub use providers::stability_generate::STABILITY_IMAGE;
 pub use providers::vertex::{VEO_VIDEO_URI, VERTEX_PROJECT};
+pub use receiver::{Delivered, WebhookReceiver};
 pub use record::RecordedRequest;
 pub use server::FakeProviders;

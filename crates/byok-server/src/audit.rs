@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use byok_core::{AuditAction, AuditEvent, AuditRecord, Clock, Principal};
+use byok_core::{AuditAction, AuditEvent, AuditRecord, Clock, Principal, WebhookEvent};
 use byok_crypto::{AUDIT_KEY_PURPOSE, AuditKey, CryptoError, Keyring};
 use byok_store::{Chainer, Change, Store, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::ApiError;
 
@@ -20,8 +20,8 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
 enum Work {
     /// An entry on its own.
     Entry(AuditEvent),
-    /// A change with its entries, committed in one transaction.
-    Change(Change, Vec<AuditEvent>),
+    /// A change with its entries and webhook events, committed in one transaction.
+    Change(Change, Vec<AuditEvent>, Vec<WebhookEvent>),
     /// Nothing: wait for everything queued before it.
     Flush,
 }
@@ -38,6 +38,8 @@ pub struct Auditor {
     jobs: mpsc::Sender<Job>,
     /// Entries nobody waits for (`submit`).
     submitted: mpsc::Sender<Job>,
+    /// Told whenever a committed change put webhook events into the outbox.
+    pub(crate) announced: Arc<Notify>,
 }
 
 /// Why the audit log could not be set up.
@@ -76,8 +78,9 @@ impl Auditor {
         store.start_audit_chain(&genesis).await?;
         let (jobs, waited) = mpsc::channel(MAX_BATCH * 8);
         let (submitted, queued) = mpsc::channel(MAX_BATCH * 8);
-        tokio::spawn(write_loop(waited, queued, store, chainer, genesis));
-        Ok(Self { jobs, submitted })
+        let announced = Arc::new(Notify::new());
+        tokio::spawn(write_loop(waited, queued, store, chainer, genesis, announced.clone()));
+        Ok(Self { jobs, submitted, announced })
     }
 
     /// Appends `event` and waits until it is durable.
@@ -89,7 +92,18 @@ impl Auditor {
     /// it is durable: if either cannot be written, neither is. False when the change
     /// did not apply (a newer revision, a row already gone); then no entry is written.
     pub async fn commit(&self, change: Change, events: Vec<AuditEvent>) -> Result<bool, ApiError> {
-        self.wait_for(Work::Change(change, events)).await
+        self.wait_for(Work::Change(change, events, Vec::new())).await
+    }
+
+    /// [`Auditor::commit`], putting `announced` into the webhook outbox in the same
+    /// transaction.
+    pub async fn commit_announced(
+        &self,
+        change: Change,
+        events: Vec<AuditEvent>,
+        announced: Vec<WebhookEvent>,
+    ) -> Result<bool, ApiError> {
+        self.wait_for(Work::Change(change, events, announced)).await
     }
 
     async fn wait_for(&self, work: Work) -> Result<bool, ApiError> {
@@ -123,6 +137,7 @@ async fn write_loop(
     store: Arc<dyn Store>,
     chainer: KeyChainer,
     genesis: AuditRecord,
+    announced: Arc<Notify>,
 ) {
     let mut last = genesis;
     loop {
@@ -153,12 +168,17 @@ async fn write_loop(
         let mut entries = Vec::new();
         for job in batch {
             match job.work {
-                Work::Change(change, events) => {
+                Work::Change(change, events, webhook_events) => {
                     append(store.as_ref(), &chainer, &mut last, std::mem::take(&mut entries)).await;
                     let records = chainer.extend(&last, events);
-                    let committed = store.commit_change(&change, &records).await;
+                    let committed = store.commit_change(&change, &records, &webhook_events).await;
                     match &committed {
-                        Ok(true) => last = records.last().unwrap_or(&last).clone(),
+                        Ok(true) => {
+                            last = records.last().unwrap_or(&last).clone();
+                            if !webhook_events.is_empty() {
+                                announced.notify_one();
+                            }
+                        }
                         Ok(false) => {}
                         Err(e) => tracing::error!(error = %e, "a change and its audit entries could not be written"),
                     }

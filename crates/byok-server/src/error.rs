@@ -55,6 +55,10 @@ pub enum ApiError {
     /// The provider would not mint a short-lived credential from the stored one.
     #[error("{0}")]
     MintFailed(String),
+    /// A webhook endpoint that byok will not create: `invalid_url`,
+    /// `private_address` or `unknown_event`.
+    #[error("{detail}")]
+    WebhookRefused { code: &'static str, detail: String },
     #[error("internal error")]
     Internal(String),
 }
@@ -126,6 +130,7 @@ impl ApiError {
             ApiError::JwtRefused(refusal) => (StatusCode::UNAUTHORIZED, refusal.code_and_detail().0, "Unauthorized"),
             ApiError::ShortLivedOnly(_) => (StatusCode::FORBIDDEN, "short_lived_only", "Short-lived credentials only"),
             ApiError::MintFailed(_) => (StatusCode::BAD_GATEWAY, "mint_failed", "Short-lived credential not issued"),
+            ApiError::WebhookRefused { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code, "Webhook refused"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }

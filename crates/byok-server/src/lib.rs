@@ -20,6 +20,7 @@ mod token_cache;
 mod token_counts;
 mod ui;
 mod views;
+mod webhooks;
 
 use std::future::Future;
 use std::io::ErrorKind;
@@ -29,7 +30,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -47,6 +48,7 @@ pub use jwt::{JwtRefusal, JwtSettings};
 pub use openapi::ApiDoc;
 pub use sealing::{NewCredential, new_credential};
 pub use state::{AppParts, AppState, ServerSettings};
+pub use webhooks::{WebhookSettings, credential_change, parse_retry_schedule};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -66,6 +68,10 @@ pub fn router(state: AppState) -> Router {
         .route("/credentials/{id}/versions", get(routes::list_versions))
         .route("/credentials/{id}/rollback", post(routes::rollback))
         .route("/audit", get(routes::list_audit))
+        .route("/webhooks", post(routes::create_webhook).get(routes::list_webhooks))
+        .route("/webhooks/{id}", delete(routes::delete_webhook))
+        .route("/webhooks/{id}/deliveries", get(routes::list_deliveries))
+        .route("/webhooks/{id}/deliveries/{delivery_id}/retry", post(routes::retry_delivery))
         .route(
             "/credentials/{id}",
             get(routes::get_credential).patch(routes::patch_credential).delete(routes::delete_credential),

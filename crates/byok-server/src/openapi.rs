@@ -37,6 +37,11 @@ use proxy::ProxyPaths;
         routes::usage,
         routes::get_org_policy,
         routes::put_org_policy,
+        routes::create_webhook,
+        routes::list_webhooks,
+        routes::delete_webhook,
+        routes::list_deliveries,
+        routes::retry_delivery,
     ),
     modifiers(&BearerAuth, &SharedProblems, &ProxyPaths, &MetricsPath)
 )]

@@ -46,6 +46,7 @@ pub struct ServerSettings {
     pub jwt: Option<crate::JwtSettings>,
     /// Origins whose pages may sign people in to the settings page with a JWT.
     pub ui_sign_in_origins: Vec<String>,
+    pub webhooks: crate::WebhookSettings,
 }
 
 impl Default for ServerSettings {
@@ -65,6 +66,7 @@ impl Default for ServerSettings {
             ui_providers: None,
             jwt: None,
             ui_sign_in_origins: Vec::new(),
+            webhooks: crate::WebhookSettings::default(),
         }
     }
 }
@@ -163,8 +165,10 @@ impl AppState {
         self.audit.flush().await;
     }
 
-    /// Starts the background work a serving instance does (re-verification).
+    /// Starts the background work a serving instance does (re-verification, webhook
+    /// delivery).
     pub fn start_background(&self) {
+        crate::webhooks::start(self.clone());
         if let Some(interval) = self.settings.reverify_interval {
             crate::probing::start_reverification(self.clone(), interval, self.settings.reverify_concurrency);
         }

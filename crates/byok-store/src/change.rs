@@ -26,6 +26,13 @@ pub enum Change {
     RevokeToken { id: TokenId, now: Timestamp },
     /// Whether members of `org` may fall back to platform credentials.
     SetOrgPolicy { org: OrgId, allow_platform: bool, short_lived_only: bool, now: Timestamp },
+    /// A webhook endpoint with its subscriptions.
+    InsertWebhook(crate::Webhook),
+    /// An endpoint with its subscriptions and deliveries. Not applied when it is gone.
+    DeleteWebhook(String),
+    /// Stops deliveries to an endpoint (kept, to be retried). Not applied when it is
+    /// gone or already disabled.
+    DisableWebhook { id: String, now: Timestamp },
 }
 
 impl Change {

@@ -168,6 +168,53 @@ macro_rules! set_org_policy_row {
     }};
 }
 
+macro_rules! insert_webhook_rows {
+    ($tx:expr, $w:expr) => {{
+        let w: &$crate::Webhook = $w;
+        sqlx::query(concat!(
+            "INSERT INTO webhooks (id, url, description, key_id, sealed, enabled, created_at) ",
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&w.id)
+        .bind(&w.url)
+        .bind(&w.description)
+        .bind(&w.key_id)
+        .bind(&w.sealed)
+        .bind(w.enabled)
+        .bind(w.created_at.millis())
+        .execute(&mut *$tx)
+        .await?;
+        for event in &w.events {
+            sqlx::query("INSERT INTO webhook_subscriptions (webhook_id, event) VALUES ($1, $2)")
+                .bind(&w.id)
+                .bind(event.as_str())
+                .execute(&mut *$tx)
+                .await?;
+        }
+        true
+    }};
+}
+
+macro_rules! delete_webhook_rows {
+    ($tx:expr, $id:expr) => {{
+        // Its subscriptions and deliveries go with it (ON DELETE CASCADE).
+        let done = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind($id).execute(&mut *$tx).await?;
+        done.rows_affected() == 1
+    }};
+}
+
+macro_rules! disable_webhook_row {
+    ($tx:expr, $id:expr, $now:expr) => {{
+        let done =
+            sqlx::query("UPDATE webhooks SET enabled = FALSE, disabled_at = $1 WHERE id = $2 AND enabled = TRUE")
+                .bind($now.millis())
+                .bind($id)
+                .execute(&mut *$tx)
+                .await?;
+        done.rows_affected() == 1
+    }};
+}
+
 /// Applies a [`crate::Change`] in `$tx`: whether it applied.
 macro_rules! apply_change {
     ($db:ty, $tx:expr, $change:expr) => {{
@@ -184,11 +231,15 @@ macro_rules! apply_change {
             Change::SetOrgPolicy { org, allow_platform, short_lived_only, now } => {
                 set_org_policy_row!($tx, org, *allow_platform, *short_lived_only, now)
             }
+            Change::InsertWebhook(w) => insert_webhook_rows!($tx, w),
+            Change::DeleteWebhook(id) => delete_webhook_rows!($tx, id),
+            Change::DisableWebhook { id, now } => disable_webhook_row!($tx, id, now),
         }
     }};
 }
 
 pub(crate) use {
-    apply_change, delete_credential_rows, insert_credential_rows, insert_token_rows, insert_virtual_key_rows,
-    revoke_token_row, set_org_policy_row, update_credential_row,
+    apply_change, delete_credential_rows, delete_webhook_rows, disable_webhook_row, insert_credential_rows,
+    insert_token_rows, insert_virtual_key_rows, insert_webhook_rows, revoke_token_row, set_org_policy_row,
+    update_credential_row,
 };

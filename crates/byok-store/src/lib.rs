@@ -20,6 +20,9 @@ mod sql_store;
 mod sqlite;
 mod sqlite_writer;
 mod store;
+mod webhook_rows;
+mod webhook_sql;
+mod webhook_store;
 
 use std::sync::Arc;
 
@@ -31,6 +34,7 @@ pub use store::{
     AuditFilter, Chainer, CredentialFilter, KeyCheckRecord, PrunedHead, Reseal, ResealTarget, SealedItem,
     SecretVersion, Store, TierState, TokenFilter, UsagePeriod,
 };
+pub use webhook_store::{Attempt, Delivery, DeliveryState, Webhook, WebhookStore};
 
 /// Opens the database `url` names (`sqlite://PATH` or `postgres://…`) and applies
 /// the migrations embedded for its engine.

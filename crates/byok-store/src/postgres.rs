@@ -6,13 +6,15 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::StoreError;
 use crate::change_sql::{
-    apply_change, delete_credential_rows, insert_credential_rows, insert_token_rows, insert_virtual_key_rows,
-    revoke_token_row, set_org_policy_row, update_credential_row,
+    apply_change, delete_credential_rows, delete_webhook_rows, disable_webhook_row, insert_credential_rows,
+    insert_token_rows, insert_virtual_key_rows, insert_webhook_rows, revoke_token_row, set_org_policy_row,
+    update_credential_row,
 };
 use crate::group_commit::GroupCommit;
 use crate::pg_tls::PgUrl;
 use crate::proxy_sql::impl_proxy_store;
 use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_token, insert_version};
+use crate::webhook_sql::{delivery_columns, impl_webhook_store, insert_events, webhook_columns};
 
 /// The `application_name` of the pool's connections, unless the URL names one.
 const POOL_NAME: &str = "byok";
@@ -51,3 +53,4 @@ impl PgStore {
 
 impl_sql_store!(PgStore, sqlx::Postgres);
 impl_proxy_store!(PgStore, sqlx::Postgres);
+impl_webhook_store!(PgStore, sqlx::Postgres, " FOR UPDATE OF d SKIP LOCKED", " FOR UPDATE SKIP LOCKED");

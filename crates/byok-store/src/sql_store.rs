@@ -78,6 +78,9 @@ macro_rules! audit_insert {
     }};
 }
 
+/// How often a status update reads the credential again after a concurrent edit.
+pub(crate) const MAX_STATUS_ROUNDS: usize = 8;
+
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -126,7 +129,7 @@ macro_rules! impl_sql_store {
                     "v(k) AS (SELECT min(key_id) FROM credential_versions ",
                     "UNION ALL SELECT (SELECT min(key_id) FROM credential_versions WHERE key_id > v.k) FROM v WHERE v.k IS NOT NULL) ",
                     "SELECT k FROM c WHERE k IS NOT NULL UNION SELECT k FROM v WHERE k IS NOT NULL ",
-                    "UNION SELECT key_id FROM audit_key ORDER BY 1"
+                    "UNION SELECT key_id FROM audit_key UNION SELECT key_id FROM webhooks ORDER BY 1"
                 ))
                 .fetch_all(&self.pool)
                 .await?;
@@ -212,6 +215,7 @@ macro_rules! impl_sql_store {
                 &self,
                 change: &$crate::Change,
                 records: &[byok_core::AuditRecord],
+                events: &[byok_core::WebhookEvent],
             ) -> Result<bool, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 if !apply_change!($db, tx, change) {
@@ -220,6 +224,7 @@ macro_rules! impl_sql_store {
                 if !records.is_empty() {
                     audit_insert!($db, records).build().execute(&mut *tx).await?;
                 }
+                insert_events!(tx, events);
                 tx.commit().await?;
                 if change.moves_credential_epoch() {
                     self.note_credential_change();
@@ -408,19 +413,39 @@ macro_rules! impl_sql_store {
                 message: Option<&str>,
                 tested_at: byok_core::Timestamp,
             ) -> Result<bool, $crate::StoreError> {
-                let done = sqlx::query(concat!(
-                    "UPDATE credentials SET status = coalesce($1, status), status_message = $2, last_tested_at = $3, ",
-                    "verifying_since = NULL, revision = revision + 1 WHERE id = $4 AND version = $5"
-                ))
-                .bind(status.map(|s| s.as_str()))
-                .bind(message)
-                .bind(tested_at.millis())
-                .bind(id.to_string())
-                .bind(version)
-                .execute(&self.pool)
-                .await?;
-                self.note_credential_change();
-                Ok(done.rows_affected() == 1)
+                // Guarded by the revision read, so the status change announced is the
+                // one written; a concurrent edit makes it read again.
+                for _ in 0..$crate::sql_store::MAX_STATUS_ROUNDS {
+                    let Some(before) = self.get_credential(id).await?.filter(|c| c.version == version) else {
+                        return Ok(false);
+                    };
+                    let mut tx = self.pool.begin().await?;
+                    let done = sqlx::query(concat!(
+                        "UPDATE credentials SET status = coalesce($1, status), status_message = $2, last_tested_at = $3, ",
+                        "verifying_since = NULL, revision = revision + 1 WHERE id = $4 AND version = $5 AND revision = $6"
+                    ))
+                    .bind(status.map(|s| s.as_str()))
+                    .bind(message)
+                    .bind(tested_at.millis())
+                    .bind(id.to_string())
+                    .bind(version)
+                    .bind(before.revision)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        continue;
+                    }
+                    let after = byok_core::Credential {
+                        status: status.unwrap_or(before.status),
+                        status_message: message.map(str::to_owned),
+                        ..before.clone()
+                    };
+                    insert_events!(tx, byok_core::WebhookEvent::status_change(&before, &after, tested_at).iter());
+                    tx.commit().await?;
+                    self.note_credential_change();
+                    return Ok(true);
+                }
+                Err($crate::StoreError::Conflict("the credential kept changing during its test"))
             }
 
             async fn due_for_retest(
@@ -467,16 +492,33 @@ macro_rules! impl_sql_store {
                 message: &str,
                 now: byok_core::Timestamp,
             ) -> Result<(), $crate::StoreError> {
-                sqlx::query(
-                    "UPDATE credentials SET status = 'error', status_message = $1, updated_at = $2, revision = revision + 1 WHERE id = $3",
-                )
-                .bind(message)
-                .bind(now.millis())
-                .bind(id.to_string())
-                .execute(&self.pool)
-                .await?;
-                self.note_credential_change();
-                Ok(())
+                for _ in 0..$crate::sql_store::MAX_STATUS_ROUNDS {
+                    let Some(before) = self.get_credential(id).await? else { return Ok(()) };
+                    let mut tx = self.pool.begin().await?;
+                    let done = sqlx::query(concat!(
+                        "UPDATE credentials SET status = 'error', status_message = $1, updated_at = $2, ",
+                        "revision = revision + 1 WHERE id = $3 AND revision = $4"
+                    ))
+                    .bind(message)
+                    .bind(now.millis())
+                    .bind(id.to_string())
+                    .bind(before.revision)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        continue;
+                    }
+                    let after = byok_core::Credential {
+                        status: byok_core::Status::Error,
+                        status_message: Some(message.to_owned()),
+                        ..before.clone()
+                    };
+                    insert_events!(tx, byok_core::WebhookEvent::status_change(&before, &after, now).iter());
+                    tx.commit().await?;
+                    self.note_credential_change();
+                    return Ok(());
+                }
+                Err($crate::StoreError::Conflict("the credential kept changing"))
             }
 
             async fn credential_versions(
@@ -624,6 +666,13 @@ macro_rules! impl_sql_store {
                 if let Some((key_id, sealed)) = self.audit_key().await?.filter(|(k, _)| k != primary) {
                     items.push($crate::SealedItem::AuditKey { key_id, sealed });
                 }
+                let webhooks: Vec<(String, Vec<u8>)> =
+                    sqlx::query_as("SELECT id, sealed FROM webhooks WHERE key_id <> $1 ORDER BY id LIMIT $2")
+                        .bind(primary)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
+                items.extend(webhooks.into_iter().map(|(id, sealed)| $crate::SealedItem::WebhookSecret { id, sealed }));
                 // Under each older key id through the key_id index (`ORDER BY key_id` keeps
                 // PostgreSQL on it): a scan for `key_id <> primary` would walk every row
                 // already re-sealed, at every batch.
@@ -699,6 +748,15 @@ macro_rules! impl_sql_store {
                                 .execute(&mut *tx)
                                 .await?
                         }
+                        $crate::ResealTarget::WebhookSecret(id) => {
+                            sqlx::query("UPDATE webhooks SET key_id = $1, sealed = $2 WHERE id = $3 AND sealed = $4")
+                                .bind(&item.key_id)
+                                .bind(&item.sealed)
+                                .bind(id)
+                                .bind(&item.old)
+                                .execute(&mut *tx)
+                                .await?
+                        }
                     };
                     written += done.rows_affected();
                 }
@@ -711,7 +769,8 @@ macro_rules! impl_sql_store {
                 Ok(sqlx::query_scalar(concat!(
                     "SELECT (SELECT count(*) FROM credentials WHERE key_id <> $1) ",
                     "+ (SELECT count(*) FROM credential_versions WHERE key_id <> $1) ",
-                    "+ (SELECT count(*) FROM audit_key WHERE key_id <> $1)"
+                    "+ (SELECT count(*) FROM audit_key WHERE key_id <> $1) ",
+                    "+ (SELECT count(*) FROM webhooks WHERE key_id <> $1)"
                 ))
                 .bind(primary)
                 .fetch_one(&self.pool)

@@ -6,12 +6,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::StoreError;
 use crate::change_sql::{
-    apply_change, delete_credential_rows, insert_credential_rows, insert_token_rows, insert_virtual_key_rows,
-    revoke_token_row, set_org_policy_row, update_credential_row,
+    apply_change, delete_credential_rows, delete_webhook_rows, disable_webhook_row, insert_credential_rows,
+    insert_token_rows, insert_virtual_key_rows, insert_webhook_rows, revoke_token_row, set_org_policy_row,
+    update_credential_row,
 };
 use crate::group_commit::GroupCommit;
 use crate::proxy_sql::impl_proxy_store;
 use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_token, insert_version};
+use crate::webhook_sql::{delivery_columns, impl_webhook_store, insert_events, webhook_columns};
 
 /// SQLite in WAL mode: readers never block the writer, and every commit is synced.
 pub(crate) struct SqliteStore {
@@ -48,3 +50,4 @@ impl SqliteStore {
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
 impl_proxy_store!(SqliteStore, sqlx::Sqlite);
+impl_webhook_store!(SqliteStore, sqlx::Sqlite, "", "");

@@ -1,10 +1,10 @@
 use async_trait::async_trait;
 use byok_core::{
     AuditEvent, AuditRecord, Credential, CredentialId, OrgId, Owner, ProviderId, Role, Status, Timestamp, Token,
-    TokenId,
+    TokenId, WebhookEvent,
 };
 
-use crate::{Change, ProxyStore, StoreError};
+use crate::{Change, ProxyStore, StoreError, WebhookStore};
 
 /// The stored key-check value of one master key id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +88,8 @@ pub enum SealedItem {
     Version { credential: Credential, version: SecretVersion },
     /// The audit MAC key.
     AuditKey { key_id: String, sealed: Vec<u8> },
+    /// A webhook endpoint's signing secret.
+    WebhookSecret { id: String, sealed: Vec<u8> },
 }
 
 /// A re-sealed envelope to write if the row still holds `old`.
@@ -104,6 +106,7 @@ pub enum ResealTarget {
     Credential(CredentialId),
     Version(CredentialId, i64),
     AuditKey,
+    WebhookSecret(String),
 }
 
 /// Places audit events in a chain: implemented where the audit MAC key lives, handed
@@ -130,7 +133,7 @@ pub struct CredentialFilter {
 }
 
 #[async_trait]
-pub trait Store: ProxyStore + Send + Sync + 'static {
+pub trait Store: ProxyStore + WebhookStore + Send + Sync + 'static {
     /// Is the database answering?
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -160,9 +163,15 @@ pub trait Store: ProxyStore + Send + Sync + 'static {
     /// Inserts credentials (each with its first version) in one transaction: all are
     /// written or none.
     async fn insert_credentials(&self, credentials: &[Credential]) -> Result<(), StoreError>;
-    /// Applies `change` and appends `records` (its audit entries, chained) in one
-    /// transaction. False, with nothing written, when the change did not apply.
-    async fn commit_change(&self, change: &Change, records: &[AuditRecord]) -> Result<bool, StoreError>;
+    /// Applies `change`, appends `records` (its audit entries, chained) and puts
+    /// `events` into the webhook outbox, in one transaction. False, with nothing
+    /// written, when the change did not apply.
+    async fn commit_change(
+        &self,
+        change: &Change,
+        records: &[AuditRecord],
+        events: &[WebhookEvent],
+    ) -> Result<bool, StoreError>;
     async fn get_credential(&self, id: &CredentialId) -> Result<Option<Credential>, StoreError>;
     async fn list_credentials(&self, filter: &CredentialFilter) -> Result<Vec<Credential>, StoreError>;
     /// A credential's secret versions, newest first (metadata and envelopes).

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
-use byok_core::{PathRule, PeriodAnchor, ProviderSpec, SecretValue};
-use byok_server::JwtSettings;
+use byok_core::{PathRule, PeriodAnchor, ProviderSpec, SecretValue, UsageThresholds};
+use byok_server::{JwtSettings, WebhookSettings, parse_retry_schedule};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -35,6 +35,8 @@ pub enum ConfigError {
     Number(&'static str, String),
     #[error("invalid {0} `{1}`: expected true or false")]
     Bool(&'static str, String),
+    #[error("invalid {0}: {1}")]
+    Webhooks(&'static str, String),
     #[error("invalid header read timeout `{0}`: expected 1 to 30 seconds")]
     HeaderReadTimeout(String),
     #[error("invalid usage period day `{0}`: expected a day of the month from 1 to 28")]
@@ -101,6 +103,16 @@ pub struct Layer {
     /// Comma list of the product's origins whose pages may sign people in to the
     /// settings page with a JWT.
     pub ui_sign_in_origins: Option<String>,
+    /// Comma list of the fractions of a monthly limit at which usage alerts fire.
+    pub usage_alert_thresholds: Option<String>,
+    /// Comma list of the seconds before each retry of a failed webhook delivery.
+    pub webhook_retry_schedule: Option<String>,
+    /// Days delivered and failed webhook deliveries are kept.
+    pub webhook_retention_days: Option<u64>,
+    /// Seconds one webhook delivery attempt may take.
+    pub webhook_timeout_secs: Option<u64>,
+    /// Hours a webhook endpoint may fail every attempt before it is disabled.
+    pub webhook_disable_after_hours: Option<u64>,
 }
 
 impl Layer {
@@ -135,6 +147,11 @@ impl Layer {
             jwt_org_role_claim: over.jwt_org_role_claim.or(self.jwt_org_role_claim),
             jwt_org_admin_roles: over.jwt_org_admin_roles.or(self.jwt_org_admin_roles),
             ui_sign_in_origins: over.ui_sign_in_origins.or(self.ui_sign_in_origins),
+            usage_alert_thresholds: over.usage_alert_thresholds.or(self.usage_alert_thresholds),
+            webhook_retry_schedule: over.webhook_retry_schedule.or(self.webhook_retry_schedule),
+            webhook_retention_days: over.webhook_retention_days.or(self.webhook_retention_days),
+            webhook_timeout_secs: over.webhook_timeout_secs.or(self.webhook_timeout_secs),
+            webhook_disable_after_hours: over.webhook_disable_after_hours.or(self.webhook_disable_after_hours),
         }
     }
 
@@ -188,6 +205,12 @@ impl Layer {
             jwt_org_role_claim: get("BYOK_JWT_ORG_ROLE_CLAIM"),
             jwt_org_admin_roles: get("BYOK_JWT_ORG_ADMIN_ROLES"),
             ui_sign_in_origins: get("BYOK_UI_SIGN_IN_ORIGINS"),
+            // Set but empty turns alerts off, so this one is read as given.
+            usage_alert_thresholds: env("BYOK_USAGE_ALERT_THRESHOLDS"),
+            webhook_retry_schedule: get("BYOK_WEBHOOK_RETRY_SCHEDULE"),
+            webhook_retention_days: number("BYOK_WEBHOOK_RETENTION_DAYS")?,
+            webhook_timeout_secs: number("BYOK_WEBHOOK_TIMEOUT_SECS")?,
+            webhook_disable_after_hours: number("BYOK_WEBHOOK_DISABLE_AFTER_HOURS")?,
         })
     }
 
@@ -233,6 +256,7 @@ pub struct Config {
     pub jwt: Option<JwtSettings>,
     /// Origins whose pages may sign people in to the settings page with a JWT.
     pub ui_sign_in_origins: Vec<String>,
+    pub webhooks: WebhookSettings,
 }
 
 impl Config {
@@ -253,6 +277,7 @@ impl Config {
 
     pub fn from_layer(layer: Layer) -> Result<Config, ConfigError> {
         let jwt = jwt_settings(&layer)?;
+        let webhooks = webhook_settings(&layer)?;
         let listen_text = layer.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.parse().map_err(|_| ConfigError::Listen(listen_text.clone()))?;
         let log_format = match layer.log_format.as_deref().map(str::trim) {
@@ -304,6 +329,7 @@ impl Config {
             ui_providers: layer.ui_providers,
             jwt,
             ui_sign_in_origins: sign_in_origins(layer.ui_sign_in_origins.as_deref())?,
+            webhooks,
             master_key: layer.master_key,
             master_keys: layer.master_keys,
             database_url_given: layer.database_url.is_some(),
@@ -313,6 +339,34 @@ impl Config {
             log_format,
         })
     }
+}
+
+/// `BYOK_USAGE_ALERT_THRESHOLDS` and `BYOK_WEBHOOK_*`.
+fn webhook_settings(layer: &Layer) -> Result<WebhookSettings, ConfigError> {
+    let mut settings = WebhookSettings::default();
+    if let Some(list) = &layer.usage_alert_thresholds {
+        settings.usage_thresholds = UsageThresholds::parse(list)
+            .map_err(|e| ConfigError::Webhooks("BYOK_USAGE_ALERT_THRESHOLDS", e.to_string()))?;
+    }
+    if let Some(list) = &layer.webhook_retry_schedule {
+        settings.retry_schedule =
+            parse_retry_schedule(list).map_err(|e| ConfigError::Webhooks("BYOK_WEBHOOK_RETRY_SCHEDULE", e))?;
+    }
+    let positive = |name: &'static str, value: Option<u64>, unit: u64| match value {
+        None => Ok(None),
+        Some(0) => Err(ConfigError::Number(name, "0".into())),
+        Some(n) => Ok(Some(Duration::from_secs(n.saturating_mul(unit)))),
+    };
+    if let Some(d) = positive("BYOK_WEBHOOK_RETENTION_DAYS", layer.webhook_retention_days, 24 * 3600)? {
+        settings.retention = d;
+    }
+    if let Some(d) = positive("BYOK_WEBHOOK_TIMEOUT_SECS", layer.webhook_timeout_secs, 1)? {
+        settings.timeout = d;
+    }
+    if let Some(d) = positive("BYOK_WEBHOOK_DISABLE_AFTER_HOURS", layer.webhook_disable_after_hours, 3600)? {
+        settings.disable_after = d;
+    }
+    Ok(settings)
 }
 
 /// `BYOK_UI_SIGN_IN_ORIGINS`: each an origin (`https://app.example.com`, no path).

@@ -165,14 +165,15 @@ async fn set_enabled(config: &Config, id: &CredentialId, enabled: bool) -> Resul
         return Ok(());
     }
     let audit = operator::start_audit(config, &store).await?;
+    let before = c.clone();
     c.enabled = enabled;
     c.updated_at = byok_core::Timestamp::now();
     let mut update = operator::credential_event(AuditAction::CredentialUpdate, &c);
     update.detail = Some("settings".into());
     let action = if enabled { AuditAction::CredentialEnable } else { AuditAction::CredentialDisable };
     let events = vec![update, operator::credential_event(action, &c)];
-    let change = Change::UpdateCredential { credential: c, new_version: false, keep: 0 };
-    if !operator::commit(&audit, change, events).await? {
+    let change = Change::UpdateCredential { credential: c.clone(), new_version: false, keep: 0 };
+    if !operator::commit_credential_change(&audit, change, events, (Some(&before), Some(&c))).await? {
         return Err(OperatorError::Conflict(id.to_string()));
     }
     println!("credential {id} {state}");
@@ -185,7 +186,8 @@ async fn delete(config: &Config, id: &CredentialId) -> Result<(), OperatorError>
     let c = load(store.as_ref(), id).await?;
     let audit = operator::start_audit(config, &store).await?;
     let event = operator::credential_event(AuditAction::CredentialDelete, &c);
-    if !operator::commit(&audit, Change::DeleteCredential(*id), vec![event]).await? {
+    if !operator::commit_credential_change(&audit, Change::DeleteCredential(*id), vec![event], (Some(&c), None)).await?
+    {
         return Err(OperatorError::NoCredential(id.to_string()));
     }
     println!("credential {id} deleted");

@@ -82,6 +82,18 @@ pub async fn commit(audit: &Auditor, change: Change, events: Vec<AuditEvent>) ->
     audit.commit(change, events).await.map_err(|e| OperatorError::NotDone(e.to_string()))
 }
 
+/// [`commit`] with the webhook events of a change to a credential from `before` to
+/// `after` (see [`byok_server::credential_change`]).
+pub async fn commit_credential_change(
+    audit: &Auditor,
+    change: Change,
+    events: Vec<AuditEvent>,
+    (before, after): (Option<&Credential>, Option<&Credential>),
+) -> Result<bool, OperatorError> {
+    let announced = byok_server::credential_change(before, after, byok_core::Timestamp::now());
+    audit.commit_announced(change, events, announced).await.map_err(|e| OperatorError::NotDone(e.to_string()))
+}
+
 /// Writes a line of a listing; a closed pipe (`| head`) ends the listing quietly.
 pub fn write_line(out: &mut impl std::io::Write, line: &str) {
     if writeln!(out, "{line}").is_err() {

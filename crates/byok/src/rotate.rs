@@ -58,6 +58,14 @@ fn reseal_item(state: &AppState, item: SealedItem) -> Result<Reseal, RotateError
             let (key_id, sealed) = ring.seal_blob(AUDIT_KEY_PURPOSE, &key);
             Reseal { target: ResealTarget::AuditKey, old, key_id, sealed }
         }
+        SealedItem::WebhookSecret { id, sealed: old } => {
+            let purpose = byok_crypto::webhook_secret_purpose(&id);
+            let secret = ring
+                .open_blob(&purpose, &old)
+                .map_err(|source| RotateError::Unreadable { what: format!("webhook {id}'s secret"), source })?;
+            let (key_id, sealed) = ring.seal_blob(&purpose, &secret);
+            Reseal { target: ResealTarget::WebhookSecret(id), old, key_id, sealed }
+        }
     })
 }
 

@@ -110,6 +110,7 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
         ui_providers,
         jwt: config.jwt.clone(),
         ui_sign_in_origins: config.ui_sign_in_origins.clone(),
+        webhooks: config.webhooks.clone(),
         ..ServerSettings::default()
     };
     let audit_key = load_audit_key(store.as_ref(), &keyring).await?;

@@ -136,6 +136,45 @@ impl Prober {
         reply.json().ok_or_else(|| "the answer is not JSON".to_owned())
     }
 
+    /// Whether `url` may receive webhooks: http(s), and unless private networks are
+    /// allowed, no loopback, private or link-local address or `localhost` name (names
+    /// are checked again at each delivery, when they are resolved).
+    pub fn webhook_url_permitted(&self, url: &reqwest::Url) -> Result<(), &'static str> {
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err("must be an http or https URL with a host");
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not carry a user name or password");
+        }
+        if !self.inner.allow_private_networks && !is_allowed_host(url) {
+            return Err("names a private address (set BYOK_ALLOW_PRIVATE_NETWORKS=true to allow)");
+        }
+        Ok(())
+    }
+
+    /// Posts one webhook delivery (`body` as JSON with `headers`) through the SSRF guard,
+    /// within `timeout`, following no redirect: the status it was answered with.
+    pub async fn post_webhook(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: String,
+        timeout: Duration,
+    ) -> Result<u16, Failure> {
+        let url = reqwest::Url::parse(url).map_err(|_| Failure::Other)?;
+        let mut request = self
+            .inner
+            .http
+            .request(reqwest::Method::POST, url)
+            .timeout(timeout)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        Ok(self.inner.http.send(request).await?.status)
+    }
+
     /// Whether the operator overrides `provider`'s base URL (the override then takes
     /// precedence over a credential's own resource, as for tests against fakes).
     pub fn is_overridden(&self, provider: &ProviderSpec) -> bool {

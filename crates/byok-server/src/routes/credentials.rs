@@ -19,6 +19,7 @@ use crate::probing::{mark_for_background_test, probe_fields, status_after, test_
 use crate::sealing::{NewCredential, binding, current_period, hints, new_credential, seal_into};
 use crate::token_counts::token_counts;
 use crate::views::{CredentialView, Page};
+use crate::webhooks::credential_change;
 use crate::{ApiError, AppState};
 
 const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = -1000..=1000;
@@ -136,7 +137,8 @@ pub(crate) async fn create(
     let test_after = mark_for_background_test(state, &mut credential, verdict.is_some());
     let mut event = credential_event(principal, info, AuditAction::CredentialCreate, "ok", &credential);
     event.detail = verdict.is_some().then(|| format!("validated: {}", credential.status));
-    state.audit.commit(Change::InsertCredential(credential.clone()), vec![event]).await?;
+    let announced = credential_change(None, Some(&credential), credential.created_at);
+    state.audit.commit_announced(Change::InsertCredential(credential.clone()), vec![event], announced).await?;
     tracing::info!(credential_id = %credential.id, owner = %credential.owner, provider = %credential.provider, "credential created");
     if test_after {
         let audit = credential_event(principal, info, AuditAction::CredentialTest, "", &credential);
@@ -229,6 +231,7 @@ async fn try_update(
     body: PatchCredential,
 ) -> Result<Credential, ApiError> {
     let mut c = load_visible(state, principal, id).await?;
+    let before = c.clone();
     let (was_enabled, old_version) = (c.enabled, c.version);
     if let Some(label) = body.label.as_deref() {
         c.label = Label::parse(label)?;
@@ -259,7 +262,8 @@ async fn try_update(
         events.push(credential_event(principal, info, action, "ok", &c));
     }
     let change = Change::UpdateCredential { credential: c.clone(), new_version, keep: state.settings.keep_versions };
-    if !state.audit.commit(change, events).await? {
+    let announced = credential_change(Some(&before), Some(&c), c.updated_at);
+    if !state.audit.commit_announced(change, events, announced).await? {
         return Err(ApiError::Conflict("the credential was changed by another request; fetch it and retry".into()));
     }
     c.revision += 1;
@@ -294,7 +298,8 @@ pub(crate) async fn delete(
 ) -> Result<(), ApiError> {
     let credential = load_visible(state, principal, id).await?;
     let event = credential_event(principal, info, AuditAction::CredentialDelete, "ok", &credential);
-    if !state.audit.commit(Change::DeleteCredential(credential.id), vec![event]).await? {
+    let announced = credential_change(Some(&credential), None, state.clock.now());
+    if !state.audit.commit_announced(Change::DeleteCredential(credential.id), vec![event], announced).await? {
         return Err(ApiError::NotFound);
     }
     tracing::info!(credential_id = %credential.id, "credential deleted");

@@ -10,6 +10,7 @@ mod tokens;
 mod usage;
 mod versions;
 pub(crate) mod virtual_keys;
+mod webhooks;
 
 pub(crate) use audit_log::*;
 pub(crate) use availability::*;
@@ -23,3 +24,4 @@ pub(crate) use tokens::*;
 pub(crate) use usage::*;
 pub(crate) use versions::*;
 pub(crate) use virtual_keys::*;
+pub(crate) use webhooks::*;

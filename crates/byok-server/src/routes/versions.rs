@@ -66,6 +66,7 @@ pub async fn rollback(
     ApiJson(body): ApiJson<RollbackRequest>,
 ) -> Result<Json<CredentialView>, ApiError> {
     let mut c = load_visible(&state, &principal, &id).await?;
+    let before = c.clone();
     if body.version == c.version {
         return Err(ApiError::InvalidField(format!(
             "invalid version: {} is already the current version",
@@ -91,7 +92,8 @@ pub async fn rollback(
     event.detail = Some(format!("version {} restored as version {}", body.version, c.version));
     let change =
         Change::UpdateCredential { credential: c.clone(), new_version: true, keep: state.settings.keep_versions };
-    if !state.audit.commit(change, vec![event]).await? {
+    let announced = crate::webhooks::credential_change(Some(&before), Some(&c), c.updated_at);
+    if !state.audit.commit_announced(change, vec![event], announced).await? {
         return Err(ApiError::Conflict("the credential was changed by another request; fetch it and retry".into()));
     }
     c.revision += 1;

@@ -163,6 +163,25 @@ fn usage(c: &CredentialView) -> Markup {
         @if u.tokens_period > 0 {
             ", " (u.tokens_period) " tokens"
         }
+        @if let Some(alert) = limit_alert(u.period, u.monthly_limit) {
+            (alert)
+        }
+    }
+}
+
+/// Tells the owner's managers a key is at, or near (80 %), its monthly limit.
+fn limit_alert(used: i64, limit: Option<i64>) -> Option<Markup> {
+    let limit = limit.filter(|l| *l > 0)?;
+    if used >= limit {
+        Some(html! { p class="limit-alert at-limit" role="status" {
+            "At its monthly limit: requests go to the next key, or are refused, until the period ends."
+        } })
+    } else if used * 5 >= limit * 4 {
+        Some(html! { p class="limit-alert near-limit" role="status" {
+            "Near its monthly limit: " (limit - used) " requests left this period."
+        } })
+    } else {
+        None
     }
 }
 

@@ -33,3 +33,4 @@ mod tokens;
 mod ui;
 mod upgrade;
 mod versions;
+mod webhooks;

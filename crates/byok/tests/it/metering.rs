@@ -17,7 +17,7 @@ const LIMIT: usize = 100;
 both_engines!(exact_limit_under_64_concurrent_clients, month_rollover_keeps_history);
 
 /// 64 clients, each with its own connections, resolve until refused; returns grants.
-async fn race_to_the_limit(bases: Vec<String>, svc: String, user: &str) -> usize {
+pub(crate) async fn race_to_the_limit(bases: Vec<String>, svc: String, user: &str) -> usize {
     let granted = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for i in 0..CLIENTS {

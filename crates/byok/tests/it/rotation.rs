@@ -40,6 +40,8 @@ async fn rotation_survives_kills_while_serving(engine: Engine) {
         });
         futures::future::join_all(creates).await;
     }
+    let hook = json!({"url": "https://hooks.example.com/byok", "events": ["credential.deleted"]});
+    assert_eq!(app.post("/v1/webhooks", &app.admin, hook).await.status, 201);
     let db = app.stop().await;
 
     // The service restarts with the new key first; old secrets still open under k1.
@@ -88,7 +90,8 @@ async fn rotation_survives_kills_while_serving(engine: Engine) {
     assert!(served.load(Ordering::SeqCst) > 0);
     assert_eq!(failed.load(Ordering::SeqCst), 0, "the service answered throughout");
 
-    // One envelope per row, under the key its row names, and that key is k2.
+    // One envelope per row (the webhook's signing secret too), under the key its row
+    // names, and that key is k2.
     let envelopes = app.db().envelopes().await;
     assert!(envelopes.len() > 2 * USERS);
     for (key_id, sealed) in &envelopes {

@@ -587,7 +587,7 @@ impl TestDb {
     /// Every sealed envelope with the key id its row records.
     pub async fn envelopes(&self) -> Vec<(String, Vec<u8>)> {
         let sql = "SELECT key_id, sealed FROM credentials UNION ALL SELECT key_id, sealed FROM credential_versions \
-                   UNION ALL SELECT key_id, sealed FROM audit_key";
+                   UNION ALL SELECT key_id, sealed FROM audit_key UNION ALL SELECT key_id, sealed FROM webhooks";
         match self.engine {
             Engine::Sqlite => {
                 let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();

@@ -250,6 +250,15 @@ async fn cards_show_status_usage_and_platform_fallback(engine: Engine) {
     let page = browser.get("/ui").await.text;
     assert!(page.contains(r#"<progress max="10" value="3""#) && page.contains("3 of 10 requests this month"), "{page}");
     assert!(page.contains("Not verified") && page.contains("Use platform credentials instead"), "{page}");
+    assert!(!page.contains("limit-alert"), "no alert at 30 %");
+    // Near the limit (80 %), then at it: the card says so.
+    for used in 4..=10 {
+        let r = app.post("/v1/resolve", &svc, json!({"provider": "openai", "user": "alice"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let page = browser.get("/ui").await.text;
+        let (near, at) = (page.contains("Near its monthly limit"), page.contains("At its monthly limit"));
+        assert_eq!((near, at), ((8..10).contains(&used), used == 10), "{used} of 10: {page}");
+    }
 
     // Tested from the page: the result in the card.
     let r = browser.post(&format!("/ui/credentials/{id}/test"), &[("csrf", &csrf)]).await;

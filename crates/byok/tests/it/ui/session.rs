@@ -69,7 +69,7 @@ async fn login_csrf_another_site_signs_in_only_with_a_one_time_link(engine: Engi
     let (secret, token) = user_token("user:carol");
     let expired =
         byok_store::Change::InsertToken { token, sign_in_link_until: Some(Timestamp::now().plus_seconds(-1)) };
-    assert!(store.commit_change(&expired, &[]).await.unwrap());
+    assert!(store.commit_change(&expired, &[], &[]).await.unwrap());
     assert_eq!(browser.get_from(&format!("/ui/login?token={secret}"), "cross-site").await.status, 403);
 
     // Only user tokens get links.
