@@ -37,5 +37,5 @@ pub use redact::redact_tokens;
 pub use resolution::{Tier, resolution_chain};
 pub use secret::{SecretFields, SecretValue};
 pub use timestamp::Timestamp;
-pub use virtual_key::{VirtualKey, VirtualKeyUsage};
+pub use virtual_key::{ModelPattern, VirtualKey, VirtualKeyUsage};
 pub use webhook::{Crossing, EventType, UsageThresholds, WebhookEvent};

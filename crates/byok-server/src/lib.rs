@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/orgs/{org}/policy", get(routes::get_org_policy).put(routes::put_org_policy))
         .route("/credentials", post(routes::create_credential).get(routes::list_credentials))
         .route("/credentials/{id}/test", post(routes::test_credential))
+        .route("/credentials/{id}/report", post(routes::report_credential))
         .route("/credentials/{id}/versions", get(routes::list_versions))
         .route("/credentials/{id}/rollback", post(routes::rollback))
         .route("/audit", get(routes::list_audit))

@@ -28,6 +28,7 @@ use proxy::ProxyPaths;
         routes::patch_credential,
         routes::delete_credential,
         routes::test_credential,
+        routes::report_credential,
         routes::test_fields,
         routes::availability,
         routes::list_versions,

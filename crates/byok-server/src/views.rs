@@ -162,6 +162,9 @@ pub struct TokenCreated {
     /// For virtual keys: requests allowed per usage period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monthly_limit: Option<i64>,
+    /// For virtual keys limited to certain models: the names and `*` prefixes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
     /// For user tokens minted with `sign_in_link`: the settings page's one-time sign-in
     /// path (append it to byok's public origin); usable from another site once, for 60 s.
     #[serde(skip_serializing_if = "Option::is_none")]

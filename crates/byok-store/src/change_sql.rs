@@ -111,14 +111,16 @@ macro_rules! insert_virtual_key_rows {
         insert_token!(&mut *$tx, $token);
         let key: &byok_core::VirtualKey = $key;
         let providers: Vec<&str> = key.providers.iter().map(|p| p.as_str()).collect();
+        let models: Vec<&str> = key.models.iter().map(|m| m.as_str()).collect();
         sqlx::query(concat!(
             "INSERT INTO virtual_keys (token_id, providers, monthly_limit, usage_total, usage_period, ",
-            "period_start, tokens_total, tokens_period) VALUES ($1, $2, $3, 0, 0, $4, 0, 0)"
+            "period_start, tokens_total, tokens_period, models) VALUES ($1, $2, $3, 0, 0, $4, 0, 0, $5)"
         ))
         .bind(key.token_id.to_string())
         .bind($crate::rows::to_json(&providers))
         .bind(key.monthly_limit)
         .bind($period.millis())
+        .bind((!models.is_empty()).then(|| $crate::rows::to_json(&models)))
         .execute(&mut *$tx)
         .await?;
         true

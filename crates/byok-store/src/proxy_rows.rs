@@ -10,9 +10,13 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 /// `(token_id, providers JSON, monthly_limit)` as stored.
 pub(crate) fn virtual_key(
-    (id, providers, monthly_limit): (String, String, Option<i64>),
+    (id, providers, monthly_limit, models): (String, String, Option<i64>, Option<String>),
 ) -> Result<VirtualKey, StoreError> {
     let names: Vec<String> = serde_json::from_str(&providers).map_err(|e| corrupt("virtual key providers", e))?;
+    let models: Vec<String> = match models {
+        Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("virtual key models", e))?,
+        None => Vec::new(),
+    };
     Ok(VirtualKey {
         token_id: id.parse().map_err(|e| corrupt("virtual key id", e))?,
         providers: names
@@ -21,6 +25,11 @@ pub(crate) fn virtual_key(
             .collect::<Result<_, _>>()
             .map_err(|e| corrupt("virtual key providers", e))?,
         monthly_limit,
+        models: models
+            .iter()
+            .map(|m| byok_core::ModelPattern::parse(m))
+            .collect::<Result<_, _>>()
+            .map_err(|e| corrupt("virtual key models", e))?,
     })
 }
 

@@ -27,8 +27,9 @@ macro_rules! impl_proxy_store {
                 &self,
                 token_id: &byok_core::TokenId,
             ) -> Result<Option<byok_core::VirtualKey>, $crate::StoreError> {
-                let row: Option<(String, String, Option<i64>)> =
-                    sqlx::query_as("SELECT token_id, providers, monthly_limit FROM virtual_keys WHERE token_id = $1")
+                let row: Option<(String, String, Option<i64>, Option<String>)> = sqlx::query_as(
+                    "SELECT token_id, providers, monthly_limit, models FROM virtual_keys WHERE token_id = $1",
+                )
                         .bind(token_id.to_string())
                         .fetch_optional(&self.pool)
                         .await?;

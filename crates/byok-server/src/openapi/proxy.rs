@@ -22,7 +22,7 @@ const REFUSALS: [(&str, &str); 10] = [
     ),
     (
         "403",
-        "a token that may not use the proxy, this provider or this method and path; for Resend also a key that is not active (its `invalid_api_key`)",
+        "a token that may not use the proxy, this provider, this method and path or this model (`model_not_allowed`); for Resend also a key that is not active (its `invalid_api_key`)",
     ),
     ("404", "an unknown provider (`unknown_provider`) or no usable credential (`no_credential`)"),
     ("413", "the body is larger than the proxy's limit (`payload_too_large`)"),

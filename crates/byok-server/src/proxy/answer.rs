@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use byok_core::ProviderId;
 use byok_providers::{Answer, AnswerBody, BodyError, UsageMeter};
@@ -15,6 +15,10 @@ use futures::Stream;
 
 use super::forward::response_headers;
 use super::usage_writer::{UsageEvent, UsageWriter};
+
+/// How many times the request went out (more than once when a refused key's request
+/// went out again with the next key).
+const ATTEMPTS: HeaderName = HeaderName::from_static("x-byok-attempts");
 
 /// What to record once the answer is over.
 pub(super) struct Settlement {
@@ -29,6 +33,13 @@ impl Settlement {
     /// Records a request that got no answer from the provider (its unit stays taken).
     pub(super) fn unanswered(self) {
         self.settle(None, "no answer");
+    }
+
+    /// Records an attempt whose key the provider refused: its use of the credential
+    /// counts; the virtual key's request is counted with the attempt that answers.
+    pub(super) fn refused(mut self) {
+        self.event.count_request = false;
+        self.settle(None, "key refused; sent again with the next key");
     }
 
     fn settle(mut self, tokens: Option<u64>, ending: &'static str) {
@@ -90,7 +101,7 @@ impl Drop for Metered {
 }
 
 /// The client's answer for the provider's `upstream` answer.
-pub(super) fn stream_back(upstream: Answer, settlement: Settlement) -> Response {
+pub(super) fn stream_back(upstream: Answer, settlement: Settlement, attempts: u32) -> Response {
     let status = StatusCode::from_u16(upstream.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let headers = response_headers(&upstream.headers);
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
@@ -99,5 +110,6 @@ pub(super) fn stream_back(upstream: Answer, settlement: Settlement) -> Response 
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
+    response.headers_mut().insert(ATTEMPTS, HeaderValue::from(attempts));
     response
 }

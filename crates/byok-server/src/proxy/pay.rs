@@ -27,6 +27,8 @@ pub(super) struct Paid<'a> {
     keys: Keys<'a>,
     /// Whether the request is still to be counted on the credential.
     pub count_later: bool,
+    /// The tier of a stored credential (none for a platform key from the environment).
+    pub tier: Option<Tier>,
 }
 
 /// Where the request's keys come from: shared, never copied per request.
@@ -102,6 +104,18 @@ pub(super) async fn take_units<'a>(
     paid
 }
 
+/// A credential along `caller`'s chain, without a unit of the virtual key (a retry of a
+/// request whose unit is taken).
+pub(super) async fn credential_only<'a>(
+    state: &'a AppState,
+    spec: &ProviderSpec,
+    caller: &Caller,
+    info: &RequestInfo,
+) -> Result<Paid<'a>, Refusal> {
+    let now = state.clock.now();
+    credential(state, spec, caller, info, state.settings.period_anchor.period_start(now), now).await
+}
+
 async fn credential<'a>(
     state: &'a AppState,
     spec: &ProviderSpec,
@@ -133,7 +147,7 @@ async fn credential<'a>(
                 if let Some(env) = state.platform_env.get(&spec.id) {
                     tracing::info!(provider = %spec.id, "platform credential from the environment used by the proxy");
                     state.audit.record(env_used(audit, &spec.id)).await.map_err(|e| Refusal::internal("audit", e))?;
-                    return Ok(Paid { keys: Keys::Env(env), count_later: false });
+                    return Ok(Paid { keys: Keys::Env(env), count_later: false, tier: None });
                 }
             }
             TierOutcome::Nothing => {}
@@ -177,7 +191,7 @@ pub(super) async fn for_poll<'a>(
             && let Some(env) = state.platform_env.get(&spec.id)
         {
             state.audit.submit(env_used(audit, &spec.id)).await.map_err(|e| Refusal::internal("audit", e))?;
-            return Ok(Paid { keys: Keys::Env(env), count_later: false });
+            return Ok(Paid { keys: Keys::Env(env), count_later: false, tier: None });
         }
     }
     Err(no_credential(&spec.id, caller))
@@ -248,7 +262,7 @@ fn use_event(caller: &Caller, info: &RequestInfo, detail: String) -> AuditEvent 
 fn paid(tier: Tier, pick: Arc<Pick>, count_later: bool) -> Paid<'static> {
     let c = &pick.credential;
     tracing::debug!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
-    Paid { keys: Keys::Stored(pick), count_later }
+    Paid { keys: Keys::Stored(pick), count_later, tier: Some(tier) }
 }
 
 /// The owner's pick when it has no monthly limit, from the cache or else the store

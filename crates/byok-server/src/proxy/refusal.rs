@@ -22,6 +22,8 @@ pub enum Refusal {
     WrongRole,
     #[error("this virtual key may not reach provider `{0}`")]
     ProviderNotAllowed(ProviderId),
+    #[error("this virtual key may not use the model the request names (its `models` list)")]
+    ModelNotAllowed,
     #[error(
         "byok does not forward this method and path to {0}: the proxy reaches only the API a product uses for its users, not key management, billing or account settings"
     )]
@@ -66,6 +68,7 @@ impl Refusal {
             Refusal::MissingKey | Refusal::InvalidKey => (StatusCode::UNAUTHORIZED, "invalid_api_key"),
             Refusal::WrongRole => (StatusCode::FORBIDDEN, "forbidden"),
             Refusal::ProviderNotAllowed(_) => (StatusCode::FORBIDDEN, "provider_not_allowed"),
+            Refusal::ModelNotAllowed => (StatusCode::FORBIDDEN, "model_not_allowed"),
             Refusal::PathNotAllowed(_) => (StatusCode::FORBIDDEN, "path_not_allowed"),
             Refusal::StrayToken => (StatusCode::BAD_REQUEST, "invalid_request"),
             Refusal::UnknownProvider(_) => (StatusCode::NOT_FOUND, "unknown_provider"),

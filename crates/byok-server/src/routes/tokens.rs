@@ -11,7 +11,7 @@ use byok_store::Change;
 use crate::audit::{self, RequestInfo};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
-use crate::routes::virtual_keys::{providers_view, virtual_scope};
+use crate::routes::virtual_keys::{models_view, providers_view, virtual_scope};
 use crate::sealing::current_period;
 use crate::views::TokenCreated;
 use crate::{ApiError, AppState};
@@ -40,6 +40,10 @@ pub struct CreateToken {
     pub providers: Option<Vec<String>>,
     /// For `virtual` keys: requests allowed per usage period (default: no limit).
     pub monthly_limit: Option<i64>,
+    /// For `virtual` keys: the models it may ask for, exact names or prefixes ending in
+    /// `*` (default: any model).
+    #[schema(example = json!(["gpt-4o-mini", "claude-3-5-*"]))]
+    pub models: Option<Vec<String>>,
     /// For `user` tokens: also answer a one-time link that signs a browser into the
     /// settings page from the product's site (`sign_in_url`).
     pub sign_in_link: Option<bool>,
@@ -67,7 +71,7 @@ pub async fn create_token(
         return Err(ApiError::Forbidden(format!("a {} token may not mint {} tokens", principal.role, role)));
     }
     let (owner, manage_orgs) = token_scope(role, body.owner.as_deref(), body.manage_orgs.unwrap_or_default())?;
-    let scope = virtual_scope(&state, role, body.providers, body.monthly_limit)?;
+    let scope = virtual_scope(&state, role, body.providers, body.monthly_limit, body.models)?;
     let name = body.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 100 || n.chars().any(char::is_control)) {
         return Err(ApiError::InvalidField("invalid name: must be at most 100 printable characters".into()));
@@ -98,8 +102,12 @@ pub async fn create_token(
             "invalid sign_in_link: only user tokens sign in to the settings page".into(),
         ));
     }
-    let virtual_key =
-        scope.map(|s| VirtualKey { token_id: token.id, providers: s.providers, monthly_limit: s.monthly_limit });
+    let virtual_key = scope.map(|s| VirtualKey {
+        token_id: token.id,
+        providers: s.providers,
+        monthly_limit: s.monthly_limit,
+        models: s.models,
+    });
     let mut event = audit::event(&principal, &info, AuditAction::TokenCreate, "ok");
     event.owner = token.owner.as_ref().map(Owner::to_string);
     event.detail = Some(format!("{role} token {}", token.id));
@@ -126,7 +134,8 @@ pub async fn create_token(
             name: token.name,
             expires_at: expires_at.map(Timestamp::to_rfc3339),
             providers: virtual_key.as_ref().map(|k| providers_view(&k.providers)),
-            monthly_limit: virtual_key.and_then(|k| k.monthly_limit),
+            monthly_limit: virtual_key.as_ref().and_then(|k| k.monthly_limit),
+            models: virtual_key.as_ref().and_then(|k| models_view(&k.models)),
             sign_in_url,
         }),
     ))

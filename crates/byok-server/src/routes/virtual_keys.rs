@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use byok_core::{ProviderId, Role, Timestamp, TokenId};
+use byok_core::{ModelPattern, ProviderId, Role, Timestamp, TokenId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -15,6 +15,7 @@ use crate::{ApiError, AppState};
 pub(crate) struct Scope {
     pub providers: Vec<ProviderId>,
     pub monthly_limit: Option<i64>,
+    pub models: Vec<ModelPattern>,
 }
 
 /// Written in `providers` for a virtual key that may reach every provider.
@@ -28,15 +29,28 @@ pub(crate) fn virtual_scope(
     role: Role,
     providers: Option<Vec<String>>,
     monthly_limit: Option<i64>,
+    models: Option<Vec<String>>,
 ) -> Result<Option<Scope>, ApiError> {
     if role != Role::Virtual {
-        if providers.is_some() || monthly_limit.is_some() {
+        if providers.is_some() || monthly_limit.is_some() || models.is_some() {
             return Err(ApiError::InvalidField(format!(
-                "invalid providers: only virtual keys have providers and monthly_limit, not {role} tokens"
+                "invalid providers: only virtual keys have providers, monthly_limit and models, not {role} tokens"
             )));
         }
         return Ok(None);
     }
+    let models = match models {
+        Some(list) if list.is_empty() => {
+            return Err(ApiError::InvalidField(
+                "invalid models: name at least one model or prefix, or leave `models` out for any model".into(),
+            ));
+        }
+        Some(list) if list.len() > MAX_MODELS => {
+            return Err(ApiError::InvalidField(format!("invalid models: at most {MAX_MODELS} patterns")));
+        }
+        Some(list) => list.iter().map(|m| ModelPattern::parse(m)).collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
     if monthly_limit.is_some_and(|l| l < 0) {
         return Err(ApiError::InvalidField("invalid monthly_limit: must be 0 or more".into()));
     }
@@ -49,7 +63,7 @@ pub(crate) fn virtual_scope(
         if names.len() > 1 {
             return Err(ApiError::InvalidField("invalid providers: \"*\" stands alone".into()));
         }
-        return Ok(Some(Scope { providers: Vec::new(), monthly_limit }));
+        return Ok(Some(Scope { providers: Vec::new(), monthly_limit, models }));
     }
     let mut ids: Vec<ProviderId> = Vec::new();
     for name in names {
@@ -58,7 +72,15 @@ pub(crate) fn virtual_scope(
             ids.push(id);
         }
     }
-    Ok(Some(Scope { providers: ids, monthly_limit }))
+    Ok(Some(Scope { providers: ids, monthly_limit, models }))
+}
+
+/// Most model patterns a virtual key carries.
+const MAX_MODELS: usize = 100;
+
+/// A virtual key's model list as answered; none when it allows every model.
+pub(crate) fn models_view(models: &[ModelPattern]) -> Option<Vec<String>> {
+    (!models.is_empty()).then(|| models.iter().map(|m| m.as_str().to_owned()).collect())
 }
 
 /// A virtual key's providers as answered: their ids, or `["*"]` for every provider.
@@ -93,6 +115,9 @@ pub struct TokenView {
     /// For virtual keys: the providers it may reach (`["*"]`: all).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub providers: Option<Vec<String>>,
+    /// For virtual keys limited to certain models: the names and `*` prefixes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
     /// For virtual keys: requests and tokens through the proxy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<VirtualKeyUsageView>,
@@ -117,7 +142,7 @@ pub async fn get_token(
     if !visible {
         return Err(ApiError::NotFound);
     }
-    let (providers, usage) = if token.role == Role::Virtual {
+    let (providers, models, usage) = if token.role == Role::Virtual {
         let key = state.store.virtual_key(&id).await?;
         let usage = state.store.virtual_key_usage(&id, current_period(&state)).await?;
         let view = usage.map(|u| VirtualKeyUsageView {
@@ -129,9 +154,10 @@ pub async fn get_token(
             tokens_period: u.tokens_period,
             last_used_at: u.last_used_at.map(Timestamp::to_rfc3339),
         });
-        (key.map(|k| providers_view(&k.providers)), view)
+        let models = key.as_ref().and_then(|k| models_view(&k.models));
+        (key.map(|k| providers_view(&k.providers)), models, view)
     } else {
-        (None, None)
+        (None, None, None)
     };
     Ok(Json(TokenView {
         id: token.id.to_string(),
@@ -142,6 +168,7 @@ pub async fn get_token(
         expires_at: token.expires_at.map(Timestamp::to_rfc3339),
         revoked_at: token.revoked_at.map(Timestamp::to_rfc3339),
         providers,
+        models,
         usage,
     }))
 }

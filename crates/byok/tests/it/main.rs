@@ -24,6 +24,7 @@ mod pg_cluster;
 mod postgres_tls;
 mod provider_checks;
 mod proxy;
+mod reports;
 mod resolve;
 mod rotation;
 mod schema_conformance;

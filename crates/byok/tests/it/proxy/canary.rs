@@ -24,6 +24,7 @@ async fn keys_never_leak_through_the_proxy(engine: Engine) {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
     let (key_id, vk) = w.virtual_key("user:alice", &["openai"], Some(6)).await;
     let chat = w.proxy_url("openai", "/v1/chat/completions");
     let client = &w.app.client;
@@ -48,12 +49,15 @@ async fn keys_never_leak_through_the_proxy(engine: Engine) {
     answers.push(w.app.get("/v1/usage?owner=user:alice", &w.svc).await);
     answers.push(w.app.send(client.get(w.app.url("/metrics"))).await);
     assert_eq!(answers[0].status, 401, "the fake refused the unknown key: {}", answers[0].text);
-    assert!(answers.iter().any(|a| a.status == 429), "the key's limit was reached too");
+    // The refused key is marked failing; its status message names no key either.
+    let view = w.eventually(&format!("/v1/credentials/{id}"), |c| c["status"] == "error").await;
+    answers.push(w.app.get(&format!("/v1/credentials/{id}"), &w.svc).await);
+    assert!(!view.to_string().contains(&real), "{view}");
 
     // The real key did reach the provider, in its place: the test looks where it should.
     let sent = w.fakes.requests_to("openai");
     assert!(sent.iter().all(|s| s.header("authorization") == Some(format!("Bearer {real}").as_str())));
-    assert!(sent.len() >= 3);
+    assert!(!sent.is_empty());
 
     for answer in &answers {
         let all = answer.everything();

@@ -8,6 +8,7 @@ mod churn;
 mod forwarding;
 mod keys;
 mod messaging_sdk;
+mod models;
 mod quota;
 mod refusals;
 mod sdk;
