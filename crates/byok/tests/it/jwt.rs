@@ -3,7 +3,6 @@
 //! administers); the issuer's JWKS is served by a local fake that rotates its key; every
 //! refusal answers 401 with its own code and is audited without the token.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use byok::config::Layer;
@@ -12,7 +11,7 @@ use byok_fakes::JwksServer;
 use serde_json::{Value, json};
 
 use crate::both_engines;
-use crate::support::{AppOptions, Engine, Resp, TEST_KEY, TestApp, TestDb, spawn_with};
+use crate::support::{AppOptions, Engine, Resp, TEST_KEY, TestApp, TestDb, python_json, spawn_with};
 
 both_engines!(
     supabase_tokens_with_the_legacy_secret_or_the_projects_keys,
@@ -26,19 +25,7 @@ const HS256_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-l
 
 /// Keys and tokens made by `jwt_tokens.py` (PyJWT) from `spec`.
 pub(crate) fn mint(spec: Value) -> Value {
-    let python = std::env::var("BYOK_TEST_PYTHON").expect("BYOK_TEST_PYTHON names the SDK venv's python (see README)");
-    let script: std::path::PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "sdk", "jwt_tokens.py"].iter().collect();
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), spec.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "jwt_tokens.py: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    python_json("jwt_tokens.py", &spec)
 }
 
 pub(crate) fn now() -> i64 {

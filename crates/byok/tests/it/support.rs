@@ -508,6 +508,25 @@ impl Drop for TestApp {
     }
 }
 
+/// Runs `crates/byok/tests/sdk/{script}` with the SDK venv's python (`BYOK_TEST_PYTHON`),
+/// `input` as JSON on its stdin; its stdout as JSON.
+pub fn python_json(script: &str, input: &Value) -> Value {
+    use std::process::{Command, Stdio};
+    let python = std::env::var("BYOK_TEST_PYTHON").expect("BYOK_TEST_PYTHON names the SDK venv's python (see README)");
+    let path: std::path::PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "sdk", script].iter().collect();
+    let mut child = Command::new(python)
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A secret that must never be seen outside a sealed envelope; unique per call so
 /// concurrently running tests cannot confuse each other's.
 pub fn canary(prefix: &str) -> String {

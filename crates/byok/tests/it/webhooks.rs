@@ -4,7 +4,6 @@
 //! thresholds that fire once across instances, nothing lost to `kill -9`, an endpoint
 //! disabled after failing for long, and old deliveries pruned.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,9 @@ use serde_json::{Value, json};
 
 use crate::both_engines;
 use crate::proxy::{World, world_with};
-use crate::support::{AppOptions, Engine, ServeProcess, TEST_KEY, TestApp, TestDb, canary, spawn_app, spawn_with};
+use crate::support::{
+    AppOptions, Engine, ServeProcess, TEST_KEY, TestApp, TestDb, canary, python_json, spawn_app, spawn_with,
+};
 
 both_engines!(
     endpoints_are_for_admins_and_check_their_input,
@@ -48,24 +49,11 @@ async fn subscribe(app: &TestApp, url: &str, events: &[&str]) -> (String, String
 /// The payloads of `deliveries` whose signatures the `standardwebhooks` library
 /// verifies with `secret`, and how many it refused.
 fn verify(secret: &str, deliveries: &[Delivered]) -> (Vec<Value>, u64) {
-    let python = std::env::var("BYOK_TEST_PYTHON").expect("BYOK_TEST_PYTHON names the SDK venv's python (see README)");
-    let script: std::path::PathBuf =
-        [env!("CARGO_MANIFEST_DIR"), "tests", "sdk", "verify_webhooks.py"].iter().collect();
     let spec = json!({
         "secret": secret,
         "deliveries": deliveries.iter().map(|d| json!({"headers": d.headers, "body": d.body})).collect::<Vec<_>>(),
     });
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), spec.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "verify_webhooks.py: {}", String::from_utf8_lossy(&out.stderr));
-    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer = python_json("verify_webhooks.py", &spec);
     (answer["verified"].as_array().unwrap().clone(), answer["refused"].as_u64().unwrap())
 }
 
@@ -237,18 +225,24 @@ async fn usage_thresholds_of_credentials_and_virtual_keys(engine: Engine) {
     assert_eq!(vk["data"]["owner"], "user:carol");
 }
 
+/// The environment of a `byok serve` process on `db` with the bootstrap `admin` that
+/// may deliver to loopback receivers, and `extra` on top.
+fn serve_envs<'a>(db: &'a TestDb, admin: &'a str, extra: (&'a str, &'a str)) -> [(&'a str, &'a str); 6] {
+    [
+        ("BYOK_MASTER_KEY", TEST_KEY),
+        ("DATABASE_URL", db.url.as_str()),
+        ("BYOK_ADMIN_TOKEN", admin),
+        ("BYOK_ALLOW_PRIVATE_NETWORKS", "true"),
+        ("BYOK_TEST_NEW_CREDENTIALS", "false"),
+        extra,
+    ]
+}
+
 async fn a_threshold_fires_once_across_two_instances_and_64_callers(engine: Engine) {
     let db = TestDb::fresh(engine).await;
     let receiver = WebhookReceiver::start().await.unwrap();
     let admin = generate_token("byok_adm_");
-    let envs = [
-        ("BYOK_MASTER_KEY", TEST_KEY),
-        ("DATABASE_URL", db.url.as_str()),
-        ("BYOK_ADMIN_TOKEN", admin.as_str()),
-        ("BYOK_ALLOW_PRIVATE_NETWORKS", "true"),
-        ("BYOK_TEST_NEW_CREDENTIALS", "false"),
-        ("BYOK_USAGE_ALERT_THRESHOLDS", "0.5,0.8,1.0"),
-    ];
+    let envs = serve_envs(&db, &admin, ("BYOK_USAGE_ALERT_THRESHOLDS", "0.5,0.8,1.0"));
     let a = ServeProcess::start(&envs);
     let b = ServeProcess::start(&envs);
     let client = reqwest::Client::new();
@@ -336,14 +330,7 @@ async fn kill_9_between_commit_and_delivery_loses_nothing(engine: Engine) {
     let receiver = WebhookReceiver::start().await.unwrap();
     receiver.hang();
     let admin = generate_token("byok_adm_");
-    let envs = [
-        ("BYOK_MASTER_KEY", TEST_KEY),
-        ("DATABASE_URL", db.url.as_str()),
-        ("BYOK_ADMIN_TOKEN", admin.as_str()),
-        ("BYOK_ALLOW_PRIVATE_NETWORKS", "true"),
-        ("BYOK_TEST_NEW_CREDENTIALS", "false"),
-        ("BYOK_WEBHOOK_TIMEOUT_SECS", "1"),
-    ];
+    let envs = serve_envs(&db, &admin, ("BYOK_WEBHOOK_TIMEOUT_SECS", "1"));
     let first = ServeProcess::start(&envs);
     let client = reqwest::Client::new();
     let hook: Value = client
