@@ -4,7 +4,7 @@
 //! refusal reaches the client. Each attempt is audited and counted against the key it
 //! used; `x-byok-attempts` tells the client how many there were.
 
-use byok_core::{CredentialId, ProviderSpec, Tier};
+use byok_core::{CredentialId, ProviderSpec, Status, Tier};
 
 use super::caller::Caller;
 use super::pay::{self, Paid};
@@ -22,13 +22,13 @@ pub(super) async fn next_key<'a>(
     spec: &ProviderSpec,
     caller: &Caller,
     info: &RequestInfo,
-    refused: &Paid<'_>,
-    id: CredentialId,
+    paid: &Paid<'_>,
+    refused: (CredentialId, i64),
     status: u16,
 ) -> Result<Option<Paid<'a>>, Refusal> {
     // Awaited: the next pick must not be the refused key.
-    mark_refused(state, &spec.name, id, status).await;
-    let Some(tier) = refused.tier else { return Ok(None) };
+    mark_refused(state, &spec.name, refused, status).await;
+    let Some(tier) = paid.tier else { return Ok(None) };
     let same_tier = Caller {
         key: caller.key.clone(),
         chain: caller.chain.iter().filter(|(t, _)| *t == tier).cloned().collect::<Vec<(Tier, _)>>(),
@@ -42,20 +42,22 @@ pub(super) async fn next_key<'a>(
 }
 
 /// [`mark_refused`] beside the answer, which goes back unchanged.
-pub(super) fn mark_refused_later(state: &AppState, spec: &ProviderSpec, id: CredentialId, status: u16) {
+pub(super) fn mark_refused_later(state: &AppState, spec: &ProviderSpec, refused: (CredentialId, i64), status: u16) {
     let (state, name) = (state.clone(), spec.name.clone());
-    tokio::spawn(async move { mark_refused(&state, &name, id, status).await });
+    tokio::spawn(async move { mark_refused(&state, &name, refused, status).await });
 }
 
-/// Marks a stored key `error` with why: resolves and the proxy move on to the owner's
-/// next key, and a `credential.status_changed` event goes out.
-async fn mark_refused(state: &AppState, provider: &str, id: CredentialId, status: u16) {
+/// Marks a stored key `error` with why, as a failed test of the secret that went out
+/// (a secret changed meanwhile is left alone): resolves and the proxy move on to the
+/// owner's next key, and a `credential.status_changed` event goes out.
+async fn mark_refused(state: &AppState, provider: &str, (id, version): (CredentialId, i64), status: u16) {
     let message = format!("{provider} answered {status} to a proxied request: the key was refused");
-    match state.store.mark_failing(&id, &message, state.clock.now()).await {
-        Ok(()) => {
+    match state.store.record_test(&id, version, Some(Status::Error), Some(&message), state.clock.now()).await {
+        Ok(true) => {
             tracing::warn!(credential_id = %id, status, "a proxied request's key was refused; marked failing");
             state.audit.announced.notify_one();
         }
+        Ok(false) => {}
         Err(e) => tracing::error!(credential_id = %id, error = %e, "a refused key could not be marked failing"),
     }
 }

@@ -182,10 +182,10 @@ async fn forward(
         match state.prober.upstream().send(parts.method.clone(), &out_url, out_headers, out_body).await {
             Ok(answer) => {
                 settlement.status = answer.status.as_u16();
-                if let (401 | 403, Some(id)) = (settlement.status, paid.credential()) {
+                if let (401 | 403, Some(refused)) = (settlement.status, paid.stored_version()) {
                     if again.is_some() && attempts < failover::MAX_ATTEMPTS {
                         if let Some(next) =
-                            failover::next_key(state, spec, &caller, &info, &paid, id, settlement.status).await?
+                            failover::next_key(state, spec, &caller, &info, &paid, refused, settlement.status).await?
                         {
                             settlement.refused();
                             paid = next;
@@ -193,7 +193,7 @@ async fn forward(
                             continue;
                         }
                     } else {
-                        failover::mark_refused_later(state, spec, id, settlement.status);
+                        failover::mark_refused_later(state, spec, refused, settlement.status);
                     }
                 }
                 return Ok(stream_back(answer, settlement, attempts));

@@ -48,6 +48,14 @@ impl Paid<'_> {
         }
     }
 
+    /// The stored credential and the version of its secret that went out.
+    pub fn stored_version(&self) -> Option<(CredentialId, i64)> {
+        match &self.keys {
+            Keys::Stored(pick) => Some((pick.credential.id, pick.credential.version)),
+            Keys::Env(_) => None,
+        }
+    }
+
     pub fn owner(&self) -> &Owner {
         match &self.keys {
             Keys::Stored(pick) => &pick.credential.owner,

@@ -31,6 +31,8 @@ async fn changes_reach_the_cached_pick_at_once(engine: Engine) {
         sent.headers.iter().find(|(n, _)| n == "authorization").map(|(_, v)| v.as_str()),
         Some(&*format!("Bearer {rotated}"))
     );
+    // The fake refused that key: byok marks it failing (beside the answer); then a good one.
+    w.eventually(&format!("/v1/credentials/{id}"), |c| c["status"] == "error").await;
     let r =
         w.app.patch(&format!("/v1/credentials/{id}"), &w.svc, json!({"fields": {"api_key": real_key("openai")}})).await;
     assert_eq!(r.status, 200, "{}", r.text);
