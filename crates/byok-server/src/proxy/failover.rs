@@ -28,7 +28,7 @@ pub(super) async fn next_key<'a>(
 ) -> Result<Option<Paid<'a>>, Refusal> {
     // Awaited: the next pick must not be the refused key.
     mark_refused(state, &spec.name, refused, status).await;
-    let Some(tier) = paid.tier else { return Ok(None) };
+    let Some(tier) = paid.tier() else { return Ok(None) };
     let same_tier = Caller {
         key: caller.key.clone(),
         chain: caller.chain.iter().filter(|(t, _)| *t == tier).cloned().collect::<Vec<(Tier, _)>>(),

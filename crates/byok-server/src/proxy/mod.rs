@@ -150,21 +150,19 @@ async fn forward(
         (RequestBody::Whole(bytes), Reach::Use) => Some(bytes.clone()),
         _ => None,
     };
+    // The caller's URL and headers are kept for another attempt only when there can be one.
+    let mut target = Some((url, headers));
     let mut body = Some(body);
     let mut attempts = 1;
     loop {
+        let this_target = if again.is_some() { target.clone() } else { target.take() };
         let this_body = body.take().or_else(|| again.clone().map(RequestBody::Whole));
-        let this_body = this_body.ok_or_else(|| Refusal::internal("proxy", "a retry without its body"))?;
-        let (out_url, out_headers, out_body) = outbound::prepare(
-            state,
-            spec,
-            &paid,
-            &parts.method,
-            account.named.as_deref(),
-            (url.clone(), headers.clone()),
-            this_body,
-        )
-        .await?;
+        let (Some(this_target), Some(this_body)) = (this_target, this_body) else {
+            return Err(Refusal::internal("proxy", "a retry without its request"));
+        };
+        let named = account.named.as_deref();
+        let (out_url, out_headers, out_body) =
+            outbound::prepare(state, spec, &paid, &parts.method, named, this_target, this_body).await?;
         let mut settlement = Settlement {
             writer: state.proxy.usage.clone(),
             event: UsageEvent {

@@ -27,14 +27,13 @@ pub(super) struct Paid<'a> {
     keys: Keys<'a>,
     /// Whether the request is still to be counted on the credential.
     pub count_later: bool,
-    /// The tier of a stored credential (none for a platform key from the environment).
-    pub tier: Option<Tier>,
 }
 
 /// Where the request's keys come from: shared, never copied per request.
 enum Keys<'a> {
-    /// A stored credential, its secrets opened (from the cache, or for this request).
-    Stored(Arc<Pick>),
+    /// A stored credential of a tier, its secrets opened (from the cache, or for this
+    /// request).
+    Stored(Arc<Pick>, Tier),
     /// A platform key from the environment (not metered).
     Env(&'a EnvCredential),
 }
@@ -43,7 +42,7 @@ impl Paid<'_> {
     /// `None` for a platform key from the environment.
     pub fn credential(&self) -> Option<CredentialId> {
         match &self.keys {
-            Keys::Stored(pick) => Some(pick.credential.id),
+            Keys::Stored(pick, _) => Some(pick.credential.id),
             Keys::Env(_) => None,
         }
     }
@@ -51,21 +50,29 @@ impl Paid<'_> {
     /// The stored credential and the version of its secret that went out.
     pub fn stored_version(&self) -> Option<(CredentialId, i64)> {
         match &self.keys {
-            Keys::Stored(pick) => Some((pick.credential.id, pick.credential.version)),
+            Keys::Stored(pick, _) => Some((pick.credential.id, pick.credential.version)),
+            Keys::Env(_) => None,
+        }
+    }
+
+    /// The tier of a stored credential (none for a platform key from the environment).
+    pub fn tier(&self) -> Option<Tier> {
+        match &self.keys {
+            Keys::Stored(_, tier) => Some(*tier),
             Keys::Env(_) => None,
         }
     }
 
     pub fn owner(&self) -> &Owner {
         match &self.keys {
-            Keys::Stored(pick) => &pick.credential.owner,
+            Keys::Stored(pick, _) => &pick.credential.owner,
             Keys::Env(_) => &Owner::Platform,
         }
     }
 
     pub fn config(&self) -> &BTreeMap<String, String> {
         match &self.keys {
-            Keys::Stored(pick) => &pick.credential.config,
+            Keys::Stored(pick, _) => &pick.credential.config,
             Keys::Env(env) => &env.config,
         }
     }
@@ -74,14 +81,14 @@ impl Paid<'_> {
     /// credential and its revision (an environment credential never changes).
     pub fn token_key(&self) -> (String, i64) {
         match &self.keys {
-            Keys::Stored(pick) => (pick.credential.id.to_string(), pick.credential.revision),
+            Keys::Stored(pick, _) => (pick.credential.id.to_string(), pick.credential.revision),
             Keys::Env(env) => (format!("env:{}", env.provider), 0),
         }
     }
 
     pub fn secrets(&self) -> &SecretFields {
         match &self.keys {
-            Keys::Stored(pick) => &pick.secrets,
+            Keys::Stored(pick, _) => &pick.secrets,
             Keys::Env(env) => &env.secrets,
         }
     }
@@ -155,7 +162,7 @@ async fn credential<'a>(
                 if let Some(env) = state.platform_env.get(&spec.id) {
                     tracing::info!(provider = %spec.id, "platform credential from the environment used by the proxy");
                     state.audit.record(env_used(audit, &spec.id)).await.map_err(|e| Refusal::internal("audit", e))?;
-                    return Ok(Paid { keys: Keys::Env(env), count_later: false, tier: None });
+                    return Ok(Paid { keys: Keys::Env(env), count_later: false });
                 }
             }
             TierOutcome::Nothing => {}
@@ -199,7 +206,7 @@ pub(super) async fn for_poll<'a>(
             && let Some(env) = state.platform_env.get(&spec.id)
         {
             state.audit.submit(env_used(audit, &spec.id)).await.map_err(|e| Refusal::internal("audit", e))?;
-            return Ok(Paid { keys: Keys::Env(env), count_later: false, tier: None });
+            return Ok(Paid { keys: Keys::Env(env), count_later: false });
         }
     }
     Err(no_credential(&spec.id, caller))
@@ -270,7 +277,7 @@ fn use_event(caller: &Caller, info: &RequestInfo, detail: String) -> AuditEvent 
 fn paid(tier: Tier, pick: Arc<Pick>, count_later: bool) -> Paid<'static> {
     let c = &pick.credential;
     tracing::debug!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
-    Paid { keys: Keys::Stored(pick), count_later, tier: Some(tier) }
+    Paid { keys: Keys::Stored(pick, tier), count_later }
 }
 
 /// The owner's pick when it has no monthly limit, from the cache or else the store
