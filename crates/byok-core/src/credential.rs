@@ -73,6 +73,8 @@ pub struct Credential {
     pub enabled: bool,
     pub priority: i64,
     pub monthly_limit: Option<i64>,
+    /// Tokens (as the providers report them to the proxy) allowed per usage period.
+    pub monthly_token_limit: Option<i64>,
     pub usage_total: i64,
     pub usage_period: i64,
     pub period_start: Timestamp,

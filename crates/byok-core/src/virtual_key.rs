@@ -3,7 +3,7 @@
 use crate::{DomainError, ProviderId, Timestamp, TokenId};
 
 /// What a virtual key may do beyond what its token says (role `virtual`, the owner):
-/// the providers it reaches and its own monthly request limit. Fixed at minting.
+/// the providers and models it reaches and its own monthly limits. Fixed at minting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualKey {
     pub token_id: TokenId,
@@ -11,6 +11,8 @@ pub struct VirtualKey {
     pub providers: Vec<ProviderId>,
     /// Requests allowed per usage period; `None` is unlimited.
     pub monthly_limit: Option<i64>,
+    /// Tokens (as the providers report them) allowed per usage period; `None` is unlimited.
+    pub monthly_token_limit: Option<i64>,
     /// The models it may ask for: exact names, or prefixes ending in `*`; empty allows
     /// every model.
     pub models: Vec<ModelPattern>,
@@ -77,8 +79,13 @@ mod tests {
     #[test]
     fn an_empty_provider_list_allows_every_provider() {
         let openai = ProviderId::parse("openai").unwrap();
-        let mut key =
-            VirtualKey { token_id: TokenId::new(), providers: Vec::new(), monthly_limit: None, models: Vec::new() };
+        let mut key = VirtualKey {
+            token_id: TokenId::new(),
+            providers: Vec::new(),
+            monthly_limit: None,
+            monthly_token_limit: None,
+            models: Vec::new(),
+        };
         assert!(key.allows(&openai));
         key.providers = vec![ProviderId::parse("anthropic").unwrap()];
         assert!(!key.allows(&openai));
@@ -86,8 +93,13 @@ mod tests {
 
     #[test]
     fn models_match_exactly_or_by_prefix() {
-        let mut key =
-            VirtualKey { token_id: TokenId::new(), providers: Vec::new(), monthly_limit: None, models: Vec::new() };
+        let mut key = VirtualKey {
+            token_id: TokenId::new(),
+            providers: Vec::new(),
+            monthly_limit: None,
+            monthly_token_limit: None,
+            models: Vec::new(),
+        };
         assert!(key.allows_model("anything"), "no list allows every model");
         key.models = vec![ModelPattern::parse("gpt-4o-mini").unwrap(), ModelPattern::parse("claude-3-5-*").unwrap()];
         assert!(key.allows_model("gpt-4o-mini") && key.allows_model("claude-3-5-sonnet-20241022"));

@@ -220,6 +220,7 @@ mod tests {
             enabled: true,
             priority: 0,
             monthly_limit: None,
+            monthly_token_limit: None,
             usage_total: 0,
             usage_period: 0,
             period_start: at,

@@ -301,10 +301,15 @@ pub fn credential_event(
     outcome: &str,
     c: &byok_core::Credential,
 ) -> AuditEvent {
+    about_credential(event(principal, info, action, outcome), c)
+}
+
+/// `event` completed with the credential it is about.
+pub(crate) fn about_credential(event: AuditEvent, c: &byok_core::Credential) -> AuditEvent {
     AuditEvent {
         owner: Some(c.owner.to_string()),
         credential_id: Some(c.id.to_string()),
         provider: Some(c.provider.to_string()),
-        ..event(principal, info, action, outcome)
+        ..event
     }
 }

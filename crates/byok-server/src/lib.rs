@@ -19,6 +19,7 @@ mod state;
 mod token_cache;
 mod token_counts;
 mod ui;
+mod usage_writer;
 mod views;
 mod webhooks;
 

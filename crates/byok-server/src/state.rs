@@ -13,6 +13,7 @@ use crate::probing::ProbeLimiter;
 use crate::proxy::ProxyState;
 use crate::short_lived::ShortLivedCache;
 use crate::token_cache::TokenCache;
+use crate::usage_writer::UsageWriter;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -125,6 +126,8 @@ pub struct Inner {
     pub probe_limiter: ProbeLimiter,
     pub audit: Auditor,
     pub(crate) proxy: ProxyState,
+    /// Counts of uses without a limit (resolves and proxied requests), written after the fact.
+    pub(crate) usage: UsageWriter,
 }
 
 impl AppState {
@@ -136,7 +139,8 @@ impl AppState {
         CredentialCache::start_polling(Arc::downgrade(&credential_cache));
         let probe_limiter = ProbeLimiter::new(settings.probe_rate_per_minute);
         let background_tests = Arc::new(tokio::sync::Semaphore::new(settings.reverify_concurrency.max(1)));
-        let proxy = ProxyState::new(store.clone(), clock.clone(), &settings);
+        let proxy = ProxyState::new(&settings);
+        let usage = UsageWriter::start(store.clone(), clock.clone(), settings.period_anchor);
         let jwt = settings.jwt.clone().map(|jwt| crate::jwt::JwtVerifier::new(jwt, prober.clone(), clock.clone()));
         Self(Arc::new(Inner {
             store,
@@ -155,13 +159,14 @@ impl AppState {
             probe_limiter,
             audit,
             proxy,
+            usage,
         }))
     }
 
-    /// Writes what the background writers still hold (counts of finished proxied
-    /// requests, submitted audit entries): call it once serving has stopped.
+    /// Writes what the background writers still hold (counts of uses without a
+    /// limit, submitted audit entries): call it once serving has stopped.
     pub async fn flush(&self) {
-        self.proxy.flush().await;
+        self.usage.flush().await;
         self.audit.flush().await;
     }
 

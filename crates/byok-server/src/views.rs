@@ -17,6 +17,8 @@ pub struct UsageView {
     /// Tokens providers reported for proxied requests, in all and this period.
     pub tokens_total: i64,
     pub tokens_period: i64,
+    /// Tokens allowed per usage period (`null`: no budget).
+    pub monthly_token_limit: Option<i64>,
 }
 
 /// A credential as answered: public configuration and hints, never a secret.
@@ -74,6 +76,7 @@ impl CredentialView {
                 monthly_limit: c.monthly_limit,
                 tokens_total: 0,
                 tokens_period: 0,
+                monthly_token_limit: c.monthly_token_limit,
             },
             version: c.version,
             created_at: c.created_at.to_rfc3339(),
@@ -162,6 +165,9 @@ pub struct TokenCreated {
     /// For virtual keys: requests allowed per usage period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monthly_limit: Option<i64>,
+    /// For virtual keys: tokens allowed per usage period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monthly_token_limit: Option<i64>,
     /// For virtual keys limited to certain models: the names and `*` prefixes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<String>>,

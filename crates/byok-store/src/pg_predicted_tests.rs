@@ -32,6 +32,7 @@ fn row(id: &str, owner: &str) -> CredentialRow {
         enabled: true,
         priority: 0,
         monthly_limit: None,
+        monthly_token_limit: None,
         usage_total: 1,
         usage_period: 1,
         period_start: 0,

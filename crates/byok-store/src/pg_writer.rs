@@ -39,6 +39,8 @@ macro_rules! take_sql {
         "WHERE id = ANY(ARRAY(SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.owner AND c.provider = j.provider ",
         "AND c.enabled = TRUE AND c.status <> 'error' AND c.period_start >= j.period ",
         "AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) ",
+        "AND (c.monthly_token_limit IS NULL OR NOT EXISTS (SELECT 1 FROM credential_tokens t ",
+        "WHERE t.credential_id = c.id AND t.period_start >= j.period AND t.tokens_period >= c.monthly_token_limit)) ",
         "ORDER BY c.priority, c.id LIMIT 1 FOR UPDATE) ",
         "FROM unnest($2::text[], $3::text[], $4::bigint[]) AS j(owner, provider, period))) ",
         "AND enabled = TRUE AND status <> 'error' AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING ",
@@ -338,5 +340,6 @@ pub(crate) fn credential_row(r: &Row) -> Result<CredentialRow, tokio_postgres::E
         created_at: r.try_get(20)?,
         updated_at: r.try_get(21)?,
         verifying_since: r.try_get(22)?,
+        monthly_token_limit: r.try_get(23)?,
     })
 }

@@ -8,9 +8,12 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-/// `(token_id, providers JSON, monthly_limit)` as stored.
+/// A `virtual_keys` row's settings.
+pub(crate) type VirtualKeyRow = (String, String, Option<i64>, Option<String>, Option<i64>);
+
+/// `(token_id, providers JSON, monthly_limit, models JSON, monthly_token_limit)` as stored.
 pub(crate) fn virtual_key(
-    (id, providers, monthly_limit, models): (String, String, Option<i64>, Option<String>),
+    (id, providers, monthly_limit, models, monthly_token_limit): VirtualKeyRow,
 ) -> Result<VirtualKey, StoreError> {
     let names: Vec<String> = serde_json::from_str(&providers).map_err(|e| corrupt("virtual key providers", e))?;
     let models: Vec<String> = match models {
@@ -25,6 +28,7 @@ pub(crate) fn virtual_key(
             .collect::<Result<_, _>>()
             .map_err(|e| corrupt("virtual key providers", e))?,
         monthly_limit,
+        monthly_token_limit,
         models: models
             .iter()
             .map(|m| byok_core::ModelPattern::parse(m))

@@ -27,9 +27,10 @@ macro_rules! impl_proxy_store {
                 &self,
                 token_id: &byok_core::TokenId,
             ) -> Result<Option<byok_core::VirtualKey>, $crate::StoreError> {
-                let row: Option<(String, String, Option<i64>, Option<String>)> = sqlx::query_as(
-                    "SELECT token_id, providers, monthly_limit, models FROM virtual_keys WHERE token_id = $1",
-                )
+                let row: Option<$crate::proxy_rows::VirtualKeyRow> = sqlx::query_as(concat!(
+                    "SELECT token_id, providers, monthly_limit, models, monthly_token_limit ",
+                    "FROM virtual_keys WHERE token_id = $1"
+                ))
                         .bind(token_id.to_string())
                         .fetch_optional(&self.pool)
                         .await?;
@@ -75,6 +76,28 @@ macro_rules! impl_proxy_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn take_unit_of(
+                &self,
+                id: &byok_core::CredentialId,
+                period: byok_core::Timestamp,
+                now: byok_core::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query(concat!(
+                    "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, ",
+                    "last_used_at = $3 WHERE id = $1 AND enabled = TRUE AND status <> 'error' AND period_start >= $2 ",
+                    "AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
+                    "AND (monthly_token_limit IS NULL OR NOT EXISTS (SELECT 1 FROM credential_tokens t ",
+                    "WHERE t.credential_id = credentials.id AND t.period_start >= $2 ",
+                    "AND t.tokens_period >= monthly_token_limit))"
+                ))
+                .bind(id.to_string())
+                .bind(period.millis())
+                .bind(now.millis())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn return_virtual_unit(
                 &self,
                 token_id: &byok_core::TokenId,
@@ -103,6 +126,9 @@ macro_rules! impl_proxy_store {
                     credential_columns!(),
                     " FROM credentials WHERE owner = $1 AND provider = $2 AND enabled = TRUE AND status <> 'error' ",
                     "AND period_start >= $3 AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
+                    "AND (monthly_token_limit IS NULL OR NOT EXISTS (SELECT 1 FROM credential_tokens t ",
+                    "WHERE t.credential_id = credentials.id AND t.period_start >= $3 ",
+                    "AND t.tokens_period >= monthly_token_limit)) ",
                     "ORDER BY priority, id LIMIT 1"
                 );
                 let row: Option<$crate::rows::CredentialRow> = sqlx::query_as(sql)
@@ -112,7 +138,7 @@ macro_rules! impl_proxy_store {
                     .fetch_optional(&self.pool)
                     .await?;
                 let pick: Option<byok_core::Credential> = row.map(TryInto::try_into).transpose()?;
-                Ok(pick.filter(|c| c.monthly_limit.is_none()))
+                Ok(pick.filter(|c| c.monthly_limit.is_none() && c.monthly_token_limit.is_none()))
             }
 
             async fn record_proxy_usage(

@@ -56,6 +56,11 @@ pub trait ProxyStore: Send + Sync + 'static {
     /// Gives back a unit taken in `period` for a request refused before it reached
     /// the provider.
     async fn return_virtual_unit(&self, token_id: &TokenId, period: Timestamp) -> Result<(), StoreError>;
+    /// Takes one unit of this credential's monthly limit, in the period starting at
+    /// `period`, with one conditional `UPDATE` (for a request sent again with the next
+    /// key of a tier). False when it is disabled, failing, at its limit or still in an
+    /// older period.
+    async fn take_unit_of(&self, id: &CredentialId, period: Timestamp, now: Timestamp) -> Result<bool, StoreError>;
     /// The credential [`crate::Store::take_unit`] would pick for `owner` and `provider`
     /// in the period starting at `period`, if it has no monthly limit: no limit can be
     /// overrun, so its request is counted afterwards (with `record_proxy_usage`) instead

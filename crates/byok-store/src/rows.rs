@@ -32,6 +32,7 @@ pub(crate) struct CredentialRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub verifying_since: Option<i64>,
+    pub monthly_token_limit: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -79,6 +80,7 @@ impl TryFrom<CredentialRow> for Credential {
             enabled: r.enabled,
             priority: r.priority,
             monthly_limit: r.monthly_limit,
+            monthly_token_limit: r.monthly_token_limit,
             usage_total: r.usage_total,
             usage_period: r.usage_period,
             period_start: Timestamp::from_millis(r.period_start),

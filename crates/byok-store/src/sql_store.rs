@@ -6,7 +6,7 @@ macro_rules! credential_columns {
     () => {
         "id, owner, provider, label, config, secret_hints, key_id, sealed, status, status_message, last_tested_at, \
          last_used_at, enabled, priority, monthly_limit, usage_total, usage_period, period_start, version, revision, \
-         created_at, updated_at, verifying_since"
+         created_at, updated_at, verifying_since, monthly_token_limit"
     };
 }
 
@@ -305,7 +305,10 @@ macro_rules! impl_sql_store {
                     "SELECT count(*), ",
                     "coalesce(sum(CASE WHEN enabled = TRUE AND status <> 'error' THEN 1 ELSE 0 END), 0), ",
                     "coalesce(sum(CASE WHEN enabled = TRUE AND status <> 'error' AND period_start >= $3 ",
-                    "AND monthly_limit IS NOT NULL AND usage_period >= monthly_limit THEN 1 ELSE 0 END), 0), ",
+                    "AND ((monthly_limit IS NOT NULL AND usage_period >= monthly_limit) ",
+                    "OR (monthly_token_limit IS NOT NULL AND EXISTS (SELECT 1 FROM credential_tokens t ",
+                    "WHERE t.credential_id = credentials.id AND t.period_start >= $3 ",
+                    "AND t.tokens_period >= monthly_token_limit))) THEN 1 ELSE 0 END), 0), ",
                     "coalesce(sum(CASE WHEN enabled = TRUE AND status <> 'error' AND period_start < $3 THEN 1 ELSE 0 END), 0) ",
                     "FROM credentials WHERE owner = $1 AND provider = $2"
                 );

@@ -145,6 +145,8 @@ fn take_sql(jobs: usize) -> String {
          AND c.provider = j.column2 AND c.enabled = TRUE AND c.status <> 'error' \
          AND c.period_start >= j.column3 \
          AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) \
+         AND (c.monthly_token_limit IS NULL OR NOT EXISTS (SELECT 1 FROM credential_tokens t \
+         WHERE t.credential_id = c.id AND t.period_start >= j.column3 AND t.tokens_period >= c.monthly_token_limit)) \
          ORDER BY c.priority, c.id LIMIT 1) AS pick FROM (VALUES {}) AS j) AS p \
          WHERE credentials.id = p.pick AND enabled = TRUE AND status <> 'error' \
          AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING {}",
@@ -192,6 +194,7 @@ fn credential_row(r: &Row<'_>) -> rusqlite::Result<CredentialRow> {
         created_at: r.get(20)?,
         updated_at: r.get(21)?,
         verifying_since: r.get(22)?,
+        monthly_token_limit: r.get(23)?,
     })
 }
 

@@ -46,8 +46,18 @@ const MESSAGE_EVENTS: [&str; 6] = [
 
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat(headers: HeaderMap, body: Bytes) -> Response {
-    if bearer(&headers).and_then(|key| behaviour("openai", key)) != Some(Behaviour::Good) {
-        return openai_error(401, "Incorrect API key provided.", "invalid_request_error", Some("invalid_api_key"));
+    match bearer(&headers).and_then(|key| behaviour("openai", key)) {
+        Some(Behaviour::Good) => {}
+        Some(Behaviour::RateLimited) => {
+            let message = "Rate limit reached for gpt-4o-mini in organization org-fake on requests per min (RPM): \
+                 Limit 3, Used 3, Requested 1. Please try again in 20s.";
+            return openai_error(429, message, "requests", Some("rate_limit_exceeded"));
+        }
+        Some(Behaviour::ServerError) => {
+            let message = "The server had an error while processing your request. Sorry about that!";
+            return openai_error(500, message, "server_error", None);
+        }
+        _ => return openai_error(401, "Incorrect API key provided.", "invalid_request_error", Some("invalid_api_key")),
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return openai_error(400, "We could not parse the JSON body of your request.", "invalid_request_error", None);

@@ -32,6 +32,13 @@ pub(crate) fn router() -> Router {
 async fn generate(headers: HeaderMap, body: Bytes) -> Response {
     match bearer(&headers) {
         None => return error(401, "unauthorized", "missing authorization header"),
+        Some(key) if behaviour("stability", key) == Some(Behaviour::RateLimited) => {
+            return error(
+                429,
+                "rate_limit_exceeded",
+                "You have exceeded the rate limit of 150 requests within a 10 second period.",
+            );
+        }
         Some(key) if behaviour("stability", key) != Some(Behaviour::Good) => {
             return error(401, "unauthorized", "invalid api key");
         }

@@ -14,7 +14,7 @@ use byok_providers::{Answer, AnswerBody, BodyError, UsageMeter};
 use futures::Stream;
 
 use super::forward::response_headers;
-use super::usage_writer::{UsageEvent, UsageWriter};
+use crate::usage_writer::{UsageEvent, UsageWriter};
 
 /// How many times the request went out (more than once when a refused key's request
 /// went out again with the next key).
@@ -35,11 +35,12 @@ impl Settlement {
         self.settle(None, "no answer");
     }
 
-    /// Records an attempt whose key the provider refused: its use of the credential
-    /// counts; the virtual key's request is counted with the attempt that answers.
-    pub(super) fn refused(mut self) {
+    /// Records an attempt that failed and goes out again with the next key: its use of
+    /// the credential counts; the virtual key's request is counted with the attempt
+    /// that answers.
+    pub(super) fn failed_attempt(mut self) {
         self.event.count_request = false;
-        self.settle(None, "key refused; sent again with the next key");
+        self.settle(None, "failed; sent again with the next key");
     }
 
     fn settle(mut self, tokens: Option<u64>, ending: &'static str) {

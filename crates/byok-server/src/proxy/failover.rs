@@ -1,10 +1,11 @@
-//! A key the provider refuses (401 or 403): it is marked `error` with why, and a
-//! request whose body byok holds whole goes out again with the owner's next usable key
-//! of the same tier (the bill never moves to another tier), before any byte of the
-//! refusal reaches the client. Each attempt is audited and counted against the key it
-//! used; `x-byok-attempts` tells the client how many there were.
+//! A provider that refuses a key (401 or 403), is rate limiting it (429) or fails
+//! (5xx): a request whose body byok holds whole goes out again with the owner's next
+//! usable key of the same tier (the bill never moves to another tier), before any byte
+//! of the failed answer reaches the client. A refused key is also marked `error` with
+//! why. Each attempt is audited and counted against the key it used; `x-byok-attempts`
+//! tells the client how many there were.
 
-use byok_core::{CredentialId, ProviderSpec, Status, Tier};
+use byok_core::{CredentialId, ProviderSpec, Status};
 
 use super::caller::Caller;
 use super::pay::{self, Paid};
@@ -15,30 +16,34 @@ use crate::audit::RequestInfo;
 /// Most attempts for one request.
 pub(super) const MAX_ATTEMPTS: u32 = 4;
 
-/// Marks the refused key failing, then takes the next key of its tier; `None` when the
-/// tier has no other usable key (the refusal then goes back as it came).
+/// Whether an answer with this status is tried again with another key.
+pub(super) fn worth_another_key(status: u16) -> bool {
+    matches!(status, 401 | 403 | 429) || (500..600).contains(&status)
+}
+
+/// Whether the provider's status says the key itself was refused.
+pub(super) fn key_refused(status: u16) -> bool {
+    matches!(status, 401 | 403)
+}
+
+/// After a failed attempt with `paid` (a refused key is marked failing first), the
+/// owner's next usable key of the same tier not yet `tried`; `None` when there is none
+/// (the failed answer then goes back as it came).
 pub(super) async fn next_key<'a>(
     state: &'a AppState,
     spec: &ProviderSpec,
     caller: &Caller,
     info: &RequestInfo,
     paid: &Paid<'_>,
-    refused: (CredentialId, i64),
+    tried: &[CredentialId],
     status: u16,
 ) -> Result<Option<Paid<'a>>, Refusal> {
-    // Awaited: the next pick must not be the refused key.
-    mark_refused(state, &spec.name, refused, status).await;
-    let Some(tier) = paid.tier() else { return Ok(None) };
-    let same_tier = Caller {
-        key: caller.key.clone(),
-        chain: caller.chain.iter().filter(|(t, _)| *t == tier).cloned().collect::<Vec<(Tier, _)>>(),
-        virtual_key: caller.virtual_key.clone(),
-    };
-    match pay::credential_only(state, spec, &same_tier, info).await {
-        Ok(next) if next.credential().is_some() => Ok(Some(next)),
-        Ok(_) | Err(Refusal::NoCredential(_) | Refusal::QuotaExhausted(_)) => Ok(None),
-        Err(other) => Err(other),
+    let (Some(tier), Some(used)) = (paid.tier(), paid.stored_version()) else { return Ok(None) };
+    if key_refused(status) {
+        // Awaited: the refused key is out of the owner's picks before the next is taken.
+        mark_refused(state, &spec.name, used, status).await;
     }
+    pay::next_of_owner(state, spec, caller, info, (tier, paid.owner()), tried).await
 }
 
 /// [`mark_refused`] beside the answer, which goes back unchanged.

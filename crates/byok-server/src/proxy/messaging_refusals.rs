@@ -44,7 +44,9 @@ pub(super) fn resend(refusal: &Refusal, status: StatusCode, code: &str, message:
             (StatusCode::FORBIDDEN, "invalid_api_key")
         }
         Refusal::PathNotAllowed(_) => (StatusCode::UNAUTHORIZED, "restricted_api_key"),
-        Refusal::KeyQuotaExhausted(_) | Refusal::QuotaExhausted(_) => (status, "monthly_quota_exceeded"),
+        Refusal::KeyQuotaExhausted(_) | Refusal::KeyTokensExhausted(_) | Refusal::QuotaExhausted(_) => {
+            (status, "monthly_quota_exceeded")
+        }
         _ => match status.as_u16() {
             404 => (status, "not_found"),
             500..=599 => (status, "application_error"),

@@ -19,7 +19,6 @@ mod pay;
 mod refusal;
 mod stray_tokens;
 mod surface;
-mod usage_writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +31,7 @@ use byok_providers::{SendFailure, names_project, proxyable};
 
 use crate::AppState;
 use crate::state::ServerSettings;
+use crate::usage_writer::UsageEvent;
 use account_path::take_account;
 use answer::{Settlement, stream_back};
 use caller::identify;
@@ -40,33 +40,18 @@ use keys::VirtualKeys;
 use outbound::{is_aws, is_vertex};
 use refusal::Refusal;
 use surface::Reach;
-use usage_writer::{UsageEvent, UsageWriter};
 
 const PREFIX: &str = "/v1/proxy/";
 
 /// The proxy's share of the application state.
 pub(crate) struct ProxyState {
     keys: VirtualKeys,
-    usage: UsageWriter,
     max_body: usize,
 }
 
 impl ProxyState {
-    pub(crate) fn new(
-        store: Arc<dyn byok_store::Store>,
-        clock: Arc<dyn byok_core::Clock>,
-        settings: &ServerSettings,
-    ) -> Self {
-        Self {
-            keys: VirtualKeys::default(),
-            usage: UsageWriter::start(store, clock, settings.period_anchor),
-            max_body: settings.proxy_max_body_bytes,
-        }
-    }
-
-    /// Writes the counts of finished requests still held.
-    pub(crate) async fn flush(&self) {
-        self.usage.flush().await;
+    pub(crate) fn new(settings: &ServerSettings) -> Self {
+        Self { keys: VirtualKeys::default(), max_body: settings.proxy_max_body_bytes }
     }
 }
 
@@ -154,6 +139,7 @@ async fn forward(
     let mut target = Some((url, headers));
     let mut body = Some(body);
     let mut attempts = 1;
+    let mut tried = Vec::new();
     loop {
         let this_target = if again.is_some() { target.clone() } else { target.take() };
         let this_body = body.take().or_else(|| again.clone().map(RequestBody::Whole));
@@ -164,7 +150,7 @@ async fn forward(
         let (out_url, out_headers, out_body) =
             outbound::prepare(state, spec, &paid, &parts.method, named, this_target, this_body).await?;
         let mut settlement = Settlement {
-            writer: state.proxy.usage.clone(),
+            writer: state.usage.clone(),
             event: UsageEvent {
                 credential: paid.credential(),
                 count_credential: paid.count_later,
@@ -180,18 +166,19 @@ async fn forward(
         match state.prober.upstream().send(parts.method.clone(), &out_url, out_headers, out_body).await {
             Ok(answer) => {
                 settlement.status = answer.status.as_u16();
-                if let (401 | 403, Some(refused)) = (settlement.status, paid.stored_version()) {
+                if let (true, Some(used)) = (failover::worth_another_key(settlement.status), paid.stored_version()) {
+                    tried.push(used.0);
                     if again.is_some() && attempts < failover::MAX_ATTEMPTS {
                         if let Some(next) =
-                            failover::next_key(state, spec, &caller, &info, &paid, refused, settlement.status).await?
+                            failover::next_key(state, spec, &caller, &info, &paid, &tried, settlement.status).await?
                         {
-                            settlement.refused();
+                            settlement.failed_attempt();
                             paid = next;
                             attempts += 1;
                             continue;
                         }
-                    } else {
-                        failover::mark_refused_later(state, spec, refused, settlement.status);
+                    } else if failover::key_refused(settlement.status) {
+                        failover::mark_refused_later(state, spec, used, settlement.status);
                     }
                 }
                 return Ok(stream_back(answer, settlement, attempts));

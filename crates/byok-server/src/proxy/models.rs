@@ -57,6 +57,7 @@ mod tests {
             token_id: TokenId::new(),
             providers: Vec::new(),
             monthly_limit: None,
+            monthly_token_limit: None,
             models: models.iter().map(|m| ModelPattern::parse(m).unwrap()).collect(),
         }
     }

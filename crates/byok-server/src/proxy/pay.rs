@@ -11,16 +11,15 @@ use std::sync::Arc;
 
 use byok_core::{
     AuditAction, AuditEvent, CredentialId, EnvCredential, Owner, ProviderId, ProviderSpec, SecretFields, Status, Tier,
-    Timestamp,
 };
 use byok_store::CredentialFilter;
 
 use super::caller::Caller;
 use super::refusal::Refusal;
 use crate::AppState;
-use crate::audit::RequestInfo;
-use crate::credential_cache::{Lookup, Pick};
-use crate::routes::{TierOutcome, exhausted_error, open_secrets, take_from_tier};
+use crate::audit::{RequestInfo, about_credential};
+use crate::credential_cache::Pick;
+use crate::routes::{TierOutcome, exhausted_error, open_secrets, take_from_tier, unlimited_pick};
 
 /// The credential a request goes out with.
 pub(super) struct Paid<'a> {
@@ -104,6 +103,15 @@ pub(super) async fn take_units<'a>(
 ) -> Result<Paid<'a>, Refusal> {
     let now = state.clock.now();
     let period = state.settings.period_anchor.period_start(now);
+    if let Some(key) = &caller.virtual_key
+        && let Some(budget) = key.monthly_token_limit
+    {
+        // Read from the database each time: tokens counted on any instance are seen.
+        let usage = state.store.virtual_key_usage(&key.token_id, period).await?;
+        if usage.is_some_and(|u| u.tokens_period >= budget) {
+            return Err(Refusal::KeyTokensExhausted(budget));
+        }
+    }
     let limited = caller.virtual_key.as_ref().and_then(|k| k.monthly_limit.map(|limit| (k.token_id, limit)));
     if let Some((token_id, limit)) = limited
         && !state.store.take_virtual_unit(&token_id, period, now).await?
@@ -117,18 +125,6 @@ pub(super) async fn take_units<'a>(
         tracing::error!(virtual_key = %token_id, error = %e, "a refused request's unit could not be given back");
     }
     paid
-}
-
-/// A credential along `caller`'s chain, without a unit of the virtual key (a retry of a
-/// request whose unit is taken).
-pub(super) async fn credential_only<'a>(
-    state: &'a AppState,
-    spec: &ProviderSpec,
-    caller: &Caller,
-    info: &RequestInfo,
-) -> Result<Paid<'a>, Refusal> {
-    let now = state.clock.now();
-    credential(state, spec, caller, info, state.settings.period_anchor.period_start(now), now).await
 }
 
 async fn credential<'a>(
@@ -146,7 +142,7 @@ async fn credential<'a>(
         if let Some(pick) = unlimited_pick(state, owner, &spec.id, period).await? {
             state
                 .audit
-                .submit(credential_used(audit, &pick.credential))
+                .submit(about_credential(audit, &pick.credential))
                 .await
                 .map_err(|e| Refusal::internal("audit", e))?;
             return Ok(paid(*tier, pick, true));
@@ -197,7 +193,7 @@ pub(super) async fn for_poll<'a>(
         if let Some(pick) = pick {
             state
                 .audit
-                .submit(credential_used(audit, &pick.credential))
+                .submit(about_credential(audit, &pick.credential))
                 .await
                 .map_err(|e| Refusal::internal("audit", e))?;
             return Ok(paid(*tier, pick, false));
@@ -212,6 +208,34 @@ pub(super) async fn for_poll<'a>(
     Err(no_credential(&spec.id, caller))
 }
 
+/// `owner`'s next usable credential of `tier` for a request sent again, skipping the
+/// `tried` ones, in the order `take_unit` tries them: one without a limit is counted
+/// after the answer, one with a limit gives a unit now (or is skipped). Its use is
+/// audited before the request goes out. `None` when the owner has no other.
+pub(super) async fn next_of_owner<'a>(
+    state: &'a AppState,
+    spec: &ProviderSpec,
+    caller: &Caller,
+    info: &RequestInfo,
+    (tier, owner): (Tier, &Owner),
+    tried: &[CredentialId],
+) -> Result<Option<Paid<'a>>, Refusal> {
+    let now = state.clock.now();
+    let period = state.settings.period_anchor.period_start(now);
+    let untried = usable_in_order(state, owner, &spec.id).await?.into_iter().filter(|c| !tried.contains(&c.id));
+    for c in untried {
+        let count_later = c.monthly_limit.is_none() && c.monthly_token_limit.is_none();
+        if !count_later && !state.store.take_unit_of(&c.id, period, now).await? {
+            continue;
+        }
+        let audit = use_event(caller, info, format!("source {tier}; attempt {}", tried.len() + 1));
+        state.audit.record(about_credential(audit, &c)).await.map_err(|e| Refusal::internal("audit", e))?;
+        let secrets = open_secrets(state, &c).await?;
+        return Ok(Some(paid(tier, Arc::new(Pick { credential: c, secrets }), count_later)));
+    }
+    Ok(None)
+}
+
 /// `owner`'s usable credential for `provider` in the order `take_unit` tries them
 /// (priority, then id), its limit aside.
 async fn first_usable(
@@ -219,29 +243,35 @@ async fn first_usable(
     owner: &Owner,
     provider: &ProviderId,
 ) -> Result<Option<byok_core::Credential>, Refusal> {
+    Ok(usable_in_order(state, owner, provider).await?.into_iter().next())
+}
+
+/// `owner`'s usable credentials for `provider`, in the order `take_unit` tries them.
+async fn usable_in_order(
+    state: &AppState,
+    owner: &Owner,
+    provider: &ProviderId,
+) -> Result<Vec<byok_core::Credential>, Refusal> {
     let filter = CredentialFilter {
         owners: Some(vec![owner.clone()]),
         provider: Some(provider.clone()),
         exclude_platform: false,
         after: None,
-        limit: MAX_CREDENTIALS_PER_POLL,
+        limit: MAX_CREDENTIALS_LOOKED_AT,
     };
-    let listed = state.store.list_credentials(&filter).await?;
-    Ok(listed.into_iter().filter(|c| c.enabled && c.status != Status::Error).min_by_key(|c| (c.priority, c.id)))
+    let mut usable: Vec<_> = state
+        .store
+        .list_credentials(&filter)
+        .await?
+        .into_iter()
+        .filter(|c| c.enabled && c.status != Status::Error)
+        .collect();
+    usable.sort_by_key(|c| (c.priority, c.id));
+    Ok(usable)
 }
 
-/// How many of an owner's credentials for one provider a poll looks through.
-const MAX_CREDENTIALS_PER_POLL: u32 = 1000;
-
-/// `audit` completed with the stored credential it used.
-fn credential_used(audit: AuditEvent, c: &byok_core::Credential) -> AuditEvent {
-    AuditEvent {
-        owner: Some(c.owner.to_string()),
-        credential_id: Some(c.id.to_string()),
-        provider: Some(c.provider.to_string()),
-        ..audit
-    }
-}
+/// How many of an owner's credentials for one provider a poll or a retry looks through.
+const MAX_CREDENTIALS_LOOKED_AT: u32 = 1000;
 
 /// `audit` completed with the platform's environment credential for `provider`.
 fn env_used(audit: AuditEvent, provider: &ProviderId) -> AuditEvent {
@@ -278,25 +308,4 @@ fn paid(tier: Tier, pick: Arc<Pick>, count_later: bool) -> Paid<'static> {
     let c = &pick.credential;
     tracing::debug!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
     Paid { keys: Keys::Stored(pick, tier), count_later }
-}
-
-/// The owner's pick when it has no monthly limit, from the cache or else the store
-/// (its secrets opened once, then kept with the entry).
-async fn unlimited_pick(
-    state: &AppState,
-    owner: &Owner,
-    provider: &ProviderId,
-    period: Timestamp,
-) -> Result<Option<Arc<Pick>>, Refusal> {
-    let stamp = match state.credential_cache.pick(owner, provider, period) {
-        Lookup::Hit(pick) => return Ok(Some(pick)),
-        Lookup::Miss(stamp) => stamp,
-    };
-    let Some(credential) = state.store.unlimited_pick(owner, provider, period).await? else { return Ok(None) };
-    let secrets = open_secrets(state, &credential).await?;
-    let pick = Arc::new(Pick { credential, secrets });
-    if let Some(stamp) = stamp {
-        state.credential_cache.put_pick(stamp, period, pick.clone());
-    }
-    Ok(Some(pick))
 }

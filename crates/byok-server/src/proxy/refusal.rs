@@ -42,6 +42,8 @@ pub enum Refusal {
     PayloadTooLarge(usize),
     #[error("this virtual key has used its monthly limit of {0} requests")]
     KeyQuotaExhausted(i64),
+    #[error("this virtual key has used its monthly budget of {0} tokens")]
+    KeyTokensExhausted(i64),
     #[error("{0}")]
     QuotaExhausted(String),
     #[error("{0}")]
@@ -75,7 +77,9 @@ impl Refusal {
             Refusal::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             Refusal::NotProxyable(_) => (StatusCode::BAD_REQUEST, "not_proxyable"),
             Refusal::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Refusal::KeyQuotaExhausted(_) => (StatusCode::TOO_MANY_REQUESTS, "virtual_key_quota_exhausted"),
+            Refusal::KeyQuotaExhausted(_) | Refusal::KeyTokensExhausted(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, "virtual_key_quota_exhausted")
+            }
             Refusal::QuotaExhausted(_) => (StatusCode::TOO_MANY_REQUESTS, "quota_exhausted"),
             Refusal::NoCredential(_) => (StatusCode::NOT_FOUND, "no_credential"),
             Refusal::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_error"),

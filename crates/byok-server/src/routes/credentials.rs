@@ -39,6 +39,10 @@ pub struct CreateCredential {
     #[schema(example = json!({"api_key": "sk-proj-…", "organization": "org-123"}))]
     pub fields: BTreeMap<String, String>,
     pub monthly_limit: Option<i64>,
+    /// Tokens the providers report for its proxied requests, allowed per usage period.
+    /// The request that crosses it finishes (tokens are known only after the answer);
+    /// the next is refused.
+    pub monthly_token_limit: Option<i64>,
     pub priority: Option<i64>,
     /// Test the submitted values with the provider first and refuse a definitely
     /// invalid credential (422 `validation_failed`). Default: the deployment's
@@ -59,6 +63,10 @@ pub struct PatchCredential {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub monthly_limit: Option<Option<i64>>,
+    /// `null` removes the token budget.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub monthly_token_limit: Option<Option<i64>>,
     /// With changed fields: test the new values first, as on create. Default: the
     /// deployment's `BYOK_VALIDATE_ON_CREATE`.
     pub validate: Option<bool>,
@@ -118,6 +126,7 @@ pub(crate) async fn create(
     let fields = body.fields.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect();
     let split = state.catalog.split_fields(provider.as_str(), fields)?;
     let monthly_limit = body.monthly_limit.map(check_limit).transpose()?;
+    let monthly_token_limit = body.monthly_token_limit.map(check_token_limit).transpose()?;
     let priority = check_priority(body.priority.unwrap_or(0))?;
     let verdict = if body.validate.unwrap_or(state.settings.validate_on_create) {
         let refused = AuditEvent {
@@ -131,6 +140,7 @@ pub(crate) async fn create(
     };
     let mut credential =
         new_credential(state, NewCredential { owner, provider, label, split, monthly_limit, priority });
+    credential.monthly_token_limit = monthly_token_limit;
     if let Some(outcome) = &verdict {
         apply_verdict(state, &mut credential, outcome);
     }
@@ -241,6 +251,9 @@ async fn try_update(
     }
     if let Some(limit) = body.monthly_limit {
         c.monthly_limit = limit.map(check_limit).transpose()?;
+    }
+    if let Some(budget) = body.monthly_token_limit {
+        c.monthly_token_limit = budget.map(check_token_limit).transpose()?;
     }
     if let Some(enabled) = body.enabled {
         c.enabled = enabled;
@@ -439,6 +452,14 @@ fn check_limit(limit: i64) -> Result<i64, ApiError> {
         Ok(limit)
     } else {
         Err(ApiError::InvalidField("invalid monthly_limit: must not be negative".into()))
+    }
+}
+
+fn check_token_limit(budget: i64) -> Result<i64, ApiError> {
+    if budget >= 0 {
+        Ok(budget)
+    } else {
+        Err(ApiError::InvalidField("invalid monthly_token_limit: must not be negative".into()))
     }
 }
 

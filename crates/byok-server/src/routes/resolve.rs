@@ -6,21 +6,19 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use byok_core::{
-    AuditAction, AuditEvent, Credential, OrgId, Owner, Principal, ProviderId, ProviderSpec, Role, SecretFields, Tier,
-    Timestamp, UserId, resolution_chain,
+    AuditAction, Credential, OrgId, Owner, Principal, ProviderId, ProviderSpec, Role, SecretFields, Tier, UserId,
+    resolution_chain,
 };
 use byok_providers::ShortLived;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::{self, RequestInfo, credential_event};
+use crate::audit::{self, RequestInfo, about_credential, credential_event};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
-use crate::sealing::binding;
+use crate::routes::take::{TierOutcome, exhausted_error, open_secrets, take_from_tier, unlimited_pick};
+use crate::usage_writer::UsageEvent;
 use crate::{ApiError, AppState};
-
-/// A take that keeps losing races gives up after this many rounds.
-const MAX_ROUNDS: usize = 8;
 
 fn yes() -> bool {
     true
@@ -91,12 +89,6 @@ struct Asked {
     scope: Option<String>,
 }
 
-pub(crate) enum TierOutcome {
-    Granted(Box<Credential>),
-    Exhausted,
-    Nothing,
-}
-
 /// Walks `user → org → platform`; takes one unit of quota from the first usable
 /// credential and answers its fields, or for `"form": "short_lived"` a token or session
 /// minted from them (cached until shortly before it expires).
@@ -147,6 +139,13 @@ pub async fn resolve(
             Form::Key => format!("source {tier}"),
             Form::ShortLived => format!("source {tier}; short-lived"),
         });
+        // Without a limit nothing is taken: the read is audited, durable before the
+        // secret leaves, and counted after the fact like a proxied request.
+        if let Some(pick) = unlimited_pick(&state, owner, &provider, period).await? {
+            state.audit.record(about_credential(audit, &pick.credential)).await?;
+            state.usage.record(UsageEvent::resolve(pick.credential.id));
+            return answer(&state, &principal, &info, *tier, &pick.credential, &pick.secrets, &asked).await;
+        }
         match take_from_tier(&state, owner, &provider, period, now, &audit).await? {
             TierOutcome::Granted(credential) => {
                 return open_answer(&state, &principal, &info, *tier, *credential, &asked).await;
@@ -206,53 +205,6 @@ fn asked(spec: &ProviderSpec, form: Form, scope: Option<String>) -> Result<Asked
     Ok(Asked { form, scope })
 }
 
-pub(crate) async fn take_from_tier(
-    state: &AppState,
-    owner: &Owner,
-    provider: &ProviderId,
-    period: Timestamp,
-    now: Timestamp,
-    audit: &AuditEvent,
-) -> Result<TierOutcome, ApiError> {
-    for _ in 0..MAX_ROUNDS {
-        if let Some(credential) = state.store.take_unit(owner, provider, period, now, Some(audit.clone())).await? {
-            return Ok(TierOutcome::Granted(Box::new(credential)));
-        }
-        let tier = state.store.tier_state(owner, provider, period).await?;
-        if tier.stale > 0 {
-            state.store.roll_over(owner, provider, period).await?;
-        } else if tier.usable == 0 {
-            return Ok(TierOutcome::Nothing);
-        } else if tier.exhausted >= tier.usable {
-            return Ok(TierOutcome::Exhausted);
-        }
-        // Otherwise another request took the last unit of the credential we aimed at
-        // while others still have some: try again.
-    }
-    Err(ApiError::internal("resolve", format!("no unit could be taken for {owner} after {MAX_ROUNDS} rounds")))
-}
-
-pub(crate) fn exhausted_error(owner: &Owner, provider: &ProviderId) -> ApiError {
-    ApiError::QuotaExhausted(format!("every `{provider}` credential of {owner} has reached its monthly limit"))
-}
-
-/// Opens a granted credential's secrets. One that does not open is marked failing and
-/// the request fails: it is never silently replaced by someone else's key.
-pub(crate) async fn open_secrets(state: &AppState, c: &Credential) -> Result<SecretFields, ApiError> {
-    match state.keyring.open(&binding(c), &c.sealed) {
-        Ok(secrets) => Ok(secrets),
-        Err(e) => {
-            tracing::error!(credential_id = %c.id, owner = %c.owner, error = %e, "credential secret did not open; marked failing");
-            let message = "the stored secret could not be opened; store the credential again";
-            state.store.mark_failing(&c.id, message, state.clock.now()).await?;
-            Err(ApiError::CredentialUnreadable(format!(
-                "credential {} of {} could not be opened and is now marked failing",
-                c.id, c.owner
-            )))
-        }
-    }
-}
-
 async fn open_answer(
     state: &AppState,
     principal: &Principal,
@@ -268,15 +220,28 @@ async fn open_answer(
             return Err(e);
         }
     };
+    answer(state, principal, info, tier, &c, &secrets, asked).await
+}
+
+/// The answer with `c`'s fields (`secrets` opened), or a credential minted from them.
+async fn answer(
+    state: &AppState,
+    principal: &Principal,
+    info: &RequestInfo,
+    tier: Tier,
+    c: &Credential,
+    secrets: &SecretFields,
+    asked: &Asked,
+) -> Result<Json<Resolved>, ApiError> {
     let (fields, expires_at) = match asked.form {
-        Form::Key => (stored_fields(&c.config, &secrets), None),
+        Form::Key => (stored_fields(&c.config, secrets), None),
         Form::ShortLived => {
             let minted =
-                short_lived(state, &c.id.to_string(), c.revision, &c.provider, &c.config, &secrets, asked).await;
+                short_lived(state, &c.id.to_string(), c.revision, &c.provider, &c.config, secrets, asked).await;
             let minted = match minted {
                 Ok(minted) => minted,
                 Err(e) => {
-                    let event = credential_event(principal, info, AuditAction::CredentialResolve, "failed", &c);
+                    let event = credential_event(principal, info, AuditAction::CredentialResolve, "failed", c);
                     state.audit.record(event).await?;
                     return Err(e);
                 }

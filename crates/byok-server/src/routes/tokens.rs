@@ -40,6 +40,9 @@ pub struct CreateToken {
     pub providers: Option<Vec<String>>,
     /// For `virtual` keys: requests allowed per usage period (default: no limit).
     pub monthly_limit: Option<i64>,
+    /// For `virtual` keys: tokens (as the providers report them) allowed per usage
+    /// period (default: no budget). The request that crosses it finishes; the next is refused.
+    pub monthly_token_limit: Option<i64>,
     /// For `virtual` keys: the models it may ask for, exact names or prefixes ending in
     /// `*` (default: any model).
     #[schema(example = json!(["gpt-4o-mini", "claude-3-5-*"]))]
@@ -71,7 +74,8 @@ pub async fn create_token(
         return Err(ApiError::Forbidden(format!("a {} token may not mint {} tokens", principal.role, role)));
     }
     let (owner, manage_orgs) = token_scope(role, body.owner.as_deref(), body.manage_orgs.unwrap_or_default())?;
-    let scope = virtual_scope(&state, role, body.providers, body.monthly_limit, body.models)?;
+    let scope =
+        virtual_scope(&state, role, body.providers, (body.monthly_limit, body.monthly_token_limit), body.models)?;
     let name = body.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 100 || n.chars().any(char::is_control)) {
         return Err(ApiError::InvalidField("invalid name: must be at most 100 printable characters".into()));
@@ -106,6 +110,7 @@ pub async fn create_token(
         token_id: token.id,
         providers: s.providers,
         monthly_limit: s.monthly_limit,
+        monthly_token_limit: s.monthly_token_limit,
         models: s.models,
     });
     let mut event = audit::event(&principal, &info, AuditAction::TokenCreate, "ok");
@@ -135,6 +140,7 @@ pub async fn create_token(
             expires_at: expires_at.map(Timestamp::to_rfc3339),
             providers: virtual_key.as_ref().map(|k| providers_view(&k.providers)),
             monthly_limit: virtual_key.as_ref().and_then(|k| k.monthly_limit),
+            monthly_token_limit: virtual_key.as_ref().and_then(|k| k.monthly_token_limit),
             models: virtual_key.as_ref().and_then(|k| models_view(&k.models)),
             sign_in_url,
         }),

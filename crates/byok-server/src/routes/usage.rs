@@ -45,6 +45,8 @@ pub struct CredentialUsage {
     /// Tokens providers reported for proxied requests, in all and this period.
     pub tokens_total: i64,
     pub tokens_period: i64,
+    /// Tokens allowed per usage period (`null`: no budget).
+    pub monthly_token_limit: Option<i64>,
     pub last_used_at: Option<String>,
     /// Newest first; the first is the current period.
     pub periods: Vec<PeriodUsage>,
@@ -106,6 +108,7 @@ pub async fn usage(
                 monthly_limit: c.monthly_limit,
                 tokens_total: tokens.get(&c.id).map_or(0, |t| t.total),
                 tokens_period: tokens.get(&c.id).map_or(0, |t| t.period),
+                monthly_token_limit: c.monthly_token_limit,
                 last_used_at: c.last_used_at.map(|t| t.to_rfc3339()),
                 periods,
             }

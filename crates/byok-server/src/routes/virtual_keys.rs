@@ -15,6 +15,7 @@ use crate::{ApiError, AppState};
 pub(crate) struct Scope {
     pub providers: Vec<ProviderId>,
     pub monthly_limit: Option<i64>,
+    pub monthly_token_limit: Option<i64>,
     pub models: Vec<ModelPattern>,
 }
 
@@ -28,13 +29,14 @@ pub(crate) fn virtual_scope(
     state: &AppState,
     role: Role,
     providers: Option<Vec<String>>,
-    monthly_limit: Option<i64>,
+    (monthly_limit, monthly_token_limit): (Option<i64>, Option<i64>),
     models: Option<Vec<String>>,
 ) -> Result<Option<Scope>, ApiError> {
     if role != Role::Virtual {
-        if providers.is_some() || monthly_limit.is_some() || models.is_some() {
+        if providers.is_some() || monthly_limit.is_some() || monthly_token_limit.is_some() || models.is_some() {
             return Err(ApiError::InvalidField(format!(
-                "invalid providers: only virtual keys have providers, monthly_limit and models, not {role} tokens"
+                "invalid providers: only virtual keys have providers, monthly_limit, monthly_token_limit and \
+                 models, not {role} tokens"
             )));
         }
         return Ok(None);
@@ -54,6 +56,9 @@ pub(crate) fn virtual_scope(
     if monthly_limit.is_some_and(|l| l < 0) {
         return Err(ApiError::InvalidField("invalid monthly_limit: must be 0 or more".into()));
     }
+    if monthly_token_limit.is_some_and(|l| l < 0) {
+        return Err(ApiError::InvalidField("invalid monthly_token_limit: must be 0 or more".into()));
+    }
     let names = providers.filter(|p| !p.is_empty()).ok_or_else(|| {
         ApiError::InvalidField(
             "invalid providers: a virtual key names the providers it may reach, or [\"*\"] for every provider".into(),
@@ -63,7 +68,7 @@ pub(crate) fn virtual_scope(
         if names.len() > 1 {
             return Err(ApiError::InvalidField("invalid providers: \"*\" stands alone".into()));
         }
-        return Ok(Some(Scope { providers: Vec::new(), monthly_limit, models }));
+        return Ok(Some(Scope { providers: Vec::new(), monthly_limit, monthly_token_limit, models }));
     }
     let mut ids: Vec<ProviderId> = Vec::new();
     for name in names {
@@ -72,7 +77,7 @@ pub(crate) fn virtual_scope(
             ids.push(id);
         }
     }
-    Ok(Some(Scope { providers: ids, monthly_limit, models }))
+    Ok(Some(Scope { providers: ids, monthly_limit, monthly_token_limit, models }))
 }
 
 /// Most model patterns a virtual key carries.
@@ -99,6 +104,8 @@ pub struct VirtualKeyUsageView {
     pub monthly_limit: Option<i64>,
     pub tokens_total: i64,
     pub tokens_period: i64,
+    /// Tokens allowed per usage period (`None`: no budget).
+    pub monthly_token_limit: Option<i64>,
     pub last_used_at: Option<String>,
 }
 
@@ -152,6 +159,7 @@ pub async fn get_token(
             monthly_limit: key.as_ref().and_then(|k| k.monthly_limit),
             tokens_total: u.tokens_total,
             tokens_period: u.tokens_period,
+            monthly_token_limit: key.as_ref().and_then(|k| k.monthly_token_limit),
             last_used_at: u.last_used_at.map(Timestamp::to_rfc3339),
         });
         let models = key.as_ref().and_then(|k| models_view(&k.models));

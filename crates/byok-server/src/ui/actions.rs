@@ -50,6 +50,7 @@ pub(crate) async fn set_enabled(
         enabled: Some(enabled),
         priority: None,
         monthly_limit: None,
+        monthly_token_limit: None,
         validate: None,
     };
     let c = update(&state, &session.principal, &info, &id, change).await?;
@@ -110,6 +111,7 @@ pub(crate) async fn use_platform(State(state): State<AppState>, form: SignedForm
                 enabled: Some(false),
                 priority: None,
                 monthly_limit: None,
+                monthly_token_limit: None,
                 validate: None,
             };
             update(&state, &session.principal, &info, &c.id.to_string(), change).await?;

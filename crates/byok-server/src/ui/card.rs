@@ -160,7 +160,11 @@ fn usage(c: &CredentialView) -> Markup {
         } @else {
             (u.period) " requests this month (no limit)"
         }
-        @if u.tokens_period > 0 {
+        @if let Some(budget) = u.monthly_token_limit {
+            br;
+            progress max=(budget.max(1)) value=(u.tokens_period.min(budget)) aria-label="Tokens this month against the budget" {}
+            " " (u.tokens_period) " of " (budget) " tokens this month"
+        } @else if u.tokens_period > 0 {
             ", " (u.tokens_period) " tokens"
         }
         @if let Some(alert) = limit_alert(u.period, u.monthly_limit) {

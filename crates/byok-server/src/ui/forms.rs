@@ -98,6 +98,7 @@ pub(crate) async fn create_submit(State(state): State<AppState>, form: SignedFor
                 label: Some(model.label.clone()).filter(|l| !l.is_empty()),
                 fields: submitted,
                 monthly_limit,
+                monthly_token_limit: None,
                 priority: None,
                 validate: Some(model.validate),
             };
@@ -168,6 +169,7 @@ pub(crate) async fn edit_submit(
                 enabled: None,
                 priority: None,
                 monthly_limit: Some(monthly_limit),
+                monthly_token_limit: None,
                 validate: Some(model.validate),
             };
             update(&state, &session.principal, &info, &id, body).await

@@ -82,8 +82,7 @@ async fn gcp_resolves_to_an_access_token_and_never_the_key_file(engine: Engine) 
     assert_eq!(minted(&w, "gcp"), 2);
 
     // Metered and audited like any resolve.
-    let view = w.app.get(&format!("/v1/credentials/{id}"), &w.svc).await;
-    assert_eq!(view.body["usage"]["total"], 3, "{}", view.text);
+    w.app.eventually(&format!("/v1/credentials/{id}"), |c| c["usage"]["total"] == 3).await;
     let audit = w.app.get(&format!("/v1/audit?credential={id}&action=credential.resolve"), &w.app.admin).await;
     let details: Vec<&str> =
         audit.body["items"].as_array().unwrap().iter().filter_map(|e| e["detail"].as_str()).collect();

@@ -458,6 +458,20 @@ impl TestApp {
         self.send(self.client.get(self.url(path)).bearer_auth(token)).await
     }
 
+    /// Waits (briefly) until `GET path`, asked by the admin, satisfies `done`: uses
+    /// without a limit are counted just after their answer.
+    pub async fn eventually(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = self.get(path, &self.admin).await;
+            if done(&r.body) {
+                return r.body;
+            }
+            assert!(std::time::Instant::now() < deadline, "{path} never got there: {}", r.text);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
         self.send(self.client.delete(self.url(path)).bearer_auth(token)).await
     }

@@ -2,9 +2,11 @@
 //! what comes back, what is counted, and how refusals look to each provider's SDK.
 
 mod audited;
+mod budgets;
 mod cache;
 mod canary;
 mod churn;
+mod failover;
 mod forwarding;
 mod keys;
 mod messaging_sdk;
@@ -18,8 +20,6 @@ mod sdk_media;
 mod sdk_search;
 mod streaming;
 mod surface;
-
-use std::time::{Duration, Instant};
 
 use byok::config::Layer;
 use byok_fakes::{FakeProviders, RecordedRequest, Scenario, fields};
@@ -116,15 +116,7 @@ impl World {
     /// Waits (briefly) until `GET path` satisfies `done`: usage is written just after
     /// the answer ends.
     pub async fn eventually(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let r = self.app.get(path, &self.app.admin).await;
-            if done(&r.body) {
-                return r.body;
-            }
-            assert!(Instant::now() < deadline, "{path} never got there: {}", r.text);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.app.eventually(path, done).await
     }
 }
 

@@ -1,8 +1,9 @@
-//! Counts of finished proxied requests (tokens per credential; requests of credentials
-//! and virtual keys that have no limit; tokens per virtual key), gathered in memory and
-//! written in one transaction per batch by a background task, so counting never delays
-//! an answer. Units of a limit are not counted here: they are taken, exactly, before a
-//! request is forwarded.
+//! Counts of resolves and finished proxied requests (requests of credentials and
+//! virtual keys that have no limit; tokens per credential and per virtual key),
+//! gathered in memory and written in one transaction per batch by a background task,
+//! so counting never delays an answer. Units of a limit are not counted here: they are
+//! taken, exactly, before a secret is handed out or a request is forwarded. Each use
+//! counted here is also in the audit log, durable before the secret left.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ const MAX_BATCH: usize = 10_000;
 /// transactions, each a commit (and on SQLite an fsync) of its own.
 const GATHER: Duration = Duration::from_millis(10);
 
-/// What one finished request adds.
+/// What one resolve or finished request adds.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UsageEvent {
     pub credential: Option<CredentialId>,
@@ -28,6 +29,19 @@ pub(crate) struct UsageEvent {
     /// Whether the virtual key's request is still to be counted (keys without a limit).
     pub count_request: bool,
     pub tokens: u64,
+}
+
+impl UsageEvent {
+    /// A resolve of a credential without a monthly limit.
+    pub(crate) fn resolve(credential: CredentialId) -> Self {
+        Self {
+            credential: Some(credential),
+            count_credential: true,
+            virtual_key: None,
+            count_request: false,
+            tokens: 0,
+        }
+    }
 }
 
 enum Message {
