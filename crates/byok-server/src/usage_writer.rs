@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_BATCH: usize = 10_000;
 /// How long the writer gathers events after the first of a batch: fewer, larger
 /// transactions, each a commit (and on SQLite an fsync) of its own.
-const GATHER: Duration = Duration::from_millis(10);
+const GATHER: Duration = Duration::from_millis(100);
 
 /// What one resolve or finished request adds.
 #[derive(Debug, Clone, Copy)]
