@@ -76,16 +76,21 @@ pub struct VirtualKeyUsage {
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_empty_provider_list_allows_every_provider() {
-        let openai = ProviderId::parse("openai").unwrap();
-        let mut key = VirtualKey {
+    /// A key for every provider and model, without limits.
+    fn unrestricted() -> VirtualKey {
+        VirtualKey {
             token_id: TokenId::new(),
             providers: Vec::new(),
             monthly_limit: None,
             monthly_token_limit: None,
             models: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn an_empty_provider_list_allows_every_provider() {
+        let openai = ProviderId::parse("openai").unwrap();
+        let mut key = unrestricted();
         assert!(key.allows(&openai));
         key.providers = vec![ProviderId::parse("anthropic").unwrap()];
         assert!(!key.allows(&openai));
@@ -93,13 +98,7 @@ mod tests {
 
     #[test]
     fn models_match_exactly_or_by_prefix() {
-        let mut key = VirtualKey {
-            token_id: TokenId::new(),
-            providers: Vec::new(),
-            monthly_limit: None,
-            monthly_token_limit: None,
-            models: Vec::new(),
-        };
+        let mut key = unrestricted();
         assert!(key.allows_model("anything"), "no list allows every model");
         key.models = vec![ModelPattern::parse("gpt-4o-mini").unwrap(), ModelPattern::parse("claude-3-5-*").unwrap()];
         assert!(key.allows_model("gpt-4o-mini") && key.allows_model("claude-3-5-sonnet-20241022"));
