@@ -51,6 +51,18 @@ run_wrk() {
   echo "$rps $p50 $p99 $bad $total"
 }
 
+# The sum of every credential's `usage.total`, page by page.
+sum_usage() {
+  local svc="$1" sum=0 page="/v1/usage?limit=500"
+  while [ -n "$page" ]; do
+    local body; body=$(curl -fs "http://127.0.0.1:$BYOK_PORT$page" -H "authorization: Bearer $svc")
+    sum=$((sum + $(jq '[.items[].total] | add // 0' <<<"$body")))
+    local next; next=$(jq -r '.next // empty' <<<"$body")
+    page=${next:+/v1/usage?limit=500&cursor=$next}
+  done
+  echo "$sum"
+}
+
 bench_byok() {
   local engine="$1" url="$2"
   local admin="byok_adm_$(openssl rand -hex 32)"
@@ -68,16 +80,15 @@ bench_byok() {
     -d '{"owner":"user:u{}","provider":"openai","fields":{"api_key":"sk-bench-key-of-user-u{}-abcdef"}}'
   local result
   result=$(BENCH_TOKEN="$svc" BENCH_USERS="$USERS" run_wrk bench/resolve.lua "http://127.0.0.1:$BYOK_PORT" "$WORK/wrk-byok-$engine.txt")
-  # Every answered resolve was counted: the sum of usage equals the 2xx answers.
-  # Every answered resolve was counted: the sum of the credentials' usage.
-  local counted
-  counted=0
-  local page="/v1/usage?limit=500"
-  while [ -n "$page" ]; do
-    local body; body=$(curl -fs "http://127.0.0.1:$BYOK_PORT$page" -H "authorization: Bearer $svc")
-    counted=$((counted + $(jq '[.items[].total] | add // 0' <<<"$body")))
-    local next; next=$(jq -r '.next // empty' <<<"$body")
-    page=${next:+/v1/usage?limit=500&cursor=$next}
+  # Every answered resolve was counted: the sum of the credentials' usage reaches the
+  # answers wrk saw. Uses without a limit are counted just after their answers, so the
+  # sum is read again (for up to 5 s) while the usage writer catches up.
+  local answered counted
+  answered=$(awk '{print $5}' <<<"$result")
+  for _ in $(seq 1 50); do
+    counted=$(sum_usage "$svc")
+    [ "$counted" -ge "$answered" ] && break
+    sleep 0.1
   done
   local rss
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
