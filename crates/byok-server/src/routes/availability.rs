@@ -1,12 +1,13 @@
 //! `GET /v1/availability`: per provider, whether a key would be found for a user or
 //! org and from which tier, walked as `/v1/resolve` walks it, without taking a unit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::State;
 use byok_core::{
-    Credential, OrgId, Owner, Principal, ProviderId, Role, Status, Tier, Timestamp, UserId, resolution_chain,
+    Credential, CredentialId, OrgId, Owner, Principal, ProviderId, Role, Status, Tier, Timestamp, UserId,
+    resolution_chain,
 };
 use byok_store::CredentialFilter;
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ use crate::auth::Auth;
 use crate::extract::ApiQuery;
 use crate::routes::credentials::forbidden_owner;
 use crate::sealing::current_period;
+use crate::token_counts::token_counts;
 use crate::{ApiError, AppState};
 
 const PAGE: u32 = 500;
@@ -105,6 +107,7 @@ pub(crate) async fn availability_of(
         tiers.push((tier, credentials_by_provider(state, &owner).await?));
     }
     let period = current_period(state);
+    let spent = budgets_spent(state, &tiers).await?;
     let platform_ids_visible = matches!(principal.role, Role::Admin | Role::Service);
     Ok(state
         .catalog
@@ -112,17 +115,19 @@ pub(crate) async fn availability_of(
         .map(|spec| {
             let found = tiers.iter().find_map(|(tier, by_provider)| {
                 let held = by_provider.get(&spec.id).map(Vec::as_slice).unwrap_or_default();
-                tier_answer(*tier, held, period, platform_ids_visible || *tier != Tier::Platform).or_else(|| {
-                    let env = (*tier == Tier::Platform).then(|| state.platform_env.get(&spec.id)).flatten()?;
-                    Some(ProviderAvailability {
-                        provider: String::new(),
-                        usable: true,
-                        source: Some(Tier::Platform.as_str()),
-                        credential_id: Some(format!("env:{}", env.provider)),
-                        status: None,
-                        reason: None,
-                    })
-                })
+                tier_answer(*tier, held, (period, &spent), platform_ids_visible || *tier != Tier::Platform).or_else(
+                    || {
+                        let env = (*tier == Tier::Platform).then(|| state.platform_env.get(&spec.id)).flatten()?;
+                        Some(ProviderAvailability {
+                            provider: String::new(),
+                            usable: true,
+                            source: Some(Tier::Platform.as_str()),
+                            credential_id: Some(format!("env:{}", env.provider)),
+                            status: None,
+                            reason: None,
+                        })
+                    },
+                )
             });
             let nothing = ProviderAvailability {
                 provider: String::new(),
@@ -137,12 +142,42 @@ pub(crate) async fn availability_of(
         .collect())
 }
 
+/// The credentials among `tiers` whose token budget is spent this period.
+async fn budgets_spent(
+    state: &AppState,
+    tiers: &[(Tier, HashMap<ProviderId, Vec<Credential>>)],
+) -> Result<HashSet<CredentialId>, ApiError> {
+    let budgeted: Vec<Credential> = tiers
+        .iter()
+        .flat_map(|(_, by_provider)| by_provider.values().flatten())
+        .filter(|c| c.monthly_token_limit.is_some())
+        .cloned()
+        .collect();
+    if budgeted.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let tokens = token_counts(state, &budgeted).await?;
+    Ok(budgeted
+        .iter()
+        .filter(|c| c.monthly_token_limit.is_some_and(|budget| tokens.get(&c.id).is_some_and(|t| t.period >= budget)))
+        .map(|c| c.id)
+        .collect())
+}
+
 /// What one tier answers for a provider, as resolve's take would: the usable
 /// credential first by priority that has quota left; `quota_exhausted` when every
-/// usable one is at its limit (resolve stops there); `None` when it has no usable one.
-fn tier_answer(tier: Tier, held: &[Credential], period: Timestamp, id_visible: bool) -> Option<ProviderAvailability> {
-    let exhausted =
-        |c: &Credential| c.period_start >= period && c.monthly_limit.is_some_and(|limit| c.usage_period >= limit);
+/// usable one is at its limit or token budget (resolve stops there); `None` when it has
+/// no usable one.
+fn tier_answer(
+    tier: Tier,
+    held: &[Credential],
+    (period, spent): (Timestamp, &HashSet<CredentialId>),
+    id_visible: bool,
+) -> Option<ProviderAvailability> {
+    let exhausted = |c: &Credential| {
+        (c.period_start >= period && c.monthly_limit.is_some_and(|limit| c.usage_period >= limit))
+            || spent.contains(&c.id)
+    };
     let mut usable: Vec<&Credential> = held.iter().filter(|c| c.enabled && c.status != Status::Error).collect();
     usable.sort_by_key(|c| (c.priority, c.id));
     let first = *usable.first()?;

@@ -73,6 +73,14 @@ async fn a_credentials_token_budget_moves_requests_to_the_next_key(engine: Engin
     assert_eq!(refused.status, 429, "{}", refused.text);
     assert_eq!(refused.body["error"]["code"], "quota_exhausted", "OpenAI's error shape: {}", refused.text);
     assert_eq!(w.fakes.requests_to("openai").len(), 2, "the refused request never reached the provider");
+    let available = w.app.get("/v1/availability?user=sol", &w.svc).await;
+    let openai = available.body["items"].as_array().unwrap().iter().find(|i| i["provider"] == "openai").unwrap();
+    assert_eq!(
+        (&openai["usable"], &openai["reason"]),
+        (&json!(false), &json!("quota_exhausted")),
+        "{}",
+        available.text
+    );
     let usage = w.app.get("/v1/usage?owner=user:sol", &w.svc).await;
     let item = &usage.body["items"][0];
     assert_eq!((&item["tokens_period"], &item["monthly_token_limit"]), (&json!(28), &json!(20)), "{}", usage.text);
