@@ -89,6 +89,12 @@ pub struct Credential {
 }
 
 impl Credential {
+    /// Whether any use must be checked against a limit before it starts (a monthly
+    /// request limit or token budget); one without is counted after the fact.
+    pub fn is_limited(&self) -> bool {
+        self.monthly_limit.is_some() || self.monthly_token_limit.is_some()
+    }
+
     /// The status people see: a disabled credential is `disabled` whatever it was,
     /// an enabled one under test `verifying`.
     pub fn effective_status(&self) -> Status {

@@ -138,7 +138,7 @@ macro_rules! impl_proxy_store {
                     .fetch_optional(&self.pool)
                     .await?;
                 let pick: Option<byok_core::Credential> = row.map(TryInto::try_into).transpose()?;
-                Ok(pick.filter(|c| c.monthly_limit.is_none() && c.monthly_token_limit.is_none()))
+                Ok(pick.filter(|c| !c.is_limited()))
             }
 
             async fn record_proxy_usage(

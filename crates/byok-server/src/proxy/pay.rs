@@ -224,7 +224,7 @@ pub(super) async fn next_of_owner<'a>(
     let period = state.settings.period_anchor.period_start(now);
     let untried = usable_in_order(state, owner, &spec.id).await?.into_iter().filter(|c| !tried.contains(&c.id));
     for c in untried {
-        let count_later = c.monthly_limit.is_none() && c.monthly_token_limit.is_none();
+        let count_later = !c.is_limited();
         if !count_later && !state.store.take_unit_of(&c.id, period, now).await? {
             continue;
         }

@@ -125,8 +125,8 @@ pub(crate) async fn create(
     let label = body.label.as_deref().map(Label::parse).transpose()?.unwrap_or_default();
     let fields = body.fields.into_iter().map(|(k, v)| (k, SecretValue::new(v))).collect();
     let split = state.catalog.split_fields(provider.as_str(), fields)?;
-    let monthly_limit = body.monthly_limit.map(check_limit).transpose()?;
-    let monthly_token_limit = body.monthly_token_limit.map(check_token_limit).transpose()?;
+    let monthly_limit = body.monthly_limit.map(|l| check_limit("monthly_limit", l)).transpose()?;
+    let monthly_token_limit = body.monthly_token_limit.map(|l| check_limit("monthly_token_limit", l)).transpose()?;
     let priority = check_priority(body.priority.unwrap_or(0))?;
     let verdict = if body.validate.unwrap_or(state.settings.validate_on_create) {
         let refused = AuditEvent {
@@ -250,10 +250,10 @@ async fn try_update(
         c.priority = check_priority(priority)?;
     }
     if let Some(limit) = body.monthly_limit {
-        c.monthly_limit = limit.map(check_limit).transpose()?;
+        c.monthly_limit = limit.map(|l| check_limit("monthly_limit", l)).transpose()?;
     }
     if let Some(budget) = body.monthly_token_limit {
-        c.monthly_token_limit = budget.map(check_token_limit).transpose()?;
+        c.monthly_token_limit = budget.map(|b| check_limit("monthly_token_limit", b)).transpose()?;
     }
     if let Some(enabled) = body.enabled {
         c.enabled = enabled;
@@ -447,20 +447,9 @@ fn check_priority(p: i64) -> Result<i64, ApiError> {
     }
 }
 
-fn check_limit(limit: i64) -> Result<i64, ApiError> {
-    if limit >= 0 {
-        Ok(limit)
-    } else {
-        Err(ApiError::InvalidField("invalid monthly_limit: must not be negative".into()))
-    }
-}
-
-fn check_token_limit(budget: i64) -> Result<i64, ApiError> {
-    if budget >= 0 {
-        Ok(budget)
-    } else {
-        Err(ApiError::InvalidField("invalid monthly_token_limit: must not be negative".into()))
-    }
+/// A monthly limit or budget (`field` names it in the error): 0 or more.
+fn check_limit(field: &str, limit: i64) -> Result<i64, ApiError> {
+    if limit >= 0 { Ok(limit) } else { Err(ApiError::InvalidField(format!("invalid {field}: must not be negative"))) }
 }
 
 pub(crate) fn forbidden_owner(owner: &Owner) -> ApiError {
