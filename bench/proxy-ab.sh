@@ -4,6 +4,9 @@
 # each build on a fresh SQLite database (virtual key, metering on) and runs wrk on the
 # same chat completion, JSON and SSE, at 1 and 32 connections.
 # Usage: bench/proxy-ab.sh BYOK_A BYOK_B [ROUNDS]   (BENCH_DURATION, default 8s)
+# The cost of a limit: the same build twice, with fields added to B's (or A's) virtual
+# key or credential, e.g. BENCH_VK_B='"rate_limit_per_minute":100000000' or
+# BENCH_CREDENTIAL_B='"monthly_limit":100000000' (also BENCH_VK_A, BENCH_CREDENTIAL_A).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +32,7 @@ wait_http "http://127.0.0.1:$MOCK_PORT/v1/models"
 
 # → "req/s p50_us p99_us non2xx" for one build, one answer kind, one connection count.
 measure() {
-  local bin="$1" stream="$2" conns="$3" dir
+  local bin="$1" stream="$2" conns="$3" vk_extra="$4" credential_extra="$5" dir
   dir="$(mktemp -d "$WORK/run.XXXX")"
   local admin="byok_adm_$(openssl rand -hex 32)"
   BYOK_MASTER_KEY="$("$bin" keygen)" DATABASE_URL="sqlite://$dir/byok.db" BYOK_ADMIN_TOKEN="$admin" \
@@ -42,9 +45,9 @@ measure() {
   svc=$(curl -fs -X POST "$base/v1/tokens" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
     -d '{"role":"service"}' | jq -r .token)
   curl -fs -o /dev/null -X POST "$base/v1/credentials" -H "authorization: Bearer $svc" -H 'content-type: application/json' \
-    -d '{"owner":"user:bench","provider":"openai","fields":{"api_key":"sk-bench-upstream-key-0123456789"}}'
+    -d '{"owner":"user:bench","provider":"openai","fields":{"api_key":"sk-bench-upstream-key-0123456789"}'"${credential_extra:+,$credential_extra}"'}'
   vk=$(curl -fs -X POST "$base/v1/tokens" -H "authorization: Bearer $svc" -H 'content-type: application/json' \
-    -d '{"role":"virtual","owner":"user:bench","providers":["openai"]}' | jq -r .token)
+    -d '{"role":"virtual","owner":"user:bench","providers":["openai"]'"${vk_extra:+,$vk_extra}"'}' | jq -r .token)
   local threads=$(( conns == 1 ? 1 : 2 ))
   BENCH_TOKEN="$vk" BENCH_STREAM="$stream" wrk -t"$threads" -c"$conns" -d"$DURATION" --latency \
     -s bench/proxy_chat.lua "$base/v1/proxy/openai/v1/chat/completions" > "$dir/wrk.txt"
@@ -59,8 +62,12 @@ for round in $(seq 1 "$ROUNDS"); do
   for stream in false true; do
     for conns in 1 32; do
       for build in A B; do
-        bin=$([ "$build" = A ] && echo "$A" || echo "$B")
-        read -r rps p50 p99 bad <<< "$(measure "$bin" "$stream" "$conns")"
+        if [ "$build" = A ]; then
+          bin="$A" vk_extra="${BENCH_VK_A:-}" credential_extra="${BENCH_CREDENTIAL_A:-}"
+        else
+          bin="$B" vk_extra="${BENCH_VK_B:-}" credential_extra="${BENCH_CREDENTIAL_B:-}"
+        fi
+        read -r rps p50 p99 bad <<< "$(measure "$bin" "$stream" "$conns" "$vk_extra" "$credential_extra")"
         echo "| $round | $build | $([ "$stream" = true ] && echo SSE || echo JSON) | $conns | $rps | $p50 | $p99 | $bad |"
       done
     done

@@ -75,6 +75,8 @@ pub struct Credential {
     pub monthly_limit: Option<i64>,
     /// Tokens (as the providers report them to the proxy) allowed per usage period.
     pub monthly_token_limit: Option<i64>,
+    /// Requests allowed per calendar minute, across instances.
+    pub rate_limit_per_minute: Option<i64>,
     pub usage_total: i64,
     pub usage_period: i64,
     pub period_start: Timestamp,

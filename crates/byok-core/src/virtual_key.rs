@@ -13,6 +13,8 @@ pub struct VirtualKey {
     pub monthly_limit: Option<i64>,
     /// Tokens (as the providers report them) allowed per usage period; `None` is unlimited.
     pub monthly_token_limit: Option<i64>,
+    /// Requests allowed per calendar minute, across instances; `None` is unlimited.
+    pub rate_limit_per_minute: Option<i64>,
     /// The models it may ask for: exact names, or prefixes ending in `*`; empty allows
     /// every model.
     pub models: Vec<ModelPattern>,
@@ -83,6 +85,7 @@ mod tests {
             providers: Vec::new(),
             monthly_limit: None,
             monthly_token_limit: None,
+            rate_limit_per_minute: None,
             models: Vec::new(),
         }
     }

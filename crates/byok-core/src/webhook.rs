@@ -221,6 +221,7 @@ mod tests {
             priority: 0,
             monthly_limit: None,
             monthly_token_limit: None,
+            rate_limit_per_minute: None,
             usage_total: 0,
             usage_period: 0,
             period_start: at,

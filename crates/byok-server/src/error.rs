@@ -40,8 +40,9 @@ pub enum ApiError {
     NoCredential { detail: String, tiers: Vec<String> },
     #[error("{0}")]
     QuotaExhausted(String),
-    #[error("{0}")]
-    RateLimited(String),
+    /// Too many requests; `retry-after` says when the next may go.
+    #[error("{detail}")]
+    RateLimited { detail: String, retry_after_secs: u64 },
     #[error("{0}")]
     ValidationFailed(String),
     #[error("{0}")]
@@ -120,7 +121,7 @@ impl ApiError {
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             ApiError::NoCredential { .. } => (StatusCode::NOT_FOUND, "no_credential", "No credential"),
             ApiError::QuotaExhausted(_) => (StatusCode::TOO_MANY_REQUESTS, "quota_exhausted", "Quota exhausted"),
-            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Rate limited"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Rate limited"),
             ApiError::ValidationFailed(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed")
             }
@@ -148,6 +149,9 @@ impl IntoResponse for ApiError {
             Problem { kind: format!("urn:byok:problem:{code}"), title, status: status.as_u16(), detail, code, tiers };
         let mut response = (status, axum::Json(problem)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let ApiError::RateLimited { retry_after_secs, .. } = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

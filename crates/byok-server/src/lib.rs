@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod jwt;
 mod metrics;
+mod minute_limits;
 mod openapi;
 mod probing;
 mod proxy;

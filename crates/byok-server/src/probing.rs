@@ -36,10 +36,14 @@ impl ProbeLimiter {
             *used = 0;
         }
         if *used >= self.per_minute {
-            return Err(ApiError::RateLimited(format!(
-                "at most {} connection tests per minute for {owner}; try again shortly",
-                self.per_minute
-            )));
+            let left = Duration::from_secs(60).saturating_sub(now.duration_since(*start));
+            return Err(ApiError::RateLimited {
+                detail: format!(
+                    "at most {} connection tests per minute for {owner}; try again shortly",
+                    self.per_minute
+                ),
+                retry_after_secs: left.as_secs().max(1),
+            });
         }
         *used += 1;
         Ok(())

@@ -39,6 +39,7 @@ pub fn new_credential(state: &AppState, new: NewCredential) -> Credential {
         priority: new.priority,
         monthly_limit: new.monthly_limit,
         monthly_token_limit: None,
+        rate_limit_per_minute: None,
         usage_total: 0,
         usage_period: 0,
         period_start: state.settings.period_anchor.period_start(now),

@@ -128,6 +128,8 @@ pub struct Inner {
     pub(crate) proxy: ProxyState,
     /// Counts of uses without a limit (resolves and proxied requests), written after the fact.
     pub(crate) usage: UsageWriter,
+    /// This instance's leases of per-minute limits.
+    pub(crate) minute_limits: crate::minute_limits::MinuteLimits,
 }
 
 impl AppState {
@@ -160,6 +162,7 @@ impl AppState {
             audit,
             proxy,
             usage,
+            minute_limits: crate::minute_limits::MinuteLimits::default(),
         }))
     }
 

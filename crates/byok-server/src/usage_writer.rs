@@ -46,6 +46,8 @@ impl UsageEvent {
 
 enum Message {
     Event(UsageEvent),
+    /// Write this event without gathering more first, then say so.
+    Durable(UsageEvent, oneshot::Sender<()>),
     /// Write what is gathered now, then say so.
     Flush(oneshot::Sender<()>),
 }
@@ -68,11 +70,19 @@ impl UsageWriter {
                         batch.push(event);
                         tokio::time::sleep(GATHER).await;
                     }
+                    Message::Durable(event, done) => {
+                        batch.push(event);
+                        flushes.push(done);
+                    }
                     Message::Flush(done) => flushes.push(done),
                 }
                 while batch.len() < MAX_BATCH {
                     match queue.try_recv() {
                         Ok(Message::Event(event)) => batch.push(event),
+                        Ok(Message::Durable(event, done)) => {
+                            batch.push(event);
+                            flushes.push(done);
+                        }
                         Ok(Message::Flush(done)) => flushes.push(done),
                         Err(_) => break,
                     }
@@ -99,6 +109,16 @@ impl UsageWriter {
         if counts && self.events.send(Message::Event(event)).is_err() {
             tracing::warn!("proxy usage writer has stopped; a request's usage was not recorded");
         }
+    }
+
+    /// Records `event` at once, without the gathering pause: the receiver hears when it
+    /// is written (or the writer has stopped).
+    pub(crate) fn record_durably(&self, event: UsageEvent) -> oneshot::Receiver<()> {
+        let (done, written) = oneshot::channel();
+        if self.events.send(Message::Durable(event, done)).is_err() {
+            tracing::warn!("proxy usage writer has stopped; a request's usage was not recorded");
+        }
+        written
     }
 
     /// Waits until every event recorded so far is written (at shutdown).

@@ -19,6 +19,8 @@ pub struct UsageView {
     pub tokens_period: i64,
     /// Tokens allowed per usage period (`null`: no budget).
     pub monthly_token_limit: Option<i64>,
+    /// Requests allowed per calendar minute (`null`: no limit).
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 /// A credential as answered: public configuration and hints, never a secret.
@@ -77,6 +79,7 @@ impl CredentialView {
                 tokens_total: 0,
                 tokens_period: 0,
                 monthly_token_limit: c.monthly_token_limit,
+                rate_limit_per_minute: c.rate_limit_per_minute,
             },
             version: c.version,
             created_at: c.created_at.to_rfc3339(),
@@ -168,6 +171,9 @@ pub struct TokenCreated {
     /// For virtual keys: tokens allowed per usage period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monthly_token_limit: Option<i64>,
+    /// For virtual keys: requests allowed per calendar minute.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_minute: Option<i64>,
     /// For virtual keys limited to certain models: the names and `*` prefixes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<String>>,

@@ -4,13 +4,13 @@
 /// Inserts credentials, each with its first version.
 macro_rules! insert_credential_rows {
     ($db:ty, $tx:expr, $credentials:expr) => {{
-        // 24 parameters a row: 400 rows stay under SQLite's 32,766 parameters.
+        // 25 parameters a row: 400 rows stay under SQLite's 32,766 parameters.
         for chunk in $credentials.chunks(400) {
             let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
                 "INSERT INTO credentials (id, owner, provider, label, config, secret_hints, key_id, sealed, status, ",
                 "status_message, last_tested_at, last_used_at, enabled, priority, monthly_limit, usage_total, ",
                 "usage_period, period_start, version, revision, created_at, updated_at, verifying_since, ",
-                "monthly_token_limit) "
+                "monthly_token_limit, rate_limit_per_minute) "
             ));
             q.push_values(chunk, |mut row, c: &byok_core::Credential| {
                 row.push_bind(c.id.to_string())
@@ -36,7 +36,8 @@ macro_rules! insert_credential_rows {
                     .push_bind(c.created_at.millis())
                     .push_bind(c.updated_at.millis())
                     .push_bind(c.verifying_since.map(|t| t.millis()))
-                    .push_bind(c.monthly_token_limit);
+                    .push_bind(c.monthly_token_limit)
+                    .push_bind(c.rate_limit_per_minute);
             });
             q.build().execute(&mut *$tx).await?;
             let mut q = sqlx::QueryBuilder::<$db>::new(
@@ -64,7 +65,8 @@ macro_rules! update_credential_row {
             "status = $6, status_message = $7, last_tested_at = $8, enabled = $9, priority = $10, ",
             "monthly_limit = $11, version = $12, updated_at = $13, revision = revision + 1, ",
             // A test mark belongs to the secret it tests: a new secret brings its own.
-            "verifying_since = CASE WHEN version = $12 THEN verifying_since ELSE $16 END, monthly_token_limit = $17 ",
+            "verifying_since = CASE WHEN version = $12 THEN verifying_since ELSE $16 END, monthly_token_limit = $17, ",
+            "rate_limit_per_minute = $18 ",
             "WHERE id = $14 AND revision = $15"
         ))
         .bind(c.label.as_str())
@@ -84,6 +86,7 @@ macro_rules! update_credential_row {
         .bind(c.revision)
         .bind(c.verifying_since.map(|t| t.millis()))
         .bind(c.monthly_token_limit)
+        .bind(c.rate_limit_per_minute)
         .execute(&mut *$tx)
         .await?;
         let applied = done.rows_affected() == 1;
@@ -117,8 +120,8 @@ macro_rules! insert_virtual_key_rows {
         let models: Vec<&str> = key.models.iter().map(|m| m.as_str()).collect();
         sqlx::query(concat!(
             "INSERT INTO virtual_keys (token_id, providers, monthly_limit, usage_total, usage_period, ",
-            "period_start, tokens_total, tokens_period, models, monthly_token_limit) ",
-            "VALUES ($1, $2, $3, 0, 0, $4, 0, 0, $5, $6)"
+            "period_start, tokens_total, tokens_period, models, monthly_token_limit, rate_limit_per_minute) ",
+            "VALUES ($1, $2, $3, 0, 0, $4, 0, 0, $5, $6, $7)"
         ))
         .bind(key.token_id.to_string())
         .bind($crate::rows::to_json(&providers))
@@ -126,6 +129,7 @@ macro_rules! insert_virtual_key_rows {
         .bind($period.millis())
         .bind((!models.is_empty()).then(|| $crate::rows::to_json(&models)))
         .bind(key.monthly_token_limit)
+        .bind(key.rate_limit_per_minute)
         .execute(&mut *$tx)
         .await?;
         true

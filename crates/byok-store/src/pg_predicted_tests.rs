@@ -33,6 +33,7 @@ fn row(id: &str, owner: &str) -> CredentialRow {
         priority: 0,
         monthly_limit: None,
         monthly_token_limit: None,
+        rate_limit_per_minute: None,
         usage_total: 1,
         usage_period: 1,
         period_start: 0,

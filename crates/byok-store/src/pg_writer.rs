@@ -341,5 +341,6 @@ pub(crate) fn credential_row(r: &Row) -> Result<CredentialRow, tokio_postgres::E
         updated_at: r.try_get(21)?,
         verifying_since: r.try_get(22)?,
         monthly_token_limit: r.try_get(23)?,
+        rate_limit_per_minute: r.try_get(24)?,
     })
 }

@@ -9,11 +9,12 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 /// A `virtual_keys` row's settings.
-pub(crate) type VirtualKeyRow = (String, String, Option<i64>, Option<String>, Option<i64>);
+pub(crate) type VirtualKeyRow = (String, String, Option<i64>, Option<String>, Option<i64>, Option<i64>);
 
-/// `(token_id, providers JSON, monthly_limit, models JSON, monthly_token_limit)` as stored.
+/// `(token_id, providers JSON, monthly_limit, models JSON, monthly_token_limit,
+/// rate_limit_per_minute)` as stored.
 pub(crate) fn virtual_key(
-    (id, providers, monthly_limit, models, monthly_token_limit): VirtualKeyRow,
+    (id, providers, monthly_limit, models, monthly_token_limit, rate_limit_per_minute): VirtualKeyRow,
 ) -> Result<VirtualKey, StoreError> {
     let names: Vec<String> = serde_json::from_str(&providers).map_err(|e| corrupt("virtual key providers", e))?;
     let models: Vec<String> = match models {
@@ -29,6 +30,7 @@ pub(crate) fn virtual_key(
             .map_err(|e| corrupt("virtual key providers", e))?,
         monthly_limit,
         monthly_token_limit,
+        rate_limit_per_minute,
         models: models
             .iter()
             .map(|m| byok_core::ModelPattern::parse(m))

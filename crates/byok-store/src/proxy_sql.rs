@@ -28,7 +28,7 @@ macro_rules! impl_proxy_store {
                 token_id: &byok_core::TokenId,
             ) -> Result<Option<byok_core::VirtualKey>, $crate::StoreError> {
                 let row: Option<$crate::proxy_rows::VirtualKeyRow> = sqlx::query_as(concat!(
-                    "SELECT token_id, providers, monthly_limit, models, monthly_token_limit ",
+                    "SELECT token_id, providers, monthly_limit, models, monthly_token_limit, rate_limit_per_minute ",
                     "FROM virtual_keys WHERE token_id = $1"
                 ))
                         .bind(token_id.to_string())
@@ -96,6 +96,51 @@ macro_rules! impl_proxy_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn return_unit_of(
+                &self,
+                id: &byok_core::CredentialId,
+                period: byok_core::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(concat!(
+                    "UPDATE credentials SET usage_total = usage_total - 1, usage_period = usage_period - 1 ",
+                    "WHERE id = $1 AND period_start = $2 AND usage_period > 0"
+                ))
+                .bind(id.to_string())
+                .bind(period.millis())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn lease_minute_units(
+                &self,
+                subject: &str,
+                window_start: i64,
+                limit: i64,
+            ) -> Result<i64, $crate::StoreError> {
+                // SET expressions read the row as it was: `granted` is this lease.
+                let granted: Option<i64> = sqlx::query_scalar(concat!(
+                    "INSERT INTO minute_windows (subject, window_start, used, granted) VALUES ($1, $2, ",
+                    "CASE WHEN $3 / 8 > 1 THEN $3 / 8 ELSE 1 END, CASE WHEN $3 / 8 > 1 THEN $3 / 8 ELSE 1 END) ",
+                    "ON CONFLICT (subject, window_start) DO UPDATE SET ",
+                    "granted = CASE WHEN ($3 - minute_windows.used) / 8 > 1 THEN ($3 - minute_windows.used) / 8 ELSE 1 END, ",
+                    "used = minute_windows.used + CASE WHEN ($3 - minute_windows.used) / 8 > 1 ",
+                    "THEN ($3 - minute_windows.used) / 8 ELSE 1 END ",
+                    "WHERE minute_windows.used < $3 RETURNING granted"
+                ))
+                .bind(subject)
+                .bind(window_start)
+                .bind(limit)
+                .fetch_optional(&self.pool)
+                .await?;
+                sqlx::query("DELETE FROM minute_windows WHERE subject = $1 AND window_start < $2")
+                    .bind(subject)
+                    .bind(window_start)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(granted.unwrap_or(0))
             }
 
             async fn return_virtual_unit(

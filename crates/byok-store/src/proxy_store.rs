@@ -61,6 +61,15 @@ pub trait ProxyStore: Send + Sync + 'static {
     /// key of a tier). False when it is disabled, failing, at its limit or still in an
     /// older period.
     async fn take_unit_of(&self, id: &CredentialId, period: Timestamp, now: Timestamp) -> Result<bool, StoreError>;
+    /// Gives back a unit of this credential's monthly limit taken in `period` for a
+    /// request that did not go out.
+    async fn return_unit_of(&self, id: &CredentialId, period: Timestamp) -> Result<(), StoreError>;
+    /// Leases units of `subject`'s per-minute `limit` in the minute starting at
+    /// `window_start` (milliseconds): an eighth of what is left, at least one, with one
+    /// conditional upsert of the minute's row, so instances together never lease more
+    /// than the limit. 0 when the minute's units are all leased. Rows of older minutes
+    /// of `subject` are removed.
+    async fn lease_minute_units(&self, subject: &str, window_start: i64, limit: i64) -> Result<i64, StoreError>;
     /// The credential [`crate::Store::take_unit`] would pick for `owner` and `provider`
     /// in the period starting at `period`, if it has no monthly limit: no limit can be
     /// overrun, so its request is counted afterwards (with `record_proxy_usage`) instead

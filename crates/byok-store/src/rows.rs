@@ -33,6 +33,7 @@ pub(crate) struct CredentialRow {
     pub updated_at: i64,
     pub verifying_since: Option<i64>,
     pub monthly_token_limit: Option<i64>,
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -81,6 +82,7 @@ impl TryFrom<CredentialRow> for Credential {
             priority: r.priority,
             monthly_limit: r.monthly_limit,
             monthly_token_limit: r.monthly_token_limit,
+            rate_limit_per_minute: r.rate_limit_per_minute,
             usage_total: r.usage_total,
             usage_period: r.usage_period,
             period_start: Timestamp::from_millis(r.period_start),

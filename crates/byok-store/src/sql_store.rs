@@ -6,7 +6,7 @@ macro_rules! credential_columns {
     () => {
         "id, owner, provider, label, config, secret_hints, key_id, sealed, status, status_message, last_tested_at, \
          last_used_at, enabled, priority, monthly_limit, usage_total, usage_period, period_start, version, revision, \
-         created_at, updated_at, verifying_since, monthly_token_limit"
+         created_at, updated_at, verifying_since, monthly_token_limit, rate_limit_per_minute"
     };
 }
 

@@ -195,6 +195,7 @@ fn credential_row(r: &Row<'_>) -> rusqlite::Result<CredentialRow> {
         updated_at: r.get(21)?,
         verifying_since: r.get(22)?,
         monthly_token_limit: r.get(23)?,
+        rate_limit_per_minute: r.get(24)?,
     })
 }
 

@@ -1,7 +1,10 @@
 //! The provider's answer on its way back: status and headers as they came, the body
 //! streamed chunk by chunk as it arrives, its token usage read in passing, and the
-//! request's usage recorded when the stream ends, fails, or the client goes away.
+//! request's usage recorded when the stream ends, fails, or the client goes away. The
+//! answer of a request under a token budget ends only once its tokens are written: a
+//! request that starts after it is over, on any instance, sees them.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -12,6 +15,7 @@ use axum::response::Response;
 use byok_core::ProviderId;
 use byok_providers::{Answer, AnswerBody, BodyError, UsageMeter};
 use futures::Stream;
+use tokio::sync::oneshot;
 
 use super::forward::response_headers;
 use crate::usage_writer::{UsageEvent, UsageWriter};
@@ -27,6 +31,9 @@ pub(super) struct Settlement {
     pub provider: ProviderId,
     pub status: u16,
     pub started: Instant,
+    /// Whether the virtual key or the credential has a token budget: the answer ends
+    /// once its tokens are written.
+    pub budgeted: bool,
 }
 
 impl Settlement {
@@ -43,7 +50,19 @@ impl Settlement {
         self.settle(None, "failed; sent again with the next key");
     }
 
-    fn settle(mut self, tokens: Option<u64>, ending: &'static str) {
+    fn settle(self, tokens: Option<u64>, ending: &'static str) {
+        let (writer, event) = self.logged(tokens, ending);
+        writer.record(event);
+    }
+
+    /// [`Self::settle`] without the writer's gathering pause: the receiver hears when
+    /// the counts are written.
+    fn settle_durably(self, tokens: Option<u64>, ending: &'static str) -> oneshot::Receiver<()> {
+        let (writer, event) = self.logged(tokens, ending);
+        writer.record_durably(event)
+    }
+
+    fn logged(mut self, tokens: Option<u64>, ending: &'static str) -> (UsageWriter, UsageEvent) {
         self.event.tokens = tokens.unwrap_or(0);
         tracing::info!(
             provider = %self.provider,
@@ -55,7 +74,7 @@ impl Settlement {
             elapsed_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "proxied request finished"
         );
-        self.writer.record(self.event);
+        (self.writer, self.event)
     }
 }
 
@@ -64,6 +83,8 @@ struct Metered {
     inner: AnswerBody,
     meter: UsageMeter,
     settlement: Option<Settlement>,
+    /// The end of a budgeted answer, held until its tokens are written.
+    held_end: Option<oneshot::Receiver<()>>,
 }
 
 impl Stream for Metered {
@@ -71,6 +92,15 @@ impl Stream for Metered {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(written) = &mut this.held_end {
+            return match Pin::new(written).poll(cx) {
+                Poll::Ready(_) => {
+                    this.held_end = None;
+                    Poll::Ready(None)
+                }
+                Poll::Pending => Poll::Pending,
+            };
+        }
         let polled = Pin::new(&mut this.inner).poll_next(cx);
         match &polled {
             Poll::Ready(Some(Ok(chunk))) => this.meter.feed(chunk),
@@ -80,11 +110,14 @@ impl Stream for Metered {
                     s.settle(this.meter.finish(), "upstream error");
                 }
             }
-            Poll::Ready(None) => {
-                if let Some(s) = this.settlement.take() {
-                    s.settle(this.meter.finish(), "complete");
+            Poll::Ready(None) => match this.settlement.take() {
+                Some(s) if s.budgeted => {
+                    this.held_end = Some(s.settle_durably(this.meter.finish(), "complete"));
+                    return self.poll_next(cx);
                 }
-            }
+                Some(s) => s.settle(this.meter.finish(), "complete"),
+                None => {}
+            },
             Poll::Pending => {}
         }
         polled
@@ -104,10 +137,14 @@ impl Drop for Metered {
 /// The client's answer for the provider's `upstream` answer.
 pub(super) fn stream_back(upstream: Answer, settlement: Settlement, attempts: u32) -> Response {
     let status = StatusCode::from_u16(upstream.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let headers = response_headers(&upstream.headers);
+    let mut headers = response_headers(&upstream.headers);
+    if settlement.budgeted {
+        // Without a length the server reads the body to its end, which is held.
+        headers.remove(header::CONTENT_LENGTH);
+    }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let meter = UsageMeter::for_content_type(content_type);
-    let body = Metered { inner: upstream.body, meter, settlement: Some(settlement) };
+    let body = Metered { inner: upstream.body, meter, settlement: Some(settlement), held_end: None };
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = status;
     *response.headers_mut() = headers;

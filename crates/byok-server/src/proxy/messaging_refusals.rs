@@ -36,7 +36,8 @@ pub(super) fn twilio(status: StatusCode, code: &str, message: &str) -> Value {
 /// `{"statusCode", "name", "message"}` with the status and name Resend documents for
 /// the same failure (a missing key 401 `missing_api_key`, an unknown one 403
 /// `invalid_api_key`, a key that may not do this 401 `restricted_api_key`, a monthly
-/// limit 429 `monthly_quota_exceeded`), and byok's code beside them.
+/// limit 429 `monthly_quota_exceeded`, a per-minute one 429 `rate_limit_exceeded`), and
+/// byok's code beside them.
 pub(super) fn resend(refusal: &Refusal, status: StatusCode, code: &str, message: &str) -> (StatusCode, Value) {
     let (status, name) = match refusal {
         Refusal::MissingKey => (StatusCode::UNAUTHORIZED, "missing_api_key"),
@@ -47,6 +48,7 @@ pub(super) fn resend(refusal: &Refusal, status: StatusCode, code: &str, message:
         Refusal::KeyQuotaExhausted(_) | Refusal::KeyTokensExhausted(_) | Refusal::QuotaExhausted(_) => {
             (status, "monthly_quota_exceeded")
         }
+        Refusal::RateLimited { .. } => (status, "rate_limit_exceeded"),
         _ => match status.as_u16() {
             404 => (status, "not_found"),
             500..=599 => (status, "application_error"),

@@ -162,6 +162,8 @@ async fn forward(
             provider: spec.id.clone(),
             status: 0,
             started,
+            budgeted: caller.virtual_key.as_ref().is_some_and(|k| k.monthly_token_limit.is_some())
+                || paid.token_budgeted(),
         };
         match state.prober.upstream().send(parts.method.clone(), &out_url, out_headers, out_body).await {
             Ok(answer) => {

@@ -58,6 +58,7 @@ mod tests {
             providers: Vec::new(),
             monthly_limit: None,
             monthly_token_limit: None,
+            rate_limit_per_minute: None,
             models: models.iter().map(|m| ModelPattern::parse(m).unwrap()).collect(),
         }
     }

@@ -4,22 +4,26 @@
 //! credential without a monthly limit has nothing to overrun: it comes from the
 //! instance's credential cache, its use is audited in the audit writer's next batch,
 //! and its request is counted when the answer is over, in a batch, which keeps the
-//! database off the request path.
+//! database off the request path. Per-minute limits (the key's, then the credential's)
+//! spend units this instance leased (`crate::minute_limits`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use byok_core::{
-    AuditAction, AuditEvent, CredentialId, EnvCredential, Owner, ProviderId, ProviderSpec, SecretFields, Status, Tier,
+    AuditAction, AuditEvent, CredentialId, EnvCredential, Owner, ProviderId, ProviderSpec, SecretFields, Tier,
 };
-use byok_store::CredentialFilter;
 
 use super::caller::Caller;
 use super::refusal::Refusal;
 use crate::AppState;
 use crate::audit::{RequestInfo, about_credential};
 use crate::credential_cache::Pick;
-use crate::routes::{TierOutcome, exhausted_error, open_secrets, take_from_tier, unlimited_pick};
+use crate::minute_limits::{Limited, OverLimit};
+use crate::routes::{
+    TierOutcome, admit_credential, exhausted_error, minute_limit_error, next_usable, open_secrets, take_from_tier,
+    undo_take, unlimited_pick, usable_in_order,
+};
 
 /// The credential a request goes out with.
 pub(super) struct Paid<'a> {
@@ -52,6 +56,11 @@ impl Paid<'_> {
             Keys::Stored(pick, _) => Some((pick.credential.id, pick.credential.version)),
             Keys::Env(_) => None,
         }
+    }
+
+    /// Whether the stored credential has a token budget.
+    pub fn token_budgeted(&self) -> bool {
+        matches!(&self.keys, Keys::Stored(pick, _) if pick.credential.monthly_token_limit.is_some())
     }
 
     /// The tier of a stored credential (none for a platform key from the environment).
@@ -104,6 +113,16 @@ pub(super) async fn take_units<'a>(
     let now = state.clock.now();
     let period = state.settings.period_anchor.period_start(now);
     if let Some(key) = &caller.virtual_key
+        && let Some(limit) = key.rate_limit_per_minute
+        && let Err(over) =
+            state.minute_limits.admit(state.store.as_ref(), &Limited::VirtualKey(key.token_id), limit, now).await?
+    {
+        return Err(Refusal::RateLimited {
+            message: format!("this virtual key has used its limit of {limit} requests per minute"),
+            retry_after_secs: over.retry_after_secs,
+        });
+    }
+    if let Some(key) = &caller.virtual_key
         && let Some(budget) = key.monthly_token_limit
     {
         // Read from the database each time: tokens counted on any instance are seen.
@@ -140,6 +159,9 @@ async fn credential<'a>(
         // Without a limit nothing is taken now (the request is counted after the
         // answer); the secret's use is queued for the audit log before it goes out.
         if let Some(pick) = unlimited_pick(state, owner, &spec.id, period).await? {
+            if let Err(over) = admit_credential(state, &pick.credential).await? {
+                return past_minute_limit(state, spec, caller, info, (*tier, owner), pick.credential.id, over).await;
+            }
             state
                 .audit
                 .submit(about_credential(audit, &pick.credential))
@@ -150,6 +172,10 @@ async fn credential<'a>(
         // Otherwise the use is audited in the transaction that takes its unit.
         match take_from_tier(state, owner, &spec.id, period, now, &audit).await? {
             TierOutcome::Granted(c) => {
+                if let Err(over) = admit_credential(state, &c).await? {
+                    undo_take(state, &c, period, audit).await?;
+                    return past_minute_limit(state, spec, caller, info, (*tier, owner), c.id, over).await;
+                }
                 let secrets = open_secrets(state, &c).await?;
                 return Ok(paid(*tier, Arc::new(Pick { credential: *c, secrets }), false));
             }
@@ -209,9 +235,8 @@ pub(super) async fn for_poll<'a>(
 }
 
 /// `owner`'s next usable credential of `tier` for a request sent again, skipping the
-/// `tried` ones, in the order `take_unit` tries them: one without a limit is counted
-/// after the answer, one with a limit gives a unit now (or is skipped). Its use is
-/// audited before the request goes out. `None` when the owner has no other.
+/// `tried` ones, in the order `take_unit` tries them; its use is audited before the
+/// request goes out. `None` when the owner has no other.
 pub(super) async fn next_of_owner<'a>(
     state: &'a AppState,
     spec: &ProviderSpec,
@@ -220,20 +245,44 @@ pub(super) async fn next_of_owner<'a>(
     (tier, owner): (Tier, &Owner),
     tried: &[CredentialId],
 ) -> Result<Option<Paid<'a>>, Refusal> {
-    let now = state.clock.now();
-    let period = state.settings.period_anchor.period_start(now);
-    let untried = usable_in_order(state, owner, &spec.id).await?.into_iter().filter(|c| !tried.contains(&c.id));
-    for c in untried {
-        let count_later = !c.is_limited();
-        if !count_later && !state.store.take_unit_of(&c.id, period, now).await? {
-            continue;
-        }
-        let audit = use_event(caller, info, format!("source {tier}; attempt {}", tried.len() + 1));
-        state.audit.record(about_credential(audit, &c)).await.map_err(|e| Refusal::internal("audit", e))?;
-        let secrets = open_secrets(state, &c).await?;
-        return Ok(Some(paid(tier, Arc::new(Pick { credential: c, secrets }), count_later)));
-    }
-    Ok(None)
+    let detail = format!("source {tier}; attempt {}", tried.len() + 1);
+    another_of_owner(state, spec, caller, info, (tier, owner), tried, detail).await
+}
+
+/// The owner's first pick was at its per-minute limit: the next of the tier that is
+/// not, or 429 `rate_limited` (the bill never moves to another tier for it).
+async fn past_minute_limit<'a>(
+    state: &'a AppState,
+    spec: &ProviderSpec,
+    caller: &Caller,
+    info: &RequestInfo,
+    (tier, owner): (Tier, &Owner),
+    first: CredentialId,
+    over: OverLimit,
+) -> Result<Paid<'a>, Refusal> {
+    let detail = format!("source {tier}; the first pick was at its per-minute limit");
+    another_of_owner(state, spec, caller, info, (tier, owner), &[first], detail)
+        .await?
+        .ok_or_else(|| minute_limit_error(owner, &spec.id, over).into())
+}
+
+/// [`next_usable`] for the proxy: the credential's use audited and its secrets opened.
+async fn another_of_owner<'a>(
+    state: &'a AppState,
+    spec: &ProviderSpec,
+    caller: &Caller,
+    info: &RequestInfo,
+    (tier, owner): (Tier, &Owner),
+    tried: &[CredentialId],
+    detail: String,
+) -> Result<Option<Paid<'a>>, Refusal> {
+    let period = state.settings.period_anchor.period_start(state.clock.now());
+    let Some(c) = next_usable(state, owner, &spec.id, tried, period).await? else { return Ok(None) };
+    let audit = use_event(caller, info, detail);
+    state.audit.record(about_credential(audit, &c)).await.map_err(|e| Refusal::internal("audit", e))?;
+    let secrets = open_secrets(state, &c).await?;
+    let count_later = !c.is_limited();
+    Ok(Some(paid(tier, Arc::new(Pick { credential: c, secrets }), count_later)))
 }
 
 /// `owner`'s usable credential for `provider` in the order `take_unit` tries them
@@ -245,33 +294,6 @@ async fn first_usable(
 ) -> Result<Option<byok_core::Credential>, Refusal> {
     Ok(usable_in_order(state, owner, provider).await?.into_iter().next())
 }
-
-/// `owner`'s usable credentials for `provider`, in the order `take_unit` tries them.
-async fn usable_in_order(
-    state: &AppState,
-    owner: &Owner,
-    provider: &ProviderId,
-) -> Result<Vec<byok_core::Credential>, Refusal> {
-    let filter = CredentialFilter {
-        owners: Some(vec![owner.clone()]),
-        provider: Some(provider.clone()),
-        exclude_platform: false,
-        after: None,
-        limit: MAX_CREDENTIALS_LOOKED_AT,
-    };
-    let mut usable: Vec<_> = state
-        .store
-        .list_credentials(&filter)
-        .await?
-        .into_iter()
-        .filter(|c| c.enabled && c.status != Status::Error)
-        .collect();
-    usable.sort_by_key(|c| (c.priority, c.id));
-    Ok(usable)
-}
-
-/// How many of an owner's credentials for one provider a poll or a retry looks through.
-const MAX_CREDENTIALS_LOOKED_AT: u32 = 1000;
 
 /// `audit` completed with the platform's environment credential for `provider`.
 fn env_used(audit: AuditEvent, provider: &ProviderId) -> AuditEvent {

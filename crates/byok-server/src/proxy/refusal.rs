@@ -46,6 +46,8 @@ pub enum Refusal {
     KeyTokensExhausted(i64),
     #[error("{0}")]
     QuotaExhausted(String),
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_secs: u64 },
     #[error("{0}")]
     NoCredential(String),
     #[error("{0}")]
@@ -81,6 +83,7 @@ impl Refusal {
                 (StatusCode::TOO_MANY_REQUESTS, "virtual_key_quota_exhausted")
             }
             Refusal::QuotaExhausted(_) => (StatusCode::TOO_MANY_REQUESTS, "quota_exhausted"),
+            Refusal::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Refusal::NoCredential(_) => (StatusCode::NOT_FOUND, "no_credential"),
             Refusal::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_error"),
             Refusal::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
@@ -116,17 +119,22 @@ impl Refusal {
         };
         let mut response = (status, body.to_string()).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Refusal::RateLimited { retry_after_secs, .. } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
         response
     }
 }
 
 /// `{"error": {"message", "type", "param", "code"}}`; the SDK picks its error class
 /// from the status (401 AuthenticationError, 403 PermissionDeniedError, 404
-/// NotFoundError, 429 RateLimitError).
+/// NotFoundError, 429 RateLimitError), and the type from the kind of 429 OpenAI's own
+/// answers give (`requests` for a per-minute limit, `insufficient_quota` for a budget).
 fn openai(status: StatusCode, code: &str, message: &str) -> Value {
     let kind = match status.as_u16() {
         401 => "invalid_request_error",
         403 => "permission_error",
+        429 if code == "rate_limited" => "requests",
         429 => "insufficient_quota",
         500..=599 => "server_error",
         _ => "invalid_request_error",
@@ -193,6 +201,9 @@ impl From<ApiError> for Refusal {
     fn from(e: ApiError) -> Self {
         match e {
             ApiError::QuotaExhausted(m) => Refusal::QuotaExhausted(m),
+            ApiError::RateLimited { detail, retry_after_secs } => {
+                Refusal::RateLimited { message: detail, retry_after_secs }
+            }
             ApiError::NoCredential { detail, .. } => Refusal::NoCredential(detail),
             ApiError::CredentialUnreadable(m) => Refusal::CredentialUnreadable(m),
             ApiError::Unavailable => Refusal::Unavailable,

@@ -43,6 +43,10 @@ pub struct CreateCredential {
     /// The request that crosses it finishes (tokens are known only after the answer);
     /// the next is refused.
     pub monthly_token_limit: Option<i64>,
+    /// Requests (resolves and proxied uses) allowed per calendar minute, on all
+    /// instances together; at the limit the owner's next usable credential is used, or
+    /// the request is refused (429 `rate_limited`, with `retry-after`).
+    pub rate_limit_per_minute: Option<i64>,
     pub priority: Option<i64>,
     /// Test the submitted values with the provider first and refuse a definitely
     /// invalid credential (422 `validation_failed`). Default: the deployment's
@@ -67,6 +71,10 @@ pub struct PatchCredential {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub monthly_token_limit: Option<Option<i64>>,
+    /// `null` removes the per-minute limit.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub rate_limit_per_minute: Option<Option<i64>>,
     /// With changed fields: test the new values first, as on create. Default: the
     /// deployment's `BYOK_VALIDATE_ON_CREATE`.
     pub validate: Option<bool>,
@@ -127,6 +135,7 @@ pub(crate) async fn create(
     let split = state.catalog.split_fields(provider.as_str(), fields)?;
     let monthly_limit = body.monthly_limit.map(|l| check_limit("monthly_limit", l)).transpose()?;
     let monthly_token_limit = body.monthly_token_limit.map(|l| check_limit("monthly_token_limit", l)).transpose()?;
+    let rate_limit_per_minute = body.rate_limit_per_minute.map(check_rate_limit).transpose()?;
     let priority = check_priority(body.priority.unwrap_or(0))?;
     let verdict = if body.validate.unwrap_or(state.settings.validate_on_create) {
         let refused = AuditEvent {
@@ -141,6 +150,7 @@ pub(crate) async fn create(
     let mut credential =
         new_credential(state, NewCredential { owner, provider, label, split, monthly_limit, priority });
     credential.monthly_token_limit = monthly_token_limit;
+    credential.rate_limit_per_minute = rate_limit_per_minute;
     if let Some(outcome) = &verdict {
         apply_verdict(state, &mut credential, outcome);
     }
@@ -254,6 +264,9 @@ async fn try_update(
     }
     if let Some(budget) = body.monthly_token_limit {
         c.monthly_token_limit = budget.map(|b| check_limit("monthly_token_limit", b)).transpose()?;
+    }
+    if let Some(limit) = body.rate_limit_per_minute {
+        c.rate_limit_per_minute = limit.map(check_rate_limit).transpose()?;
     }
     if let Some(enabled) = body.enabled {
         c.enabled = enabled;
@@ -450,6 +463,18 @@ fn check_priority(p: i64) -> Result<i64, ApiError> {
 /// A monthly limit or budget (`field` names it in the error): 0 or more.
 fn check_limit(field: &str, limit: i64) -> Result<i64, ApiError> {
     if limit >= 0 { Ok(limit) } else { Err(ApiError::InvalidField(format!("invalid {field}: must not be negative"))) }
+}
+
+/// The largest `rate_limit_per_minute` taken.
+const MAX_RATE_LIMIT: i64 = 1_000_000_000;
+
+/// A per-minute limit: at least one request (a key that may make none is disabled).
+pub(crate) fn check_rate_limit(limit: i64) -> Result<i64, ApiError> {
+    if (1..=MAX_RATE_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::InvalidField(format!("invalid rate_limit_per_minute: must be 1 to {MAX_RATE_LIMIT}")))
+    }
 }
 
 pub(crate) fn forbidden_owner(owner: &Owner) -> ApiError {

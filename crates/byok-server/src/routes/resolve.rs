@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use byok_core::{
-    AuditAction, Credential, OrgId, Owner, Principal, ProviderId, ProviderSpec, Role, SecretFields, Tier, UserId,
-    resolution_chain,
+    AuditAction, AuditEvent, Credential, CredentialId, OrgId, Owner, Principal, ProviderId, ProviderSpec, Role,
+    SecretFields, Tier, UserId, resolution_chain,
 };
 use byok_providers::ShortLived;
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,11 @@ use utoipa::ToSchema;
 use crate::audit::{self, RequestInfo, about_credential, credential_event};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
-use crate::routes::take::{TierOutcome, exhausted_error, open_secrets, take_from_tier, unlimited_pick};
+use crate::minute_limits::OverLimit;
+use crate::routes::take::{
+    TierOutcome, admit_credential, exhausted_error, minute_limit_error, next_usable, open_secrets, take_from_tier,
+    undo_take, unlimited_pick,
+};
 use crate::usage_writer::UsageEvent;
 use crate::{ApiError, AppState};
 
@@ -97,7 +101,7 @@ struct Asked {
         (status = 200, body = Resolved),
         (status = 403, description = "not a service token (`forbidden`), or the org's cloud credentials leave only short-lived (`short_lived_only`)", body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no usable credential (`no_credential`, with `tiers`)", body = crate::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "the tier's credentials are at their limits (`quota_exhausted`)", body = crate::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "the tier's credentials are at their monthly limits (`quota_exhausted`) or per-minute limits (`rate_limited`, with `retry-after`)", body = crate::Problem, content_type = "application/problem+json"),
         (status = 502, description = "the cloud did not mint a short-lived credential from the stored one (`mint_failed`)", body = crate::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn resolve(
@@ -142,12 +146,31 @@ pub async fn resolve(
         // Without a limit nothing is taken: the read is audited, durable before the
         // secret leaves, and counted after the fact like a proxied request.
         if let Some(pick) = unlimited_pick(&state, owner, &provider, period).await? {
+            if let Err(over) = admit_credential(&state, &pick.credential).await? {
+                let first = (pick.credential.id, over);
+                return past_minute_limit(&state, &principal, &info, (*tier, owner, &provider), first, audit, &asked)
+                    .await;
+            }
             state.audit.record(about_credential(audit, &pick.credential)).await?;
             state.usage.record(UsageEvent::resolve(pick.credential.id));
             return answer(&state, &principal, &info, *tier, &pick.credential, &pick.secrets, &asked).await;
         }
         match take_from_tier(&state, owner, &provider, period, now, &audit).await? {
             TierOutcome::Granted(credential) => {
+                if let Err(over) = admit_credential(&state, &credential).await? {
+                    undo_take(&state, &credential, period, audit.clone()).await?;
+                    let first = (credential.id, over);
+                    return past_minute_limit(
+                        &state,
+                        &principal,
+                        &info,
+                        (*tier, owner, &provider),
+                        first,
+                        audit,
+                        &asked,
+                    )
+                    .await;
+                }
                 return open_answer(&state, &principal, &info, *tier, *credential, &asked).await;
             }
             TierOutcome::Exhausted if !body.fallback_on_exhausted => return Err(exhausted_error(owner, &provider)),
@@ -203,6 +226,28 @@ fn asked(spec: &ProviderSpec, form: Form, scope: Option<String>) -> Result<Asked
         }
     }
     Ok(Asked { form, scope })
+}
+
+/// The owner's first pick was at its per-minute limit: the tier's next credential that
+/// is not (its read audited before it leaves, and counted), or 429 `rate_limited`.
+async fn past_minute_limit(
+    state: &AppState,
+    principal: &Principal,
+    info: &RequestInfo,
+    (tier, owner, provider): (Tier, &Owner, &ProviderId),
+    (first, over): (CredentialId, OverLimit),
+    audit: AuditEvent,
+    asked: &Asked,
+) -> Result<Json<Resolved>, ApiError> {
+    let period = state.settings.period_anchor.period_start(state.clock.now());
+    let Some(c) = next_usable(state, owner, provider, &[first], period).await? else {
+        return Err(minute_limit_error(owner, provider, over));
+    };
+    state.audit.record(about_credential(audit, &c)).await?;
+    if !c.is_limited() {
+        state.usage.record(UsageEvent::resolve(c.id));
+    }
+    open_answer(state, principal, info, tier, c, asked).await
 }
 
 async fn open_answer(

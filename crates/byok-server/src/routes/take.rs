@@ -1,12 +1,16 @@
 //! Who pays for a resolve or a proxied request: a unit taken exactly from a credential
 //! with a monthly limit, or the owner's pick when it has none (nothing to overrun: it
 //! comes from the instance's credential cache and its use is counted after the fact).
+//! A credential with a per-minute limit spends a unit of its minute too; one at that
+//! limit passes the request to the owner's next usable credential.
 
 use std::sync::Arc;
 
-use byok_core::{AuditEvent, Credential, Owner, ProviderId, SecretFields, Timestamp};
+use byok_core::{AuditEvent, Credential, CredentialId, Owner, ProviderId, SecretFields, Status, Timestamp};
+use byok_store::CredentialFilter;
 
 use crate::credential_cache::{Lookup, Pick};
+use crate::minute_limits::{Limited, OverLimit};
 use crate::sealing::binding;
 use crate::{ApiError, AppState};
 
@@ -89,3 +93,90 @@ pub(crate) async fn unlimited_pick(
     }
     Ok(Some(pick))
 }
+
+/// Spends a unit of `c`'s per-minute limit, if it has one.
+pub(crate) async fn admit_credential(state: &AppState, c: &Credential) -> Result<Result<(), OverLimit>, ApiError> {
+    let Some(limit) = c.rate_limit_per_minute else { return Ok(Ok(())) };
+    let who = Limited::Credential(c.id);
+    Ok(state.minute_limits.admit(state.store.as_ref(), &who, limit, state.clock.now()).await?)
+}
+
+/// A credential granted by `take_unit` whose per-minute limit then refused the request:
+/// its monthly unit is given back, and the audit log says the secret did not go out
+/// after all (`audit` is the entry written with the take).
+pub(crate) async fn undo_take(
+    state: &AppState,
+    c: &Credential,
+    period: Timestamp,
+    audit: AuditEvent,
+) -> Result<(), ApiError> {
+    state.store.return_unit_of(&c.id, period).await?;
+    let event = AuditEvent {
+        outcome: "rate_limited".into(),
+        detail: Some("not used: its per-minute limit was reached; the unit taken was given back".into()),
+        ..crate::audit::about_credential(audit, c)
+    };
+    state.audit.record(event).await?;
+    Ok(())
+}
+
+/// `owner`'s usable credentials for `provider` not yet `tried`, in the order
+/// `take_unit` tries them: the first within all its limits, its units taken (a monthly
+/// one if it has a monthly limit or token budget, a minute one if it has a per-minute
+/// limit).
+pub(crate) async fn next_usable(
+    state: &AppState,
+    owner: &Owner,
+    provider: &ProviderId,
+    tried: &[CredentialId],
+    period: Timestamp,
+) -> Result<Option<Credential>, ApiError> {
+    for c in usable_in_order(state, owner, provider).await?.into_iter().filter(|c| !tried.contains(&c.id)) {
+        // The minute first: a unit of it spent in vain costs nothing durable.
+        if admit_credential(state, &c).await?.is_err() {
+            continue;
+        }
+        if c.is_limited() && !state.store.take_unit_of(&c.id, period, state.clock.now()).await? {
+            continue;
+        }
+        return Ok(Some(c));
+    }
+    Ok(None)
+}
+
+/// Every usable credential of the owner's that was left is at its per-minute limit.
+pub(crate) fn minute_limit_error(owner: &Owner, provider: &ProviderId, over: OverLimit) -> ApiError {
+    ApiError::RateLimited {
+        detail: format!("every usable `{provider}` credential of {owner} has reached its per-minute limit"),
+        retry_after_secs: over.retry_after_secs,
+    }
+}
+
+/// `owner`'s usable credentials for `provider`, in the order `take_unit` tries them
+/// (priority, then id), their limits aside.
+pub(crate) async fn usable_in_order(
+    state: &AppState,
+    owner: &Owner,
+    provider: &ProviderId,
+) -> Result<Vec<Credential>, ApiError> {
+    let filter = CredentialFilter {
+        owners: Some(vec![owner.clone()]),
+        provider: Some(provider.clone()),
+        exclude_platform: false,
+        after: None,
+        limit: MAX_CREDENTIALS_LOOKED_AT,
+    };
+    let mut usable: Vec<_> = state
+        .store
+        .list_credentials(&filter)
+        .await?
+        .into_iter()
+        .filter(|c| c.enabled && c.status != Status::Error)
+        .collect();
+    usable.sort_by_key(|c| (c.priority, c.id));
+    Ok(usable)
+}
+
+/// How many of an owner's credentials for one provider a poll or another attempt looks
+/// through.
+const MAX_CREDENTIALS_LOOKED_AT: u32 = 1000;

@@ -11,7 +11,7 @@ use byok_store::Change;
 use crate::audit::{self, RequestInfo};
 use crate::auth::Auth;
 use crate::extract::ApiJson;
-use crate::routes::virtual_keys::{models_view, providers_view, virtual_scope};
+use crate::routes::virtual_keys::{KeyLimits, models_view, providers_view, virtual_scope};
 use crate::sealing::current_period;
 use crate::views::TokenCreated;
 use crate::{ApiError, AppState};
@@ -43,6 +43,10 @@ pub struct CreateToken {
     /// For `virtual` keys: tokens (as the providers report them) allowed per usage
     /// period (default: no budget). The request that crosses it finishes; the next is refused.
     pub monthly_token_limit: Option<i64>,
+    /// For `virtual` keys: requests allowed per calendar minute, on all instances
+    /// together (default: no limit); over it the proxy answers 429 `rate_limited` with
+    /// `retry-after`.
+    pub rate_limit_per_minute: Option<i64>,
     /// For `virtual` keys: the models it may ask for, exact names or prefixes ending in
     /// `*` (default: any model).
     #[schema(example = json!(["gpt-4o-mini", "claude-3-5-*"]))]
@@ -74,8 +78,12 @@ pub async fn create_token(
         return Err(ApiError::Forbidden(format!("a {} token may not mint {} tokens", principal.role, role)));
     }
     let (owner, manage_orgs) = token_scope(role, body.owner.as_deref(), body.manage_orgs.unwrap_or_default())?;
-    let scope =
-        virtual_scope(&state, role, body.providers, (body.monthly_limit, body.monthly_token_limit), body.models)?;
+    let limits = KeyLimits {
+        monthly_limit: body.monthly_limit,
+        monthly_token_limit: body.monthly_token_limit,
+        rate_limit_per_minute: body.rate_limit_per_minute,
+    };
+    let scope = virtual_scope(&state, role, body.providers, limits, body.models)?;
     let name = body.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 100 || n.chars().any(char::is_control)) {
         return Err(ApiError::InvalidField("invalid name: must be at most 100 printable characters".into()));
@@ -109,8 +117,9 @@ pub async fn create_token(
     let virtual_key = scope.map(|s| VirtualKey {
         token_id: token.id,
         providers: s.providers,
-        monthly_limit: s.monthly_limit,
-        monthly_token_limit: s.monthly_token_limit,
+        monthly_limit: s.limits.monthly_limit,
+        monthly_token_limit: s.limits.monthly_token_limit,
+        rate_limit_per_minute: s.limits.rate_limit_per_minute,
         models: s.models,
     });
     let mut event = audit::event(&principal, &info, AuditAction::TokenCreate, "ok");
@@ -141,6 +150,7 @@ pub async fn create_token(
             providers: virtual_key.as_ref().map(|k| providers_view(&k.providers)),
             monthly_limit: virtual_key.as_ref().and_then(|k| k.monthly_limit),
             monthly_token_limit: virtual_key.as_ref().and_then(|k| k.monthly_token_limit),
+            rate_limit_per_minute: virtual_key.as_ref().and_then(|k| k.rate_limit_per_minute),
             models: virtual_key.as_ref().and_then(|k| models_view(&k.models)),
             sign_in_url,
         }),

@@ -47,6 +47,8 @@ pub struct CredentialUsage {
     pub tokens_period: i64,
     /// Tokens allowed per usage period (`null`: no budget).
     pub monthly_token_limit: Option<i64>,
+    /// Requests allowed per calendar minute (`null`: no limit).
+    pub rate_limit_per_minute: Option<i64>,
     pub last_used_at: Option<String>,
     /// Newest first; the first is the current period.
     pub periods: Vec<PeriodUsage>,
@@ -109,6 +111,7 @@ pub async fn usage(
                 tokens_total: tokens.get(&c.id).map_or(0, |t| t.total),
                 tokens_period: tokens.get(&c.id).map_or(0, |t| t.period),
                 monthly_token_limit: c.monthly_token_limit,
+                rate_limit_per_minute: c.rate_limit_per_minute,
                 last_used_at: c.last_used_at.map(|t| t.to_rfc3339()),
                 periods,
             }

@@ -14,29 +14,38 @@ use crate::{ApiError, AppState};
 /// What a virtual key may do, as minted.
 pub(crate) struct Scope {
     pub providers: Vec<ProviderId>,
+    pub limits: KeyLimits,
+    pub models: Vec<ModelPattern>,
+}
+
+/// A virtual key's own limits, as asked for.
+#[derive(Clone, Copy)]
+pub(crate) struct KeyLimits {
     pub monthly_limit: Option<i64>,
     pub monthly_token_limit: Option<i64>,
-    pub models: Vec<ModelPattern>,
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 /// Written in `providers` for a virtual key that may reach every provider.
 const EVERY_PROVIDER: &str = "*";
 
 /// A virtual key's providers (named explicitly, or `["*"]` for all; checked against the
-/// catalog, without repeats) and monthly limit; `None` for other roles, which may not
-/// set either.
+/// catalog, without repeats) and limits; `None` for other roles, which may not set
+/// either.
 pub(crate) fn virtual_scope(
     state: &AppState,
     role: Role,
     providers: Option<Vec<String>>,
-    (monthly_limit, monthly_token_limit): (Option<i64>, Option<i64>),
+    limits: KeyLimits,
     models: Option<Vec<String>>,
 ) -> Result<Option<Scope>, ApiError> {
+    let KeyLimits { monthly_limit, monthly_token_limit, rate_limit_per_minute } = limits;
     if role != Role::Virtual {
-        if providers.is_some() || monthly_limit.is_some() || monthly_token_limit.is_some() || models.is_some() {
+        let limited = monthly_limit.is_some() || monthly_token_limit.is_some() || rate_limit_per_minute.is_some();
+        if providers.is_some() || limited || models.is_some() {
             return Err(ApiError::InvalidField(format!(
-                "invalid providers: only virtual keys have providers, monthly_limit, monthly_token_limit and \
-                 models, not {role} tokens"
+                "invalid providers: only virtual keys have providers, monthly_limit, monthly_token_limit, \
+                 rate_limit_per_minute and models, not {role} tokens"
             )));
         }
         return Ok(None);
@@ -59,6 +68,9 @@ pub(crate) fn virtual_scope(
     if monthly_token_limit.is_some_and(|l| l < 0) {
         return Err(ApiError::InvalidField("invalid monthly_token_limit: must be 0 or more".into()));
     }
+    if let Some(limit) = rate_limit_per_minute {
+        crate::routes::check_rate_limit(limit)?;
+    }
     let names = providers.filter(|p| !p.is_empty()).ok_or_else(|| {
         ApiError::InvalidField(
             "invalid providers: a virtual key names the providers it may reach, or [\"*\"] for every provider".into(),
@@ -68,7 +80,7 @@ pub(crate) fn virtual_scope(
         if names.len() > 1 {
             return Err(ApiError::InvalidField("invalid providers: \"*\" stands alone".into()));
         }
-        return Ok(Some(Scope { providers: Vec::new(), monthly_limit, monthly_token_limit, models }));
+        return Ok(Some(Scope { providers: Vec::new(), limits, models }));
     }
     let mut ids: Vec<ProviderId> = Vec::new();
     for name in names {
@@ -77,7 +89,7 @@ pub(crate) fn virtual_scope(
             ids.push(id);
         }
     }
-    Ok(Some(Scope { providers: ids, monthly_limit, monthly_token_limit, models }))
+    Ok(Some(Scope { providers: ids, limits, models }))
 }
 
 /// Most model patterns a virtual key carries.
@@ -106,6 +118,8 @@ pub struct VirtualKeyUsageView {
     pub tokens_period: i64,
     /// Tokens allowed per usage period (`None`: no budget).
     pub monthly_token_limit: Option<i64>,
+    /// Requests allowed per calendar minute (`None`: no limit).
+    pub rate_limit_per_minute: Option<i64>,
     pub last_used_at: Option<String>,
 }
 
@@ -160,6 +174,7 @@ pub async fn get_token(
             tokens_total: u.tokens_total,
             tokens_period: u.tokens_period,
             monthly_token_limit: key.as_ref().and_then(|k| k.monthly_token_limit),
+            rate_limit_per_minute: key.as_ref().and_then(|k| k.rate_limit_per_minute),
             last_used_at: u.last_used_at.map(Timestamp::to_rfc3339),
         });
         let models = key.as_ref().and_then(|k| models_view(&k.models));

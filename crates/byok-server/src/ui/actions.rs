@@ -25,7 +25,7 @@ pub(crate) async fn test(
     let SignedForm { session, info, .. } = form;
     let result = match run_test(&state, &session.principal, &info, &id).await {
         Ok(result) => Ok(result),
-        Err(e @ (ApiError::RateLimited(_) | ApiError::CredentialUnreadable(_))) => Err(e.status_and_detail().1),
+        Err(e @ (ApiError::RateLimited { .. } | ApiError::CredentialUnreadable(_))) => Err(e.status_and_detail().1),
         Err(e) => return Err(e.into()),
     };
     let tested = Tested { credential_id: id, result };
@@ -51,6 +51,7 @@ pub(crate) async fn set_enabled(
         priority: None,
         monthly_limit: None,
         monthly_token_limit: None,
+        rate_limit_per_minute: None,
         validate: None,
     };
     let c = update(&state, &session.principal, &info, &id, change).await?;
@@ -112,6 +113,7 @@ pub(crate) async fn use_platform(State(state): State<AppState>, form: SignedForm
                 priority: None,
                 monthly_limit: None,
                 monthly_token_limit: None,
+                rate_limit_per_minute: None,
                 validate: None,
             };
             update(&state, &session.principal, &info, &c.id.to_string(), change).await?;

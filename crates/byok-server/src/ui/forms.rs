@@ -99,6 +99,7 @@ pub(crate) async fn create_submit(State(state): State<AppState>, form: SignedFor
                 fields: submitted,
                 monthly_limit,
                 monthly_token_limit: None,
+                rate_limit_per_minute: None,
                 priority: None,
                 validate: Some(model.validate),
             };
@@ -170,6 +171,7 @@ pub(crate) async fn edit_submit(
                 priority: None,
                 monthly_limit: Some(monthly_limit),
                 monthly_token_limit: None,
+                rate_limit_per_minute: None,
                 validate: Some(model.validate),
             };
             update(&state, &session.principal, &info, &id, body).await
@@ -214,7 +216,7 @@ fn refused(session: &Session, model: &mut FormModel<'_>, e: ApiError) -> Result<
         | ApiError::UnknownProvider(_)
         | ApiError::ValidationFailed(_)
         | ApiError::Conflict(_)
-        | ApiError::RateLimited(_) => {
+        | ApiError::RateLimited { .. } => {
             let (status, detail) = e.status_and_detail();
             model.error = Some(detail);
             Ok(render(session, model, status))

@@ -10,6 +10,7 @@ mod failover;
 mod forwarding;
 mod keys;
 mod messaging_sdk;
+mod minute_limits;
 mod models;
 mod quota;
 mod refusals;
