@@ -34,9 +34,26 @@ pub(crate) struct AuditJob {
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// Counts of uses made without a limit, written in a batch's transaction (SQLite's
+/// writer takes them so that its database has one writer).
+pub(crate) struct UsageJob {
+    pub usage: crate::ProxyUsage,
+    pub period: i64,
+    pub now: i64,
+    pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
 pub(crate) enum Job {
     Take(Box<TakeJob>),
     Audit(AuditJob),
+    Usage(Box<UsageJob>),
+}
+
+/// A batch's jobs by kind: unit takes in rounds, audit appends, counts.
+pub(crate) struct Batch {
+    pub rounds: Vec<Vec<TakeJob>>,
+    pub audits: Vec<AuditJob>,
+    pub usages: Vec<UsageJob>,
 }
 
 impl Job {
@@ -47,6 +64,9 @@ impl Job {
                 let _ = job.reply.send(Err(StoreError::Metering(message.to_owned())));
             }
             Job::Audit(job) => {
+                let _ = job.reply.send(Err(StoreError::Metering(message.to_owned())));
+            }
+            Job::Usage(job) => {
                 let _ = job.reply.send(Err(StoreError::Metering(message.to_owned())));
             }
         }
@@ -130,6 +150,15 @@ impl GroupCommit {
         answer.await.map_err(|_| StoreError::Metering("the metering worker dropped a request".into()))?
     }
 
+    pub(crate) async fn record_usage(&self, usage: crate::ProxyUsage, period: i64, now: i64) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Usage(Box::new(UsageJob { usage, period, now, reply })))
+            .await
+            .map_err(|_| StoreError::Metering("the write worker has stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Metering("the write worker dropped a request".into()))?
+    }
+
     pub(crate) async fn append_audit(&self, records: Vec<byok_core::AuditRecord>) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -173,16 +202,17 @@ pub(crate) fn rounds(mut jobs: Vec<TakeJob>) -> Vec<Vec<TakeJob>> {
     rounds
 }
 
-/// Separates a batch's unit takes (in rounds) from its audit appends.
-pub(crate) fn split(jobs: Vec<Job>) -> (Vec<Vec<TakeJob>>, Vec<AuditJob>) {
-    let (mut takes, mut audits) = (Vec::new(), Vec::new());
+/// Separates a batch's jobs by kind, its unit takes in rounds.
+pub(crate) fn split(jobs: Vec<Job>) -> Batch {
+    let (mut takes, mut audits, mut usages) = (Vec::new(), Vec::new(), Vec::new());
     for job in jobs {
         match job {
             Job::Take(t) => takes.push(*t),
             Job::Audit(a) => audits.push(a),
+            Job::Usage(u) => usages.push(*u),
         }
     }
-    (rounds(takes), audits)
+    Batch { rounds: rounds(takes), audits, usages }
 }
 
 /// Where a taken unit came from, as its audit entry names it.
@@ -216,11 +246,8 @@ pub(crate) fn taken_events<'a>(
 }
 
 /// Answers every job of a batch with what its transaction did.
-pub(crate) fn answer(
-    rounds: Vec<Vec<TakeJob>>,
-    audits: Vec<AuditJob>,
-    outcome: Result<Vec<Vec<CredentialRow>>, StoreError>,
-) {
+pub(crate) fn answer(batch: Batch, outcome: Result<Vec<Vec<CredentialRow>>, StoreError>) {
+    let Batch { rounds, audits, usages } = batch;
     match outcome {
         Ok(answers) => {
             for (round, rows) in rounds.into_iter().zip(answers) {
@@ -231,6 +258,9 @@ pub(crate) fn answer(
             for audit in audits {
                 let _ = audit.reply.send(Ok(()));
             }
+            for usage in usages {
+                let _ = usage.reply.send(Ok(()));
+            }
         }
         Err(e) => {
             tracing::error!(error = %e, "write batch failed; nothing of it was written");
@@ -240,6 +270,9 @@ pub(crate) fn answer(
             }
             for audit in audits {
                 Job::Audit(audit).fail(&message);
+            }
+            for usage in usages {
+                Job::Usage(Box::new(usage)).fail(&message);
             }
         }
     }

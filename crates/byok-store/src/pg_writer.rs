@@ -127,7 +127,12 @@ impl WriterConn {
 /// picks can be predicted, else in two. A failed batch drops its connection (the server
 /// rolls back what it began); the next batch opens a new one.
 async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, target: Arc<Target>) -> Worker<WriterConn> {
-    let (rounds, audits) = group_commit::split(jobs);
+    let mut batch = group_commit::split(jobs);
+    // PostgreSQL's counts go through its pool (it has no single writer to keep).
+    for usage in std::mem::take(&mut batch.usages) {
+        Job::Usage(Box::new(usage)).fail("the PostgreSQL writer does not write counts");
+    }
+    let (rounds, audits) = (&batch.rounds, &batch.audits);
     let mut conn = worker.conn.take();
     let outcome = async {
         let conn = match &mut conn {
@@ -138,13 +143,13 @@ async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, target: Arc<T
         let chain = (&*worker.chainer, worker.last.as_ref());
         let done = drive(connection, async {
             let statements = (&*client, &*predicted);
-            match pg_predicted::batch(statements, predictions, &rounds, &audits, chain).await? {
+            match pg_predicted::batch(statements, predictions, rounds, audits, chain).await? {
                 Some(done) => Ok(done),
-                None => two_trips(client, take, insert, new_chain, &rounds, &audits, chain).await,
+                None => two_trips(client, take, insert, new_chain, rounds, audits, chain).await,
             }
         })
         .await?;
-        predictions.learn(&rounds, &done.0);
+        predictions.learn(rounds, &done.0);
         Ok(done)
     }
     .await;
@@ -155,7 +160,7 @@ async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, target: Arc<T
         }
         answers
     });
-    group_commit::answer(rounds, audits, outcome);
+    group_commit::answer(batch, outcome);
     worker
 }
 

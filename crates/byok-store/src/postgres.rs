@@ -22,7 +22,7 @@ const POOL_NAME: &str = "byok";
 /// PostgreSQL, shared by any number of byok instances. Migrations take sqlx's
 /// advisory lock, so instances starting together apply them once.
 pub(crate) struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     meter: GroupCommit,
     /// Committed changes to credentials and org policies (see `local_credential_changes`).
     changes: std::sync::atomic::AtomicU64,

@@ -192,66 +192,7 @@ macro_rules! impl_proxy_store {
                 period: byok_core::Timestamp,
                 now: byok_core::Timestamp,
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                // Ids in order: one lock order for every writer.
-                let mut requests = usage.credential_requests.clone();
-                requests.sort_by_key(|(id, _)| *id);
-                for (id, n) in requests {
-                    sqlx::query(concat!(
-                        "UPDATE credentials SET usage_total = usage_total + $2, usage_period = usage_period + $2, ",
-                        "last_used_at = $3 WHERE id = $1"
-                    ))
-                    .bind(id.to_string())
-                    .bind(n)
-                    .bind(now.millis())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                let mut credentials = usage.credential_tokens.clone();
-                credentials.sort_by_key(|(id, _)| *id);
-                for (id, tokens) in credentials {
-                    sqlx::query(concat!(
-                        "INSERT INTO credential_tokens (credential_id, tokens_total, tokens_period, period_start) ",
-                        "SELECT id, CAST($2 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT) FROM credentials WHERE id = $1 ",
-                        "ON CONFLICT (credential_id) DO UPDATE SET ",
-                        "tokens_total = ",
-                        $crate::proxy_sql::saturating_add!("credential_tokens.tokens_total", "excluded.tokens_total"),
-                        ", tokens_period = CASE WHEN credential_tokens.period_start >= excluded.period_start THEN ",
-                        $crate::proxy_sql::saturating_add!("credential_tokens.tokens_period", "excluded.tokens_period"),
-                        " ELSE excluded.tokens_period END, ",
-                        "period_start = CASE WHEN credential_tokens.period_start >= excluded.period_start ",
-                        "THEN credential_tokens.period_start ELSE excluded.period_start END"
-                    ))
-                    .bind(id.to_string())
-                    .bind(tokens)
-                    .bind(period.millis())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                let mut keys = usage.virtual_keys.clone();
-                keys.sort_by_key(|d| d.token_id);
-                for d in keys {
-                    sqlx::query(concat!(
-                        "UPDATE virtual_keys SET usage_total = usage_total + $2, tokens_total = ",
-                        $crate::proxy_sql::saturating_add!("tokens_total", "$3"),
-                        ", usage_period = CASE WHEN period_start >= $4 THEN usage_period + $2 ELSE $2 END, ",
-                        "tokens_period = CASE WHEN period_start >= $4 THEN ",
-                        $crate::proxy_sql::saturating_add!("tokens_period", "$3"),
-                        " ELSE $3 END, ",
-                        "period_start = CASE WHEN period_start >= $4 THEN period_start ELSE $4 END, ",
-                        "last_used_at = CASE WHEN $2 > 0 THEN $5 ELSE last_used_at END ",
-                        "WHERE token_id = $1"
-                    ))
-                    .bind(d.token_id.to_string())
-                    .bind(d.requests)
-                    .bind(d.tokens)
-                    .bind(period.millis())
-                    .bind(now.millis())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                self.write_proxy_usage(usage, period, now).await
             }
 
             async fn credential_tokens(

@@ -48,6 +48,19 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Hands finished requests' counts to the group-commit writer, the database's one
+    /// writer (see [`crate::ProxyStore::record_proxy_usage`]).
+    pub(crate) async fn write_proxy_usage(
+        &self,
+        usage: &crate::ProxyUsage,
+        period: byok_core::Timestamp,
+        now: byok_core::Timestamp,
+    ) -> Result<(), StoreError> {
+        self.meter.record_usage(usage.clone(), period.millis(), now.millis()).await
+    }
+}
+
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
 impl_proxy_store!(SqliteStore, sqlx::Sqlite);
 impl_webhook_store!(SqliteStore, sqlx::Sqlite, "", "");

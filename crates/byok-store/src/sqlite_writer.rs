@@ -60,7 +60,8 @@ fn retry_each_millisecond(tries: i32) -> bool {
 /// Runs one batch in one transaction and answers its jobs. A failed batch drops the
 /// connection (rolling back whatever it began); the next batch opens a new one.
 fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path, take_sql: &mut TakeSql) {
-    let (rounds, audits) = group_commit::split(jobs);
+    let batch = group_commit::split(jobs);
+    let (rounds, audits) = (&batch.rounds, &batch.audits);
     let mut conn = worker.conn.take();
     let outcome = (|| {
         let conn = match &mut conn {
@@ -69,10 +70,13 @@ fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path, take_
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut answers = Vec::with_capacity(rounds.len());
-        for round in &rounds {
+        for round in rounds {
             answers.push(take_round(&tx, take_sql.for_jobs(round.len()), round)?);
         }
-        let taken = group_commit::taken_events(&rounds, &answers);
+        for usage in &batch.usages {
+            crate::sqlite_usage::write(&tx, &usage.usage, usage.period, usage.now)?;
+        }
+        let taken = group_commit::taken_events(rounds, &answers);
         let (genesis, mut records) = group_commit::chain_take_entries(&worker.chainer, worker.last.as_ref(), taken)
             .map_err(StoreError::Metering)?;
         if let Some(genesis) = genesis {
@@ -115,7 +119,7 @@ fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path, take_
         }
         Err(e) => Err(e),
     };
-    group_commit::answer(rounds, audits, outcome);
+    group_commit::answer(batch, outcome);
 }
 
 /// The statement that takes one unit for each job of a round: each distinct (owner,
