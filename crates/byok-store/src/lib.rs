@@ -12,6 +12,7 @@ mod pg_tls;
 mod pg_tls_verify;
 mod pg_writer;
 mod postgres;
+mod postgres_locks;
 mod postgres_usage;
 mod proxy_rows;
 mod proxy_sql;

@@ -14,23 +14,23 @@ impl PgStore {
         now: byok_core::Timestamp,
     ) -> Result<(), crate::StoreError> {
         let mut tx = self.pool.begin().await?;
-        // Ids in order: one lock order for every writer.
-        let mut requests = usage.credential_requests.clone();
-        requests.sort_by_key(|(id, _)| *id);
-        for (id, n) in requests {
+        let mut credentials: Vec<String> = usage.credential_requests.iter().map(|(id, _)| id.to_string()).collect();
+        credentials.extend(usage.credential_tokens.iter().map(|(id, _)| id.to_string()));
+        credentials.sort();
+        credentials.dedup();
+        Self::lock_credentials(&mut tx, &credentials).await?;
+        for (id, n) in &usage.credential_requests {
             sqlx::query(concat!(
                 "UPDATE credentials SET usage_total = usage_total + $2, usage_period = usage_period + $2, ",
                 "last_used_at = $3 WHERE id = $1"
             ))
             .bind(id.to_string())
-            .bind(n)
+            .bind(*n)
             .bind(now.millis())
             .execute(&mut *tx)
             .await?;
         }
-        let mut credentials = usage.credential_tokens.clone();
-        credentials.sort_by_key(|(id, _)| *id);
-        for (id, tokens) in credentials {
+        for (id, tokens) in &usage.credential_tokens {
             sqlx::query(concat!(
                 "INSERT INTO credential_tokens (credential_id, tokens_total, tokens_period, period_start) ",
                 "SELECT id, CAST($2 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT) FROM credentials WHERE id = $1 ",
@@ -44,7 +44,7 @@ impl PgStore {
                 "THEN credential_tokens.period_start ELSE excluded.period_start END"
             ))
             .bind(id.to_string())
-            .bind(tokens)
+            .bind(*tokens)
             .bind(period.millis())
             .execute(&mut *tx)
             .await?;

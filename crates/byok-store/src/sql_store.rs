@@ -717,6 +717,14 @@ macro_rules! impl_sql_store {
 
             async fn reseal(&self, items: &[$crate::Reseal]) -> Result<u64, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                let credentials: Vec<String> = items
+                    .iter()
+                    .filter_map(|item| match &item.target {
+                        $crate::ResealTarget::Credential(id) => Some(id.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                <$store>::lock_credentials(&mut tx, &credentials).await?;
                 let mut written = 0;
                 for item in items {
                     let done = match &item.target {

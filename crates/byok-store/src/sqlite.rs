@@ -61,6 +61,17 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Nothing to do: a SQLite write transaction holds the whole database, so there is
+    /// no order of rows to keep (PostgreSQL's: `postgres_locks.rs`).
+    pub(crate) async fn lock_credentials(
+        _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        _ids: &[String],
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
 impl_proxy_store!(SqliteStore, sqlx::Sqlite);
 impl_webhook_store!(SqliteStore, sqlx::Sqlite, "", "");

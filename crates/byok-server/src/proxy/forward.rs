@@ -3,18 +3,17 @@
 //! presented key could be, and the body streamed (or, for JSON, read up to the limit
 //! so an OpenAI-style stream can be asked for its usage report).
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::AtomicBool;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::header::{self, HeaderMap, HeaderName};
 use byok_core::Dialect;
 use byok_providers::{OutboundBody, empty_body, streamed_body};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use reqwest::Url;
 
+use super::body_limit::{Limited, drain};
 use super::caller::{KEY_HEADERS, KEY_PARAM};
 use super::refusal::Refusal;
 use super::stray_tokens::{carries_token, json_carries_token};
@@ -166,32 +165,8 @@ pub(super) async fn request_body(
         };
         return Ok(RequestBody::Whole(bytes));
     }
-    let limited = Limited { inner: body.into_data_stream(), left: limit, exceeded: exceeded.clone() };
+    let limited = Limited::new(body.into_data_stream(), limit, exceeded.clone());
     Ok(RequestBody::Streamed(streamed_body(limited)))
-}
-
-/// Most of a refused body read and thrown away before the refusal is sent, and how long
-/// that may take.
-const DRAIN_BYTES: usize = 64 * 1024;
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Reads what the client already sent of a refused body (bounded in bytes and time), so
-/// that closing the connection does not reset it before the client reads the 413: a
-/// socket closed with unread data answers with a reset, which loses the response.
-async fn drain<S, E>(mut stream: S)
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-{
-    let mut left = DRAIN_BYTES;
-    let _ = tokio::time::timeout(DRAIN_TIME, async {
-        while let Some(Ok(chunk)) = stream.next().await {
-            left = left.saturating_sub(chunk.len());
-            if left == 0 {
-                break;
-            }
-        }
-    })
-    .await;
 }
 
 /// Reads a body of at most `limit` bytes.
@@ -207,40 +182,6 @@ async fn read_whole(body: Body, limit: usize) -> Result<Bytes, Refusal> {
         out.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(out))
-}
-
-/// A body stream that fails once more than `left` bytes went through.
-struct Limited<S> {
-    inner: S,
-    left: usize,
-    exceeded: Arc<AtomicBool>,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("the request body is larger than the proxy's limit")]
-struct TooLarge;
-
-impl<S> Stream for Limited<S>
-where
-    S: Stream<Item = Result<Bytes, axum::Error>> + Unpin,
-{
-    type Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match Pin::new(&mut self.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => {
-                if chunk.len() > self.left {
-                    self.exceeded.store(true, Ordering::Relaxed);
-                    return Poll::Ready(Some(Err(Box::new(TooLarge))));
-                }
-                self.left -= chunk.len();
-                Poll::Ready(Some(Ok(chunk)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
 }
 
 #[cfg(test)]

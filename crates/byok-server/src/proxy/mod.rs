@@ -8,6 +8,7 @@
 
 mod account_path;
 mod answer;
+mod body_limit;
 mod caller;
 mod failover;
 mod forward;
