@@ -81,10 +81,10 @@ impl CredentialCache {
     pub(crate) fn put_pick(&self, stamp: Stamp, period: Timestamp, pick: Arc<Pick>) {
         let (owner, provider) = (pick.credential.owner.clone(), pick.credential.provider.clone());
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if inner.picks.len() >= MAX_ENTRIES {
-            inner.picks.clear();
-        }
+        let full = (inner.picks.len() >= MAX_ENTRIES).then(|| std::mem::take(&mut inner.picks));
         inner.picks.entry(owner).or_default().insert(provider, (stamp, period, pick));
+        drop(inner);
+        drop_off_path(full);
     }
 
     /// Whether `org` allows platform credentials, from the cache or the store.
@@ -102,10 +102,10 @@ impl CredentialCache {
         let allows = self.store.org_allows_platform(org).await?;
         if let Some(stamp) = stamp {
             let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-            if inner.policies.len() >= MAX_ENTRIES {
-                inner.policies.clear();
-            }
+            let full = (inner.policies.len() >= MAX_ENTRIES).then(|| std::mem::take(&mut inner.policies));
             inner.policies.insert(org.clone(), (stamp, allows));
+            drop(inner);
+            drop_off_path(full);
         }
         Ok(allows)
     }
@@ -113,11 +113,13 @@ impl CredentialCache {
     /// Records the store's epoch; a new one drops every entry.
     fn set_epoch(&self, epoch: i64) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if inner.epoch.is_some_and(|(old, _)| old != epoch) {
-            inner.picks.clear();
-            inner.policies.clear();
-        }
+        let stale = inner
+            .epoch
+            .is_some_and(|(old, _)| old != epoch)
+            .then(|| (std::mem::take(&mut inner.picks), std::mem::take(&mut inner.policies)));
         inner.epoch = Some((epoch, Instant::now()));
+        drop(inner);
+        drop_off_path(stale);
     }
 
     /// Keeps the epoch fresh until the cache is dropped.
@@ -128,5 +130,14 @@ impl CredentialCache {
                 Err(e) => tracing::warn!(error = %e, "credential epoch could not be read; cached picks expire"),
             }
         });
+    }
+}
+
+/// Drops emptied maps on a blocking thread: a hundred thousand picks took tens of
+/// milliseconds to drop (each wipes its secrets), which under the lock, or on a
+/// runtime worker, held up every request meanwhile.
+fn drop_off_path<T: Send + 'static>(emptied: Option<T>) {
+    if let (Some(emptied), Ok(runtime)) = (emptied, tokio::runtime::Handle::try_current()) {
+        runtime.spawn_blocking(move || drop(emptied));
     }
 }

@@ -31,10 +31,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            // Statement journals and sorts stay in memory (no temp file per UPDATE), and
-            // pages are read through a mapping rather than copied by a read() each.
+            // Statement journals and sorts stay in memory (no temp file per UPDATE).
             .pragma("temp_store", "memory")
-            .pragma("mmap_size", "268435456");
+            .pragma("mmap_size", "0");
         // Checking a connection before each use would be one more hand-off to its
         // thread per query; a broken SQLite connection fails its next query anyway.
         let pool = SqlitePoolOptions::new()
@@ -50,14 +49,20 @@ impl SqliteStore {
 
 impl SqliteStore {
     /// Hands finished requests' counts to the group-commit writer, the database's one
-    /// writer (see [`crate::ProxyStore::record_proxy_usage`]).
+    /// writer (see [`crate::ProxyStore::record_proxy_usage`]), in parts of at most
+    /// [`USAGE_ROWS_PER_BATCH`] rows, one after another, so that each joins a batch of
+    /// its own: a thousand counts of a thousand credentials, each on a page of its own
+    /// in a big database, held every resolve of their batch for milliseconds.
     pub(crate) async fn write_proxy_usage(
         &self,
         usage: &crate::ProxyUsage,
         period: byok_core::Timestamp,
         now: byok_core::Timestamp,
     ) -> Result<(), StoreError> {
-        self.meter.record_usage(usage.clone(), period.millis(), now.millis()).await
+        for part in usage_parts(usage) {
+            self.meter.record_usage(part, period.millis(), now.millis()).await?;
+        }
+        Ok(())
     }
 }
 
@@ -72,6 +77,46 @@ impl SqliteStore {
     }
 }
 
+/// Most rows of counts written in one batch of the writer.
+const USAGE_ROWS_PER_BATCH: usize = 128;
+
+fn usage_parts(usage: &crate::ProxyUsage) -> Vec<crate::ProxyUsage> {
+    let mut parts = Vec::new();
+    for requests in usage.credential_requests.chunks(USAGE_ROWS_PER_BATCH) {
+        parts.push(crate::ProxyUsage { credential_requests: requests.to_vec(), ..Default::default() });
+    }
+    for tokens in usage.credential_tokens.chunks(USAGE_ROWS_PER_BATCH) {
+        parts.push(crate::ProxyUsage { credential_tokens: tokens.to_vec(), ..Default::default() });
+    }
+    for keys in usage.virtual_keys.chunks(USAGE_ROWS_PER_BATCH) {
+        parts.push(crate::ProxyUsage { virtual_keys: keys.to_vec(), ..Default::default() });
+    }
+    parts
+}
+
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
 impl_proxy_store!(SqliteStore, sqlx::Sqlite);
 impl_webhook_store!(SqliteStore, sqlx::Sqlite, "", "");
+
+#[cfg(test)]
+mod tests {
+    use byok_core::CredentialId;
+
+    use super::*;
+
+    #[test]
+    fn counts_are_split_into_parts_without_losing_any() {
+        let ids: Vec<CredentialId> = (0..300).map(|_| CredentialId::new()).collect();
+        let usage = crate::ProxyUsage {
+            credential_requests: ids.iter().map(|id| (*id, 2)).collect(),
+            credential_tokens: ids[..5].iter().map(|id| (*id, 10)).collect(),
+            virtual_keys: Vec::new(),
+        };
+        let parts = usage_parts(&usage);
+        assert_eq!(parts.len(), 4, "128 + 128 + 44 requests, then the tokens");
+        assert!(parts.iter().all(|p| p.credential_requests.len() + p.credential_tokens.len() <= USAGE_ROWS_PER_BATCH));
+        let requests: Vec<_> = parts.iter().flat_map(|p| p.credential_requests.clone()).collect();
+        let tokens: Vec<_> = parts.iter().flat_map(|p| p.credential_tokens.clone()).collect();
+        assert_eq!((requests, tokens), (usage.credential_requests, usage.credential_tokens));
+    }
+}
