@@ -9,6 +9,7 @@ USERS="${BENCH_USERS:-1000}"
 CONNS="${BENCH_CONNECTIONS:-16}"
 THREADS="${BENCH_THREADS:-2}"
 DURATION="${BENCH_DURATION:-20s}"
+WARMUP="${BENCH_WARMUP:-5s}"
 WORK="${BENCH_WORK:-/tmp/byok-bench}"
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 BYOK_PORT=18080
@@ -38,17 +39,28 @@ trap cleanup EXIT
 
 wait_http() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 
-# wrk's summary → "req/s p50 p99 non2xx answered"
+# A warm-up of $WARMUP (not measured), then the measured run. wrk's summary →
+# "req/s p50 p99 non2xx answered" (answered counts the warm-up's requests too, since
+# they were metered as well).
 run_wrk() {
   local script="$1" url="$2" log="$3"
+  wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$script" "$url" > "$log.warmup"
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$script" "$url" > "$log"
   local rps p50 p99 bad total
   rps=$(awk '/Requests\/sec/ {print $2}' "$log")
   p50=$(awk '$1 == "50%" {print $2}' "$log")
   p99=$(awk '$1 == "99%" {print $2}' "$log")
-  bad=$(awk '/Non-2xx/ {print $5}' "$log"); bad=${bad:-0}
-  total=$(awk '/requests in/ {print $1}' "$log")
+  bad=$(awk '/Non-2xx/ {s += $5} END {print s + 0}' "$log" "$log.warmup")
+  total=$(awk '/requests in/ {s += $1} END {print s}' "$log" "$log.warmup")
   echo "$rps $p50 $p99 $bad $total"
+}
+
+# The disk's flush latency: 200 synced 4 KiB writes, in ms per write.
+flush_ms() {
+  local secs
+  secs=$(dd if=/dev/zero of="$WORK/flush.test" bs=4k count=200 oflag=dsync 2>&1 | awk '/copied/ {print $(NF-3)}')
+  rm -f "$WORK/flush.test"
+  awk -v s="$secs" 'BEGIN { printf "%.2f", s * 1000 / 200 }'
 }
 
 # The sum of every credential's `usage.total`, page by page.
@@ -140,6 +152,7 @@ HCL
 
 check_clean() { [ "$1" = "0" ] || { echo "bench: $2 answered $1 non-2xx responses; the figures are not valid" >&2; exit 1; }; }
 
+FLUSH_BEFORE=$(flush_ms)
 echo "bench: byok on SQLite"
 read -r s_rps s_p50 s_p99 s_bad s_total s_counted s_rss <<<"$(bench_byok sqlite "sqlite://$WORK/byok.db")"
 check_clean "$s_bad" "byok on SQLite"
@@ -151,11 +164,21 @@ echo "bench: OpenBao 2.7.2 KV v2"
 read -r o_rps o_p50 o_p99 o_bad o_total o_audited o_rss <<<"$(bench_openbao)"
 check_clean "$o_bad" "OpenBao"
 
+FLUSH_AFTER=$(flush_ms)
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+# wrk's latency (85.00us, 1.20ms, 2.00s) in milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
+# "met" or "not met" for #22's goals: ≥ 10× OpenBao's throughput, p99 ≤ 5 ms.
+goals() {
+  awk -v r="$1" -v o="$2" -v p="$(to_ms "$3")" \
+    'BEGIN { printf "%s (%.1f×, p99 %.2f ms)", (r / o >= 10 && p <= 5) ? "met" : "not met", r / o, p }'
+}
 {
   echo "# Resolve benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "$(nproc) cores; wrk -t$THREADS -c$CONNS -d$DURATION; $USERS users, one credential each; client and servers share the machine."
+  echo "$(nproc) cores; wrk -t$THREADS -c$CONNS -d$DURATION after a $WARMUP warm-up; $USERS users, one credential each; client and servers share the machine."
+  echo "The disk's flush: $FLUSH_BEFORE ms per synced 4 KiB write before the run, $FLUSH_AFTER ms after."
   echo
   echo "| target | req/s | p50 | p99 | non-2xx | peak RSS (KiB) | notes |"
   echo "|---|---|---|---|---|---|---|"
@@ -164,4 +187,5 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
   echo "| OpenBao 2.7.2 KV v2 read | $o_rps | $o_p50 | $o_p99 | $o_bad | $o_rss | raft, file audit on; $o_total answered, $o_audited audit lines |"
   echo
   echo "byok/OpenBao throughput: SQLite $(ratio "$s_rps" "$o_rps")×, PostgreSQL $(ratio "$p_rps" "$o_rps")×."
+  echo "Goal (≥ 10× OpenBao, p99 ≤ 5 ms): SQLite $(goals "$s_rps" "$o_rps" "$s_p99"), PostgreSQL $(goals "$p_rps" "$o_rps" "$p_p99")."
 } | tee "$OUT"
