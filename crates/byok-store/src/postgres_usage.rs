@@ -14,11 +14,8 @@ impl PgStore {
         now: byok_core::Timestamp,
     ) -> Result<(), crate::StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut credentials: Vec<String> = usage.credential_requests.iter().map(|(id, _)| id.to_string()).collect();
-        credentials.extend(usage.credential_tokens.iter().map(|(id, _)| id.to_string()));
-        credentials.sort();
-        credentials.dedup();
-        Self::lock_credentials(&mut tx, &credentials).await?;
+        let credentials = usage.credential_requests.iter().chain(&usage.credential_tokens);
+        Self::lock_credentials(&mut tx, &credentials.map(|(id, _)| id.to_string()).collect::<Vec<_>>()).await?;
         for (id, n) in &usage.credential_requests {
             sqlx::query(concat!(
                 "UPDATE credentials SET usage_total = usage_total + $2, usage_period = usage_period + $2, ",

@@ -64,9 +64,7 @@ impl SqliteStore {
         }
         Ok(())
     }
-}
 
-impl SqliteStore {
     /// Nothing to do: a SQLite write transaction holds the whole database, so there is
     /// no order of rows to keep (PostgreSQL's: `postgres_locks.rs`).
     pub(crate) async fn lock_credentials(
@@ -80,17 +78,30 @@ impl SqliteStore {
 /// Most rows of counts written in one batch of the writer.
 const USAGE_ROWS_PER_BATCH: usize = 128;
 
+/// `usage` in parts of at most [`USAGE_ROWS_PER_BATCH`] rows of any kind (one part when
+/// it is no bigger).
 fn usage_parts(usage: &crate::ProxyUsage) -> Vec<crate::ProxyUsage> {
-    let mut parts = Vec::new();
-    for requests in usage.credential_requests.chunks(USAGE_ROWS_PER_BATCH) {
-        parts.push(crate::ProxyUsage { credential_requests: requests.to_vec(), ..Default::default() });
+    let rows = |p: &crate::ProxyUsage| p.credential_requests.len() + p.credential_tokens.len() + p.virtual_keys.len();
+    let mut parts = vec![crate::ProxyUsage::default()];
+    let room = |parts: &mut Vec<crate::ProxyUsage>| {
+        if parts.last().is_some_and(|p| rows(p) >= USAGE_ROWS_PER_BATCH) {
+            parts.push(crate::ProxyUsage::default());
+        }
+        parts.len() - 1
+    };
+    for row in &usage.credential_requests {
+        let i = room(&mut parts);
+        parts[i].credential_requests.push(*row);
     }
-    for tokens in usage.credential_tokens.chunks(USAGE_ROWS_PER_BATCH) {
-        parts.push(crate::ProxyUsage { credential_tokens: tokens.to_vec(), ..Default::default() });
+    for row in &usage.credential_tokens {
+        let i = room(&mut parts);
+        parts[i].credential_tokens.push(*row);
     }
-    for keys in usage.virtual_keys.chunks(USAGE_ROWS_PER_BATCH) {
-        parts.push(crate::ProxyUsage { virtual_keys: keys.to_vec(), ..Default::default() });
+    for row in &usage.virtual_keys {
+        let i = room(&mut parts);
+        parts[i].virtual_keys.push(*row);
     }
+    parts.retain(|p| rows(p) > 0);
     parts
 }
 
@@ -113,8 +124,12 @@ mod tests {
             virtual_keys: Vec::new(),
         };
         let parts = usage_parts(&usage);
-        assert_eq!(parts.len(), 4, "128 + 128 + 44 requests, then the tokens");
+        assert_eq!(parts.len(), 3, "128 + 128 + 49 rows");
         assert!(parts.iter().all(|p| p.credential_requests.len() + p.credential_tokens.len() <= USAGE_ROWS_PER_BATCH));
+        let small =
+            crate::ProxyUsage { credential_tokens: ids[..5].iter().map(|id| (*id, 10)).collect(), ..usage.clone() };
+        let small = crate::ProxyUsage { credential_requests: ids[..100].iter().map(|id| (*id, 2)).collect(), ..small };
+        assert_eq!(usage_parts(&small), vec![small.clone()], "a small batch stays whole");
         let requests: Vec<_> = parts.iter().flat_map(|p| p.credential_requests.clone()).collect();
         let tokens: Vec<_> = parts.iter().flat_map(|p| p.credential_tokens.clone()).collect();
         assert_eq!((requests, tokens), (usage.credential_requests, usage.credential_tokens));
