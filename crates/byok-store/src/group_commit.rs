@@ -43,17 +43,37 @@ pub(crate) struct UsageJob {
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// A value for one numbered parameter (`$1`, `$2` …) of a [`StatementJob`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// One statement run in a batch's transaction (a unit of a virtual key's limit, a
+/// credential's unit taken or given back by id), so that SQLite's writer stays the
+/// database's one writer; answered with the number of rows it changed.
+pub(crate) struct StatementJob {
+    pub sql: &'static str,
+    pub args: Vec<Arg>,
+    /// Rows changed, set by the worker once the statement ran.
+    pub changed: u64,
+    pub reply: oneshot::Sender<Result<u64, StoreError>>,
+}
+
 pub(crate) enum Job {
     Take(Box<TakeJob>),
     Audit(AuditJob),
     Usage(Box<UsageJob>),
+    Statement(StatementJob),
 }
 
-/// A batch's jobs by kind: unit takes in rounds, audit appends, counts.
+/// A batch's jobs by kind: unit takes in rounds, audit appends, counts, statements.
 pub(crate) struct Batch {
     pub rounds: Vec<Vec<TakeJob>>,
     pub audits: Vec<AuditJob>,
     pub usages: Vec<UsageJob>,
+    pub statements: Vec<StatementJob>,
 }
 
 impl Job {
@@ -67,6 +87,9 @@ impl Job {
                 let _ = job.reply.send(Err(StoreError::Metering(message.to_owned())));
             }
             Job::Usage(job) => {
+                let _ = job.reply.send(Err(StoreError::Metering(message.to_owned())));
+            }
+            Job::Statement(job) => {
                 let _ = job.reply.send(Err(StoreError::Metering(message.to_owned())));
             }
         }
@@ -159,6 +182,16 @@ impl GroupCommit {
         answer.await.map_err(|_| StoreError::Metering("the write worker dropped a request".into()))?
     }
 
+    /// Runs `sql` with `args` in the next batch; answers the number of rows it changed.
+    pub(crate) async fn statement(&self, sql: &'static str, args: Vec<Arg>) -> Result<u64, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Statement(StatementJob { sql, args, changed: 0, reply }))
+            .await
+            .map_err(|_| StoreError::Metering("the write worker has stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Metering("the write worker dropped a request".into()))?
+    }
+
     pub(crate) async fn append_audit(&self, records: Vec<byok_core::AuditRecord>) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -204,15 +237,16 @@ pub(crate) fn rounds(mut jobs: Vec<TakeJob>) -> Vec<Vec<TakeJob>> {
 
 /// Separates a batch's jobs by kind, its unit takes in rounds.
 pub(crate) fn split(jobs: Vec<Job>) -> Batch {
-    let (mut takes, mut audits, mut usages) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut takes, mut audits, mut usages, mut statements) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for job in jobs {
         match job {
             Job::Take(t) => takes.push(*t),
             Job::Audit(a) => audits.push(a),
             Job::Usage(u) => usages.push(*u),
+            Job::Statement(s) => statements.push(s),
         }
     }
-    Batch { rounds: rounds(takes), audits, usages }
+    Batch { rounds: rounds(takes), audits, usages, statements }
 }
 
 /// Where a taken unit came from, as its audit entry names it.
@@ -247,7 +281,7 @@ pub(crate) fn taken_events<'a>(
 
 /// Answers every job of a batch with what its transaction did.
 pub(crate) fn answer(batch: Batch, outcome: Result<Vec<Vec<CredentialRow>>, StoreError>) {
-    let Batch { rounds, audits, usages } = batch;
+    let Batch { rounds, audits, usages, statements } = batch;
     match outcome {
         Ok(answers) => {
             for (round, rows) in rounds.into_iter().zip(answers) {
@@ -261,6 +295,9 @@ pub(crate) fn answer(batch: Batch, outcome: Result<Vec<Vec<CredentialRow>>, Stor
             for usage in usages {
                 let _ = usage.reply.send(Ok(()));
             }
+            for statement in statements {
+                let _ = statement.reply.send(Ok(statement.changed));
+            }
         }
         Err(e) => {
             tracing::error!(error = %e, "write batch failed; nothing of it was written");
@@ -273,6 +310,9 @@ pub(crate) fn answer(batch: Batch, outcome: Result<Vec<Vec<CredentialRow>>, Stor
             }
             for usage in usages {
                 Job::Usage(Box::new(usage)).fail(&message);
+            }
+            for statement in statements {
+                Job::Statement(statement).fail(&message);
             }
         }
     }

@@ -128,9 +128,13 @@ impl WriterConn {
 /// rolls back what it began); the next batch opens a new one.
 async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, target: Arc<Target>) -> Worker<WriterConn> {
     let mut batch = group_commit::split(jobs);
-    // PostgreSQL's counts go through its pool (it has no single writer to keep).
+    // PostgreSQL's counts and unit statements go through its pool (it has no single
+    // writer to keep).
     for usage in std::mem::take(&mut batch.usages) {
         Job::Usage(Box::new(usage)).fail("the PostgreSQL writer does not write counts");
+    }
+    for statement in std::mem::take(&mut batch.statements) {
+        Job::Statement(statement).fail("the PostgreSQL writer runs no statements of the pool's");
     }
     let (rounds, audits) = (&batch.rounds, &batch.audits);
     let mut conn = worker.conn.take();

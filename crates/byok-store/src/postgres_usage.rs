@@ -1,10 +1,25 @@
-//! Counts of uses made without a limit, on PostgreSQL: one transaction through the
-//! pool per batch of the server's usage writer (PostgreSQL locks rows, not the
-//! database, so it needs no single writer as SQLite does: `sqlite_usage.rs`).
+//! Counts of uses made without a limit, and units taken by key, on PostgreSQL: through
+//! the pool, counts in one transaction per batch of the server's usage writer
+//! (PostgreSQL locks rows, not the database, so it needs no single writer as SQLite
+//! does: `sqlite_usage.rs`).
 
+use crate::group_commit::Arg;
 use crate::postgres::PgStore;
 
 impl PgStore {
+    /// Runs one statement that takes or gives back a unit by key, through the pool (the
+    /// row's lock orders concurrent takes); answers the rows it changed.
+    pub(crate) async fn unit_statement(&self, sql: &'static str, args: Vec<Arg>) -> Result<u64, crate::StoreError> {
+        let mut query = sqlx::query(sql);
+        for arg in args {
+            query = match arg {
+                Arg::Text(text) => query.bind(text),
+                Arg::Int(n) => query.bind(n),
+            };
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected())
+    }
+
     /// Adds finished requests' counts in one transaction (see
     /// [`crate::ProxyStore::record_proxy_usage`]).
     pub(crate) async fn write_proxy_usage(

@@ -23,6 +23,8 @@ macro_rules! impl_proxy_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::ProxyStore for $store {
+            // Units taken or given back by key go through `unit_statement`: on SQLite
+            // the writer thread, the database's one writer.
             async fn virtual_key(
                 &self,
                 token_id: &byok_core::TokenId,
@@ -60,20 +62,19 @@ macro_rules! impl_proxy_store {
             ) -> Result<bool, $crate::StoreError> {
                 // One statement: the WHERE re-checks the limit on the row it updates, so
                 // concurrent takes never grant more than the limit.
-                let done = sqlx::query(concat!(
+                let changed = self.unit_statement(
+                    concat!(
                     "UPDATE virtual_keys SET usage_total = usage_total + 1, ",
                     "usage_period = CASE WHEN period_start >= $2 THEN usage_period + 1 ELSE 1 END, ",
                     "tokens_period = CASE WHEN period_start >= $2 THEN tokens_period ELSE 0 END, ",
                     "period_start = CASE WHEN period_start >= $2 THEN period_start ELSE $2 END, ",
                     "last_used_at = $3 ",
                     "WHERE token_id = $1 AND (monthly_limit IS NULL OR period_start < $2 OR usage_period < monthly_limit)"
-                ))
-                .bind(token_id.to_string())
-                .bind(period.millis())
-                .bind(now.millis())
-                .execute(&self.pool)
+                    ),
+                    vec![$crate::group_commit::Arg::Text(token_id.to_string()), $crate::group_commit::Arg::Int(period.millis()), $crate::group_commit::Arg::Int(now.millis())],
+                )
                 .await?;
-                Ok(done.rows_affected() == 1)
+                Ok(changed == 1)
             }
 
             async fn take_unit_of(
@@ -82,20 +83,19 @@ macro_rules! impl_proxy_store {
                 period: byok_core::Timestamp,
                 now: byok_core::Timestamp,
             ) -> Result<bool, $crate::StoreError> {
-                let done = sqlx::query(concat!(
+                let changed = self.unit_statement(
+                    concat!(
                     "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, ",
                     "last_used_at = $3 WHERE id = $1 AND enabled = TRUE AND status <> 'error' AND period_start >= $2 ",
                     "AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
                     "AND (monthly_token_limit IS NULL OR NOT EXISTS (SELECT 1 FROM credential_tokens t ",
                     "WHERE t.credential_id = credentials.id AND t.period_start >= $2 ",
                     "AND t.tokens_period >= monthly_token_limit))"
-                ))
-                .bind(id.to_string())
-                .bind(period.millis())
-                .bind(now.millis())
-                .execute(&self.pool)
+                    ),
+                    vec![$crate::group_commit::Arg::Text(id.to_string()), $crate::group_commit::Arg::Int(period.millis()), $crate::group_commit::Arg::Int(now.millis())],
+                )
                 .await?;
-                Ok(done.rows_affected() == 1)
+                Ok(changed == 1)
             }
 
             async fn return_unit_of(
@@ -103,13 +103,13 @@ macro_rules! impl_proxy_store {
                 id: &byok_core::CredentialId,
                 period: byok_core::Timestamp,
             ) -> Result<(), $crate::StoreError> {
-                sqlx::query(concat!(
-                    "UPDATE credentials SET usage_total = usage_total - 1, usage_period = usage_period - 1 ",
-                    "WHERE id = $1 AND period_start = $2 AND usage_period > 0"
-                ))
-                .bind(id.to_string())
-                .bind(period.millis())
-                .execute(&self.pool)
+                self.unit_statement(
+                    concat!(
+                        "UPDATE credentials SET usage_total = usage_total - 1, usage_period = usage_period - 1 ",
+                        "WHERE id = $1 AND period_start = $2 AND usage_period > 0"
+                    ),
+                    vec![$crate::group_commit::Arg::Text(id.to_string()), $crate::group_commit::Arg::Int(period.millis())],
+                )
                 .await?;
                 Ok(())
             }
@@ -148,13 +148,13 @@ macro_rules! impl_proxy_store {
                 token_id: &byok_core::TokenId,
                 period: byok_core::Timestamp,
             ) -> Result<(), $crate::StoreError> {
-                sqlx::query(concat!(
-                    "UPDATE virtual_keys SET usage_total = usage_total - 1, usage_period = usage_period - 1 ",
-                    "WHERE token_id = $1 AND period_start = $2 AND usage_period > 0"
-                ))
-                .bind(token_id.to_string())
-                .bind(period.millis())
-                .execute(&self.pool)
+                self.unit_statement(
+                    concat!(
+                        "UPDATE virtual_keys SET usage_total = usage_total - 1, usage_period = usage_period - 1 ",
+                        "WHERE token_id = $1 AND period_start = $2 AND usage_period > 0"
+                    ),
+                    vec![$crate::group_commit::Arg::Text(token_id.to_string()), $crate::group_commit::Arg::Int(period.millis())],
+                )
                 .await?;
                 Ok(())
             }

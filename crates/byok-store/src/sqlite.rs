@@ -10,7 +10,7 @@ use crate::change_sql::{
     insert_token_rows, insert_virtual_key_rows, insert_webhook_rows, revoke_token_row, set_org_policy_row,
     update_credential_row,
 };
-use crate::group_commit::GroupCommit;
+use crate::group_commit::{Arg, GroupCommit};
 use crate::proxy_sql::impl_proxy_store;
 use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_token, insert_version};
 use crate::webhook_sql::{delivery_columns, impl_webhook_store, insert_events, webhook_columns};
@@ -63,6 +63,13 @@ impl SqliteStore {
             self.meter.record_usage(part, period.millis(), now.millis()).await?;
         }
         Ok(())
+    }
+
+    /// Runs one statement that takes or gives back a unit by key in the writer's next
+    /// batch: a second writer beside the writer thread waited for the write lock (p99
+    /// 0.5 s at 32 connections on one virtual key); answers the rows it changed.
+    pub(crate) async fn unit_statement(&self, sql: &'static str, args: Vec<Arg>) -> Result<u64, StoreError> {
+        self.meter.statement(sql, args).await
     }
 
     /// Nothing to do: a SQLite write transaction holds the whole database, so there is

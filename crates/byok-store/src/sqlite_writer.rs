@@ -10,7 +10,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Row, ToSql, TransactionBehavior, params, params_from_iter};
 
 use crate::StoreError;
-use crate::group_commit::{self, GroupCommit, Job, TakeJob, Worker};
+use crate::group_commit::{self, Arg, GroupCommit, Job, TakeJob, Worker};
 use crate::rows::CredentialRow;
 
 const INSERT_AUDIT: &str = "INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, \
@@ -60,8 +60,7 @@ fn retry_each_millisecond(tries: i32) -> bool {
 /// Runs one batch in one transaction and answers its jobs. A failed batch drops the
 /// connection (rolling back whatever it began); the next batch opens a new one.
 fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path, take_sql: &mut TakeSql) {
-    let batch = group_commit::split(jobs);
-    let (rounds, audits) = (&batch.rounds, &batch.audits);
+    let mut batch = group_commit::split(jobs);
     let mut conn = worker.conn.take();
     let outcome = (|| {
         let conn = match &mut conn {
@@ -69,6 +68,10 @@ fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path, take_
             None => conn.insert(open(path)?),
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for statement in &mut batch.statements {
+            statement.changed = run_statement(&tx, statement.sql, &statement.args)?;
+        }
+        let (rounds, audits) = (&batch.rounds, &batch.audits);
         let mut answers = Vec::with_capacity(rounds.len());
         for round in rounds {
             answers.push(take_round(&tx, take_sql.for_jobs(round.len()), round)?);
@@ -120,6 +123,22 @@ fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path, take_
         Err(e) => Err(e),
     };
     group_commit::answer(batch, outcome);
+}
+
+/// Runs one statement, binding `args` to its parameters `$1`, `$2` … by name (a name's
+/// index is the order of its first appearance, which need not be its number).
+fn run_statement(tx: &rusqlite::Transaction<'_>, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    for (i, arg) in args.iter().enumerate() {
+        let Some(index) = stmt.parameter_index(&format!("${}", i + 1))? else {
+            continue;
+        };
+        match arg {
+            Arg::Text(text) => stmt.raw_bind_parameter(index, text)?,
+            Arg::Int(n) => stmt.raw_bind_parameter(index, n)?,
+        }
+    }
+    Ok(stmt.raw_execute()? as u64)
 }
 
 /// The statement that takes one unit for each job of a round: each distinct (owner,
