@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Resolve throughput: byok (SQLite and PostgreSQL, metering on) against OpenBao 2.7.2
-# KV v2 reads (file audit device on), same wrk settings, one run. See bench/README.md.
-# Usage: bench/resolve.sh   (BENCH_BYOK=/path/to/byok to measure another build)
+# KV v2 reads (file audit device on), same wrk settings, one run. Every server side runs
+# pinned to one core (BENCH_SERVER_CPU, default 1: byok, its PostgreSQL, OpenBao) and wrk
+# to the other (BENCH_CLIENT_CPU, default 0). PostgreSQL is a throwaway cluster of the
+# script's own (fsync on) unless BENCH_PG_URL names a server. See bench/README.md.
+# Usage: bench/resolve.sh   (BENCH_BYOK=/path/to/byok to measure another build;
+# BENCH_AUDIT_ENTRIES=5000000 to measure byok on databases whose audit log already holds
+# that many entries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,13 +16,19 @@ THREADS="${BENCH_THREADS:-2}"
 DURATION="${BENCH_DURATION:-20s}"
 WARMUP="${BENCH_WARMUP:-5s}"
 WORK="${BENCH_WORK:-/tmp/byok-bench}"
-PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+PG_URL="${BENCH_PG_URL:-}"
+SERVER_CPU="${BENCH_SERVER_CPU:-1}"
+CLIENT_CPU="${BENCH_CLIENT_CPU:-0}"
+AUDIT_ENTRIES="${BENCH_AUDIT_ENTRIES:-0}"
+SERVER=(taskset -c "$SERVER_CPU")
+CLIENT=(taskset -c "$CLIENT_CPU")
 BYOK_PORT=18080
 BAO_PORT=18200
 OUT="bench/results/resolve-$(date -u +%Y%m%dT%H%M%SZ).md"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v jq >/dev/null || apt-get install -y -qq jq
+command -v sqlite3 >/dev/null || apt-get install -y -qq sqlite3
 # BENCH_BYOK names a byok binary to measure instead of this tree's release build (for
 # before/after pairs of two builds).
 if [ -n "${BENCH_BYOK:-}" ]; then
@@ -44,8 +55,8 @@ wait_http() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 
 # they were metered as well).
 run_wrk() {
   local script="$1" url="$2" log="$3"
-  wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$script" "$url" > "$log.warmup"
-  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$script" "$url" > "$log"
+  "${CLIENT[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$script" "$url" > "$log.warmup"
+  "${CLIENT[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$script" "$url" > "$log"
   local rps p50 p99 bad total
   rps=$(awk '/Requests\/sec/ {print $2}' "$log")
   p50=$(awk '$1 == "50%" {print $2}' "$log")
@@ -81,7 +92,7 @@ bench_byok() {
   # The seeded keys are not tested in the background: they would call api.openai.com
   # during the measurement.
   BYOK_MASTER_KEY="$("$BYOK" keygen)" DATABASE_URL="$url" BYOK_ADMIN_TOKEN="$admin" BYOK_LISTEN="127.0.0.1:$BYOK_PORT" \
-    BYOK_TEST_NEW_CREDENTIALS=false BYOK_LOG=warn "$BYOK" serve > "$WORK/byok-$engine.log" 2>&1 &
+    BYOK_TEST_NEW_CREDENTIALS=false BYOK_LOG=warn "${SERVER[@]}" "$BYOK" serve > "$WORK/byok-$engine.log" 2>&1 &
   local pid=$!; PIDS+=("$pid")
   wait_http "http://127.0.0.1:$BYOK_PORT/readyz"
   local svc
@@ -90,6 +101,7 @@ bench_byok() {
   seq 0 $((USERS - 1)) | xargs -P 8 -I{} curl -fs -o /dev/null -X POST "http://127.0.0.1:$BYOK_PORT/v1/credentials" \
     -H "authorization: Bearer $svc" -H 'content-type: application/json' \
     -d '{"owner":"user:u{}","provider":"openai","fields":{"api_key":"sk-bench-key-of-user-u{}-abcdef"}}'
+  bash bench/prefill_audit.sh "$url" "$AUDIT_ENTRIES" >&2
   local result
   result=$(BENCH_TOKEN="$svc" BENCH_USERS="$USERS" run_wrk bench/resolve.lua "http://127.0.0.1:$BYOK_PORT" "$WORK/wrk-byok-$engine.txt")
   # Every answered resolve was counted: the sum of the credentials' usage reaches the
@@ -128,7 +140,7 @@ audit "file" "file" {
   }
 }
 HCL
-  "$BAO" server -config="$dir/config.hcl" > "$dir/server.log" 2>&1 &
+  "${SERVER[@]}" "$BAO" server -config="$dir/config.hcl" > "$dir/server.log" 2>&1 &
   local pid=$!; PIDS+=("$pid")
   export BAO_ADDR="http://127.0.0.1:$BAO_PORT"
   for _ in $(seq 1 100); do curl -s "$BAO_ADDR/v1/sys/health" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -149,6 +161,29 @@ HCL
   kill "$pid"; wait "$pid" 2>/dev/null || true
   echo "$result $audited $rss"
 }
+
+# A throwaway PostgreSQL cluster on the server's core (fsync on, as in production), unless
+# BENCH_PG_URL names a server; initdb and postgres refuse root, so as root it runs as the
+# `postgres` OS user.
+start_postgres() {
+  local port
+  PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  PG_DIR="$(mktemp -d /tmp/byok-bench-pg.XXXXXX)"
+  as_owner() { "$@"; }
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$PG_DIR"
+    as_owner() { runuser -u postgres -- "$@"; }
+  fi
+  as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  as_owner "${SERVER[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+  stop_postgres() { as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true; rm -rf "$PG_DIR"; }
+  PG_URL="postgres://postgres@127.0.0.1:$port"
+}
+stop_postgres() { :; }
+[ -n "$PG_URL" ] || start_postgres
+trap 'cleanup; stop_postgres' EXIT
 
 check_clean() { [ "$1" = "0" ] || { echo "bench: $2 answered $1 non-2xx responses; the figures are not valid" >&2; exit 1; }; }
 
@@ -177,7 +212,7 @@ goals() {
 {
   echo "# Resolve benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "$(nproc) cores; wrk -t$THREADS -c$CONNS -d$DURATION after a $WARMUP warm-up; $USERS users, one credential each; client and servers share the machine."
+  echo "$(nproc) cores: each server side (byok and its PostgreSQL, OpenBao) pinned to CPU $SERVER_CPU, wrk to CPU $CLIENT_CPU; wrk -t$THREADS -c$CONNS -d$DURATION after a $WARMUP warm-up; $USERS users, one credential each; $AUDIT_ENTRIES audit entries written before byok's runs; PostgreSQL ${BENCH_PG_URL:+at $BENCH_PG_URL}${BENCH_PG_URL:-a throwaway cluster (fsync on)}."
   echo "The disk's flush: $FLUSH_BEFORE ms per synced 4 KiB write before the run, $FLUSH_AFTER ms after."
   echo
   echo "| target | req/s | p50 | p99 | non-2xx | peak RSS (KiB) | notes |"
