@@ -1,6 +1,6 @@
 //! Audit entries: who did what to which credential, never a secret.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
 
@@ -61,7 +61,7 @@ impl AuditAction {
 }
 
 /// One event, before it is placed in a chain.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub actor_token: Option<String>,
     pub actor_role: String,

@@ -1,7 +1,8 @@
 //! The audit log's writer: one chain per instance, appended by one task in batches
 //! (many entries, one statement, one commit). `record` returns only once its entry is
 //! durable; a caller about to hand out a secret does so only after that. `submit`
-//! returns once the entry is queued, in order, for the next batch.
+//! returns once the entry is in the instance's audit spool (`audit_spool.rs`), which
+//! commits it shortly and survives the process; without a spool it waits like `record`.
 
 use std::sync::Arc;
 
@@ -11,10 +12,9 @@ use byok_store::{Chainer, Change, Store, StoreError};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::ApiError;
+use crate::audit_spool::{Spool, SpoolDir, SpoolError};
 
 const MAX_BATCH: usize = 512;
-/// How long submitted entries wait for company before they are written.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// What a job asks of the writer.
 enum Work {
@@ -28,16 +28,15 @@ enum Work {
 
 struct Job {
     work: Work,
-    /// Told when the job is durable (true: the change applied); `None` for a submitted entry.
-    reply: Option<oneshot::Sender<Result<bool, ApiError>>>,
+    /// Told when the job is durable (true: the change applied).
+    reply: oneshot::Sender<Result<bool, ApiError>>,
 }
 
 #[derive(Clone)]
 pub struct Auditor {
-    /// Entries someone waits for.
     jobs: mpsc::Sender<Job>,
-    /// Entries nobody waits for (`submit`).
-    submitted: mpsc::Sender<Job>,
+    /// Entries nobody waits for (`submit`), with the chainer of the spool's chain.
+    spool: Option<(Arc<Spool>, Arc<KeyChainer>)>,
     /// Told whenever a committed change put webhook events into the outbox.
     pub(crate) announced: Arc<Notify>,
 }
@@ -51,6 +50,8 @@ pub enum AuditSetupError {
     Key(#[from] CryptoError),
     #[error("the audit chain could not start: {0}")]
     Start(String),
+    #[error("{0}")]
+    Spool(#[from] SpoolError),
 }
 
 /// The audit MAC key: created (sealed) by the first instance, opened by every one.
@@ -64,8 +65,33 @@ pub async fn load_audit_key(store: &dyn Store, keyring: &Keyring) -> Result<Audi
 }
 
 impl Auditor {
-    /// Starts a new chain for this instance and its writer task.
+    /// Starts a new chain for this instance and its writer task; `submit` then waits
+    /// like `record` (for commands that hand out no secret through the proxy).
     pub async fn start(store: Arc<dyn Store>, key: AuditKey, clock: Arc<dyn Clock>) -> Result<Self, AuditSetupError> {
+        Self::start_in(store, key, clock, None).await
+    }
+
+    /// [`Auditor::start`] with a spool in `dir` for submitted entries, after committing
+    /// what an earlier process left in it.
+    pub async fn start_spooled(
+        store: Arc<dyn Store>,
+        key: AuditKey,
+        clock: Arc<dyn Clock>,
+        dir: SpoolDir,
+    ) -> Result<Self, AuditSetupError> {
+        let recovered = dir.recover(store.as_ref()).await?;
+        if recovered > 0 {
+            tracing::warn!(entries = recovered, spool = %dir.path().display(), "audit entries an earlier process left in its spool were committed");
+        }
+        Self::start_in(store, key, clock, Some(dir)).await
+    }
+
+    async fn start_in(
+        store: Arc<dyn Store>,
+        key: AuditKey,
+        clock: Arc<dyn Clock>,
+        spool_dir: Option<SpoolDir>,
+    ) -> Result<Self, AuditSetupError> {
         let key = Arc::new(key);
         // The store's write worker chains the resolve entries it writes with their units.
         store.attach_chainer(Arc::new(KeyChainer {
@@ -73,14 +99,22 @@ impl Auditor {
             clock: clock.clone(),
             writer: "metering writer",
         }));
+        let spool = match spool_dir {
+            Some(dir) => {
+                let chainer = Arc::new(KeyChainer { key: key.clone(), clock: clock.clone(), writer: "spool writer" });
+                let genesis = chainer.genesis();
+                store.start_audit_chain(&genesis).await?;
+                Some((Spool::start(dir, genesis, store.clone())?, chainer))
+            }
+            None => None,
+        };
         let chainer = KeyChainer { key, clock, writer: "instance writer" };
         let genesis = chainer.genesis();
         store.start_audit_chain(&genesis).await?;
         let (jobs, waited) = mpsc::channel(MAX_BATCH * 8);
-        let (submitted, queued) = mpsc::channel(MAX_BATCH * 8);
         let announced = Arc::new(Notify::new());
-        tokio::spawn(write_loop(waited, queued, store, chainer, genesis, announced.clone()));
-        Ok(Self { jobs, submitted, announced })
+        tokio::spawn(write_loop(waited, store, chainer, genesis, announced.clone()));
+        Ok(Self { jobs, spool, announced })
     }
 
     /// Appends `event` and waits until it is durable.
@@ -109,59 +143,47 @@ impl Auditor {
     async fn wait_for(&self, work: Work) -> Result<bool, ApiError> {
         let (reply, done) = oneshot::channel();
         self.jobs
-            .send(Job { work, reply: Some(reply) })
+            .send(Job { work, reply })
             .await
             .map_err(|_| ApiError::internal("audit", "the audit writer stopped"))?;
         done.await.map_err(|_| ApiError::internal("audit", "the audit writer dropped an entry"))?
     }
 
-    /// Queues `event` for the next batch without waiting for it to be written. For a
+    /// Spools `event` for the next batch without waiting for it to be committed. For a
     /// secret's use that does not hand the secret to the caller (the proxy sends it to
     /// its provider only), where one commit per use would be most of the request's cost.
     pub async fn submit(&self, event: AuditEvent) -> Result<(), ApiError> {
-        self.submitted
-            .send(Job { work: Work::Entry(event), reply: None })
-            .await
-            .map_err(|_| ApiError::internal("audit", "the audit writer stopped"))
+        let Some((spool, chainer)) = &self.spool else {
+            return self.record(event).await;
+        };
+        spool
+            .append(event, |last, event| chainer.extend_one(last, event))
+            .map_err(|e| ApiError::internal("audit spool", e.to_string()))
     }
 
-    /// Waits until every entry queued so far is written (at shutdown).
+    /// Waits until every entry queued or spooled so far is written (at shutdown).
     pub async fn flush(&self) {
+        if let Some((spool, _)) = &self.spool {
+            spool.flush().await;
+        }
         let _ = self.wait_for(Work::Flush).await;
     }
 }
 
 async fn write_loop(
     mut waited: mpsc::Receiver<Job>,
-    mut queued: mpsc::Receiver<Job>,
     store: Arc<dyn Store>,
     chainer: KeyChainer,
     genesis: AuditRecord,
     announced: Arc<Notify>,
 ) {
     let mut last = genesis;
-    loop {
-        let mut batch = tokio::select! {
-            biased;
-            Some(job) = waited.recv() => vec![job],
-            Some(job) = queued.recv() => {
-                // Nobody waits for it: let more submitted entries gather (one commit for
-                // many), unless someone starts waiting meanwhile.
-                let mut batch = vec![job];
-                tokio::select! {
-                    _ = tokio::time::sleep(GATHER) => {}
-                    Some(waiting) = waited.recv() => batch.push(waiting),
-                }
-                batch
-            }
-            else => return,
-        };
-        for queue in [&mut waited, &mut queued] {
-            while batch.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
+    while let Some(first) = waited.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match waited.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
         }
         // Entries keep their order: those queued before a change are written first.
@@ -182,9 +204,7 @@ async fn write_loop(
                         Ok(false) => {}
                         Err(e) => tracing::error!(error = %e, "a change and its audit entries could not be written"),
                     }
-                    if let Some(reply) = job.reply {
-                        let _ = reply.send(committed.map_err(ApiError::from));
-                    }
+                    let _ = job.reply.send(committed.map_err(ApiError::from));
                 }
                 Work::Entry(_) | Work::Flush => entries.push(job),
             }
@@ -206,8 +226,8 @@ async fn append(store: &dyn Store, chainer: &KeyChainer, last: &mut AuditRecord,
     } else if let Some(newest) = records.last() {
         *last = newest.clone();
     }
-    for reply in jobs.into_iter().filter_map(|job| job.reply) {
-        let _ = reply.send(match &written {
+    for job in jobs {
+        let _ = job.reply.send(match &written {
             Ok(()) => Ok(true),
             Err(e) => Err(ApiError::internal("audit", e.to_string())),
         });
@@ -215,8 +235,8 @@ async fn append(store: &dyn Store, chainer: &KeyChainer, last: &mut AuditRecord,
 }
 
 /// Chains entries with the audit key: a new chain per call of `genesis`. Used by the
-/// instance's writer here and by the store's metering workers.
-struct KeyChainer {
+/// instance's writer and its spool here, and by the store's metering workers.
+pub(crate) struct KeyChainer {
     key: Arc<AuditKey>,
     clock: Arc<dyn Clock>,
     /// Which writer the chain belongs to, noted in its first entry.
@@ -239,18 +259,22 @@ impl Chainer for KeyChainer {
     }
 
     fn extend(&self, previous: &AuditRecord, events: Vec<AuditEvent>) -> Vec<AuditRecord> {
-        let (mut seq, mut prev) = (previous.seq, previous.mac.clone());
-        events
-            .into_iter()
-            .map(|event| {
-                seq += 1;
-                let mut record =
-                    AuditRecord { chain: previous.chain.clone(), seq, at: self.clock.now(), event, mac: Vec::new() };
-                record.mac = self.key.mac(&prev, &record.canonical_bytes());
-                prev = record.mac.clone();
-                record
-            })
-            .collect()
+        let mut records: Vec<AuditRecord> = Vec::with_capacity(events.len());
+        for event in events {
+            let record = self.extend_one(records.last().unwrap_or(previous), event);
+            records.push(record);
+        }
+        records
+    }
+}
+
+impl KeyChainer {
+    /// The record of `event` right after `previous`.
+    pub(crate) fn extend_one(&self, previous: &AuditRecord, event: AuditEvent) -> AuditRecord {
+        let (chain, seq) = (previous.chain.clone(), previous.seq + 1);
+        let mut record = AuditRecord { chain, seq, at: self.clock.now(), event, mac: Vec::new() };
+        record.mac = self.key.mac(&previous.mac, &record.canonical_bytes());
+        record
     }
 }
 

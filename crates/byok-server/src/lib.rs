@@ -1,6 +1,7 @@
 //! byok's HTTP API: routes, authentication, problem+json errors, metrics, OpenAPI.
 
 pub mod audit;
+pub mod audit_spool;
 pub mod audit_verify;
 mod auth;
 mod credential_cache;

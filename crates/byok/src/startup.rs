@@ -7,6 +7,7 @@ use byok_core::{Catalog, Clock, PlatformEnv, ProviderId, Timestamp};
 use byok_crypto::{AuditKey, KeyCheck, Keyring, KeyringError, hash_token};
 use byok_providers::{CatalogError, ProbeSettings, ProbeSetupError, Prober, build_catalog};
 use byok_server::audit::{AuditSetupError, load_audit_key};
+use byok_server::audit_spool::SpoolDir;
 use byok_server::{AppParts, AppState, Auditor, ServerSettings};
 use byok_store::{KeyCheckRecord, Store, StoreError};
 use thiserror::Error;
@@ -114,7 +115,8 @@ pub async fn open(config: &Config, world: World<'_>) -> Result<AppState, Startup
         ..ServerSettings::default()
     };
     let audit_key = load_audit_key(store.as_ref(), &keyring).await?;
-    let auditor = Auditor::start(store.clone(), audit_key, world.clock.clone()).await?;
+    let spool = SpoolDir::claim(&std::env::temp_dir()).map_err(AuditSetupError::from)?;
+    let auditor = Auditor::start_spooled(store.clone(), audit_key, world.clock.clone(), spool).await?;
     let mut parts = AppParts::new(store, Arc::new(keyring), Arc::new(catalog), prober, auditor);
     parts.platform_env = platform_env;
     parts.clock = world.clock;

@@ -162,6 +162,48 @@ impl TestDb {
     }
 }
 
+/// A transaction outside byok that keeps byok from committing audit entries: SQLite's
+/// write lock, or an `EXCLUSIVE` lock on PostgreSQL's `audit_log` (reads go on).
+pub enum AuditWritesHeld {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl TestDb {
+    pub async fn hold_audit_writes(&self) -> AuditWritesHeld {
+        match self.engine {
+            Engine::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut conn).await.unwrap();
+                AuditWritesHeld::Sqlite(conn)
+            }
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql("BEGIN; LOCK TABLE audit_log IN EXCLUSIVE MODE").execute(&mut conn).await.unwrap();
+                AuditWritesHeld::Postgres(conn)
+            }
+        }
+    }
+}
+
+impl AuditWritesHeld {
+    /// Lets writes go again. On PostgreSQL the other sessions of the database go first:
+    /// a killed byok's statements still waiting for the lock must not run after it.
+    pub async fn release(self) {
+        match self {
+            AuditWritesHeld::Sqlite(mut conn) => {
+                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+            }
+            AuditWritesHeld::Postgres(mut conn) => {
+                let others = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                              WHERE datname = current_database() AND pid <> pg_backend_pid()";
+                sqlx::raw_sql(others).execute(&mut conn).await.unwrap();
+                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((base, name)) = self.pg.take() {
@@ -599,6 +641,12 @@ impl ServeProcess {
     /// The process id, e.g. to count its open file descriptors.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Kills the process (SIGKILL: no chance to write anything) and waits for its end.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL sent");
+        self.child.wait().expect("byok is gone");
     }
 
     /// Asks the process to stop (SIGTERM) and waits until it has exited.

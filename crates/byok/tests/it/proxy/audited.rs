@@ -1,14 +1,16 @@
 //! Every proxied use of a secret is audited: for a credential with a limit the entry is
-//! written with its unit before the secret goes out; for one without, it is queued
-//! before the secret goes out and written in the audit writer's next batch.
+//! written with its unit before the secret goes out; for one without, it is written to
+//! the instance's audit spool before the secret goes out and committed in the spool's
+//! next batch (or, after a crash, when byok starts again).
 
 use serde_json::json;
 
-use super::{Processes, world};
+use super::{Processes, real_key, world};
 use crate::both_engines;
+use crate::operator_cli::byok_on;
 use crate::support::Engine;
 
-both_engines!(proxied_reads_are_audited, a_graceful_stop_writes_what_is_queued);
+both_engines!(proxied_reads_are_audited, a_graceful_stop_writes_what_is_queued, a_killed_process_loses_no_proxied_use);
 
 async fn proxied_reads_are_audited(engine: Engine) {
     let w = world(engine).await;
@@ -56,4 +58,57 @@ async fn a_graceful_stop_writes_what_is_queued(engine: Engine) {
     assert_eq!(audited, USES, "every proxied use is in the audit log after a stop");
     let counted = world.db.count("SELECT usage_total FROM credentials WHERE owner = 'user:erin'").await;
     assert_eq!(counted, USES, "every proxied request is counted after a stop");
+}
+
+/// Every spool file under `dir`, as text.
+fn spooled(dir: &std::path::Path) -> String {
+    let mut text = String::new();
+    for slot in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let Ok(files) = std::fs::read_dir(slot.path()) else { continue };
+        for file in files.filter_map(Result::ok).filter(|f| f.path().extension().is_some_and(|x| x == "spool")) {
+            text.push_str(&std::fs::read_to_string(file.path()).unwrap());
+        }
+    }
+    text
+}
+
+/// A process killed (SIGKILL) after answering proxied requests whose audit entries it
+/// could not commit yet (the test holds the database's write lock): the next start in
+/// the same spool commits every one of them, once, and the chain verifies.
+async fn a_killed_process_loses_no_proxied_use(engine: Engine) {
+    let spool = tempfile::tempdir().unwrap();
+    let mut world = Processes::new(engine).await;
+    world.set_env("TMPDIR", spool.path().to_str().unwrap());
+    let byok = world.start();
+    let owned = world.owner(&byok, "user:frank").await;
+    let held = world.db.hold_audit_writes().await;
+    let client = reqwest::Client::new();
+    let ids: Vec<String> = (0..12).map(|i| format!("spool-{i}-{}", uuid::Uuid::new_v4().simple())).collect();
+    for id in &ids {
+        let r = client
+            .get(format!("{}/v1/proxy/openai/v1/models", byok.base))
+            .bearer_auth(&owned.vk)
+            .header("x-request-id", id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "a proxied answer does not wait for its audit entry's commit");
+    }
+    let text = spooled(spool.path());
+    assert!(ids.iter().all(|id| text.contains(id.as_str())), "every use is spooled before its answer: {text}");
+    assert!(!text.contains(&real_key("openai")) && !text.contains(&owned.vk), "no secret in the spool");
+    let proxied = "SELECT count(*) FROM audit_log WHERE action = 'credential.proxy'";
+    assert_eq!(world.db.count(proxied).await, 0, "nothing was committed before the kill");
+    byok.kill();
+    held.release().await;
+
+    let byok = world.start();
+    for id in &ids {
+        let sql = format!("SELECT count(*) FROM audit_log WHERE action = 'credential.proxy' AND request_id = '{id}'");
+        assert_eq!(world.db.count(&sql).await, 1, "the use of request {id} is in the audit log once");
+    }
+    assert!(!spooled(spool.path()).contains(ids[0].as_str()), "the recovered spool file is removed");
+    let verified = byok_on(&world.db.url, &["audit", "verify"]);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    drop(byok);
 }

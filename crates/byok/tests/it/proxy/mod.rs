@@ -162,6 +162,11 @@ impl Processes {
         Processes { _fakes: fakes, db, admin, envs }
     }
 
+    /// One more environment variable for the processes started from now on.
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.envs.push((name.to_owned(), value.to_owned()));
+    }
+
     pub fn start(&self) -> ServeProcess {
         let envs: Vec<(&str, &str)> = self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         ServeProcess::start(&envs)
