@@ -11,7 +11,7 @@ END=$(( $(date +%s) * 1000 - 86400000 ))
 COLUMNS="chain, seq, at, actor_token, actor_role, action, owner, credential_id, provider, outcome, request_id, client_addr, detail, mac"
 case "$URL" in
   sqlite://*)
-    sqlite3 "${URL#sqlite://}" <<SQL
+    sqlite3 "${URL#sqlite://}" >/dev/null <<SQL
 .timeout 60000
 BEGIN IMMEDIATE;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $N)
