@@ -36,3 +36,6 @@ SQL
     ;;
   *) echo "prefill_audit.sh: unknown database URL $URL" >&2; exit 2 ;;
 esac
+# The kernel writes the new pages back first: a measurement right after would share the
+# disk with gigabytes of writeback.
+sync

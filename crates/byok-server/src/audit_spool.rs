@@ -44,8 +44,8 @@ pub enum SpoolError {
     Store(#[from] byok_store::StoreError),
 }
 
-/// One line of a spool file: a chained record, its MAC in hex.
-#[derive(Serialize, Deserialize)]
+/// One line of a spool file, as read back: a chained record, its MAC in hex.
+#[derive(Deserialize)]
 struct Line {
     chain: String,
     seq: i64,
@@ -54,9 +54,19 @@ struct Line {
     mac: String,
 }
 
-impl From<&AuditRecord> for Line {
-    fn from(r: &AuditRecord) -> Self {
-        Self { chain: r.chain.clone(), seq: r.seq, at: r.at.millis(), event: r.event.clone(), mac: hex::encode(&r.mac) }
+/// [`Line`] as written, borrowing the record.
+#[derive(Serialize)]
+struct LineOut<'a> {
+    chain: &'a str,
+    seq: i64,
+    at: i64,
+    event: &'a AuditEvent,
+    mac: String,
+}
+
+impl<'a> From<&'a AuditRecord> for LineOut<'a> {
+    fn from(r: &'a AuditRecord) -> Self {
+        Self { chain: &r.chain, seq: r.seq, at: r.at.millis(), event: &r.event, mac: hex::encode(&r.mac) }
     }
 }
 
@@ -170,7 +180,7 @@ async fn commit_missing(store: &dyn Store, records: Vec<AuditRecord>) -> Result<
 }
 
 enum Message {
-    Record(AuditRecord),
+    Record(Box<AuditRecord>),
     /// Say so once everything spooled before it is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -217,17 +227,22 @@ impl Spool {
     ) -> std::io::Result<()> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let record = chain(&open.last, event);
-        let mut line = serde_json::to_vec(&Line::from(&record)).map_err(std::io::Error::other)?;
+        let mut line = serde_json::to_vec(&LineOut::from(&record)).map_err(std::io::Error::other)?;
         line.push(b'\n');
         open.file.write_all(&line)?;
         open.bytes += line.len() as u64;
-        open.last = record.clone();
-        if open.bytes >= SEGMENT_BYTES {
-            self.next_segment(&mut open)?;
-        }
+        // What the next record chains from: the chain, seq and MAC (not the event).
+        let (chain, mac) = (record.chain.clone(), record.mac.clone());
+        open.last = AuditRecord { chain, seq: record.seq, at: record.at, event: AuditEvent::default(), mac };
         self.committer
-            .send(Message::Record(record))
-            .map_err(|_| std::io::Error::other("the audit spool's committer stopped"))
+            .send(Message::Record(Box::new(record)))
+            .map_err(|_| std::io::Error::other("the audit spool's committer stopped"))?;
+        if open.bytes >= SEGMENT_BYTES
+            && let Err(e) = self.next_segment(&mut open)
+        {
+            tracing::warn!(error = %e, "a new audit spool file could not be opened; the current one grows");
+        }
+        Ok(())
     }
 
     fn next_segment(&self, open: &mut Open) -> std::io::Result<()> {
@@ -304,14 +319,14 @@ async fn commit_loop(
         let (mut records, mut flushes) = (Vec::new(), Vec::new());
         match first {
             Message::Record(record) => {
-                records.push(record);
+                records.push(*record);
                 tokio::time::sleep(GATHER).await;
             }
             Message::Flush(done) => flushes.push(done),
         }
         while records.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(Message::Record(record)) => records.push(record),
+                Ok(Message::Record(record)) => records.push(*record),
                 Ok(Message::Flush(done)) => flushes.push(done),
                 Err(_) => break,
             }
@@ -345,10 +360,10 @@ mod tests {
         let path = std::env::temp_dir().join(format!("byok-spool-test-{}.spool", uuid::Uuid::new_v4().simple()));
         let mut text = Vec::new();
         for seq in [2, 3] {
-            text.extend(serde_json::to_vec(&Line::from(&record(seq))).unwrap());
+            text.extend(serde_json::to_vec(&LineOut::from(&record(seq))).unwrap());
             text.push(b'\n');
         }
-        let torn = serde_json::to_vec(&Line::from(&record(4))).unwrap();
+        let torn = serde_json::to_vec(&LineOut::from(&record(4))).unwrap();
         text.extend(&torn[..torn.len() / 2]);
         std::fs::write(&path, text).unwrap();
         let records = read_records(&path).unwrap();
