@@ -9,13 +9,15 @@
 //! kernel had not yet written back: the entries of the last batches not yet committed
 //! (about 10 ms of proxied uses).
 //!
-//! Spool directories are `<temp dir>/byok-audit-spool-<n>`, each claimed by one running
-//! instance with a lock on its `.lock` file. Only entries of chains this database knows
-//! are recovered, so a spool left by another deployment on the same host stays untouched.
+//! Spool directories are `<temp dir>/byok-audit-spool-<n>` (mode 0700, this user's: one
+//! that others may enter is passed over), each claimed by one running instance with a
+//! lock on its `.lock` file. Only entries of chains this database knows are recovered,
+//! so a spool left by another deployment on the same host stays untouched.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -94,7 +96,14 @@ impl SpoolDir {
     pub fn claim(base: &Path) -> Result<SpoolDir, SpoolError> {
         for n in 0..SLOTS {
             let path = base.join(format!("byok-audit-spool-{n}"));
-            std::fs::create_dir_all(&path).map_err(|e| SpoolError::Io(path.clone(), e))?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&path)
+                .map_err(|e| SpoolError::Io(path.clone(), e))?;
+            if !private_to_us(&path) {
+                continue;
+            }
             let lock_path = path.join(".lock");
             let lock = OpenOptions::new()
                 .create(true)
@@ -142,6 +151,16 @@ impl SpoolDir {
         files.sort();
         Ok(files)
     }
+}
+
+/// Whether `dir` belongs to this process's user and nobody else may enter it: a
+/// directory someone else made could hold planted spool files.
+fn private_to_us(dir: &Path) -> bool {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (Ok(dir), Ok(me)) = (std::fs::metadata(dir), std::fs::metadata("/proc/self")) else {
+        return false;
+    };
+    dir.uid() == me.uid() && dir.permissions().mode() & 0o077 == 0
 }
 
 /// The records of a spool file; a torn last line (a power loss mid-write) is skipped.
@@ -369,5 +388,20 @@ mod tests {
         let records = read_records(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(records, vec![record(2), record(3)], "whole lines come back as written, MACs included");
+    }
+
+    #[test]
+    fn a_spool_directory_others_may_enter_is_passed_over() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("byok-spool-base-{}", uuid::Uuid::new_v4().simple()));
+        let open_to_all = base.join("byok-audit-spool-0");
+        std::fs::create_dir_all(&open_to_all).unwrap();
+        std::fs::set_permissions(&open_to_all, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let first = SpoolDir::claim(&base).unwrap();
+        let second = SpoolDir::claim(&base).unwrap();
+        assert_eq!(first.path(), base.join("byok-audit-spool-1"), "slot 0 is not private");
+        assert_eq!(second.path(), base.join("byok-audit-spool-2"), "slot 1 is locked by the first claim");
+        drop((first, second));
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
