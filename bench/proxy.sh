@@ -47,13 +47,7 @@ to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~
 # CPU time a process has used (user + system), in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# The disk's flush latency: 200 synced 4 KiB writes, in ms per write.
-flush_ms() {
-  local secs
-  secs=$(dd if=/dev/zero of="$WORK/flush.test" bs=4k count=200 oflag=dsync 2>&1 | awk '/copied/ {print $(NF-3)}')
-  rm -f "$WORK/flush.test"
-  awk -v s="$secs" 'BEGIN { printf "%.2f", s * 1000 / 200 }'
-}
+source bench/flush.sh
 
 # A warm-up, then the measured run; `pid` is the proxy's process ("-" for none).
 # → "req/s p50_us p99_us non2xx cpu_us_per_request"
@@ -88,7 +82,7 @@ ttfb() {
   done | sort -n | awk '{ a[NR] = $1 } END { printf "%.0f", a[int((NR + 1) / 2)] * 1000000 }'
 }
 
-FLUSH_BEFORE=$(flush_ms)
+FLUSH_BEFORE=$(flush_ms "$WORK")
 "${CLIENT[@]}" "$MOCK" "127.0.0.1:$MOCK_PORT" 2> "$WORK/mock.log" &
 PIDS+=("$!")
 wait_http "http://127.0.0.1:$MOCK_PORT/v1/models"
@@ -166,7 +160,7 @@ sleep 1
 COUNTED=$(curl -fs "http://127.0.0.1:$BYOK_PORT/v1/credentials/$CRED" -H "authorization: Bearer $SVC" | jq '.usage.total')
 TOKENS=$(curl -fs "http://127.0.0.1:$BYOK_PORT/v1/credentials/$CRED" -H "authorization: Bearer $SVC" | jq '.usage.tokens_total')
 RSS=$(awk '/VmHWM/ {print $2}' "/proc/$BYOK_PID/status")
-FLUSH_AFTER=$(flush_ms)
+FLUSH_AFTER=$(flush_ms "$WORK")
 
 field() { echo "${R[$1]}" | awk -v i="$2" '{print $i}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "-" || b + 0 == 0) print "-"; else printf "%.0f", a / b }'; }

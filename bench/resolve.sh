@@ -66,13 +66,7 @@ run_wrk() {
   echo "$rps $p50 $p99 $bad $total"
 }
 
-# The disk's flush latency: 200 synced 4 KiB writes, in ms per write.
-flush_ms() {
-  local secs
-  secs=$(dd if=/dev/zero of="$WORK/flush.test" bs=4k count=200 oflag=dsync 2>&1 | awk '/copied/ {print $(NF-3)}')
-  rm -f "$WORK/flush.test"
-  awk -v s="$secs" 'BEGIN { printf "%.2f", s * 1000 / 200 }'
-}
+source bench/flush.sh
 
 # The sum of every credential's `usage.total`, page by page.
 sum_usage() {
@@ -187,7 +181,7 @@ trap 'cleanup; stop_postgres' EXIT
 
 check_clean() { [ "$1" = "0" ] || { echo "bench: $2 answered $1 non-2xx responses; the figures are not valid" >&2; exit 1; }; }
 
-FLUSH_BEFORE=$(flush_ms)
+FLUSH_BEFORE=$(flush_ms "$WORK")
 echo "bench: byok on SQLite"
 read -r s_rps s_p50 s_p99 s_bad s_total s_counted s_rss <<<"$(bench_byok sqlite "sqlite://$WORK/byok.db")"
 check_clean "$s_bad" "byok on SQLite"
@@ -199,7 +193,7 @@ echo "bench: OpenBao 2.7.2 KV v2"
 read -r o_rps o_p50 o_p99 o_bad o_total o_audited o_rss <<<"$(bench_openbao)"
 check_clean "$o_bad" "OpenBao"
 
-FLUSH_AFTER=$(flush_ms)
+FLUSH_AFTER=$(flush_ms "$WORK")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 # wrk's latency (85.00us, 1.20ms, 2.00s) in milliseconds.

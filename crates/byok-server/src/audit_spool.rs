@@ -226,7 +226,7 @@ impl Spool {
     /// Starts a spool in `dir` after `genesis` (already committed) and its committing task.
     pub(crate) fn start(dir: SpoolDir, genesis: AuditRecord, store: Arc<dyn Store>) -> Result<Arc<Spool>, SpoolError> {
         let path = segment_path(dir.path(), &genesis.chain, 0);
-        let file = open_append(&path)?;
+        let file = open_append(&path).map_err(|e| SpoolError::Io(path.clone(), e))?;
         let (committer, queue) = mpsc::unbounded_channel();
         let spool = Arc::new(Spool {
             dir,
@@ -267,10 +267,7 @@ impl Spool {
     fn next_segment(&self, open: &mut Open) -> std::io::Result<()> {
         let segment = open.segment + 1;
         let path = segment_path(self.dir.path(), &open.last.chain, segment);
-        let file = open_append(&path).map_err(|e| match e {
-            SpoolError::Io(_, e) => e,
-            other => std::io::Error::other(other.to_string()),
-        })?;
+        let file = open_append(&path)?;
         let closed = std::mem::replace(&mut open.path, path);
         open.closed.push((closed, open.last.seq));
         open.file = file;
@@ -323,8 +320,8 @@ fn segment_path(dir: &Path, chain: &str, segment: u64) -> PathBuf {
     dir.join(format!("{chain}-{segment:06}.spool"))
 }
 
-fn open_append(path: &Path) -> Result<File, SpoolError> {
-    OpenOptions::new().create(true).append(true).open(path).map_err(|e| SpoolError::Io(path.to_owned(), e))
+fn open_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 /// Commits spooled records in batches, in order; a failed batch is tried again (its

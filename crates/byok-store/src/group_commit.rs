@@ -50,6 +50,18 @@ pub(crate) enum Arg {
     Int(i64),
 }
 
+impl From<String> for Arg {
+    fn from(text: String) -> Self {
+        Arg::Text(text)
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(n: i64) -> Self {
+        Arg::Int(n)
+    }
+}
+
 /// One statement run in a batch's transaction (a unit of a virtual key's limit, a
 /// credential's unit taken or given back by id), so that SQLite's writer stays the
 /// database's one writer; answered with the number of rows it changed.

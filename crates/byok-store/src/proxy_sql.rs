@@ -64,14 +64,14 @@ macro_rules! impl_proxy_store {
                 // concurrent takes never grant more than the limit.
                 let changed = self.unit_statement(
                     concat!(
-                    "UPDATE virtual_keys SET usage_total = usage_total + 1, ",
-                    "usage_period = CASE WHEN period_start >= $2 THEN usage_period + 1 ELSE 1 END, ",
-                    "tokens_period = CASE WHEN period_start >= $2 THEN tokens_period ELSE 0 END, ",
-                    "period_start = CASE WHEN period_start >= $2 THEN period_start ELSE $2 END, ",
-                    "last_used_at = $3 ",
-                    "WHERE token_id = $1 AND (monthly_limit IS NULL OR period_start < $2 OR usage_period < monthly_limit)"
+                        "UPDATE virtual_keys SET usage_total = usage_total + 1, ",
+                        "usage_period = CASE WHEN period_start >= $2 THEN usage_period + 1 ELSE 1 END, ",
+                        "tokens_period = CASE WHEN period_start >= $2 THEN tokens_period ELSE 0 END, ",
+                        "period_start = CASE WHEN period_start >= $2 THEN period_start ELSE $2 END, ",
+                        "last_used_at = $3 ",
+                        "WHERE token_id = $1 AND (monthly_limit IS NULL OR period_start < $2 OR usage_period < monthly_limit)"
                     ),
-                    vec![$crate::group_commit::Arg::Text(token_id.to_string()), $crate::group_commit::Arg::Int(period.millis()), $crate::group_commit::Arg::Int(now.millis())],
+                    vec![token_id.to_string().into(), period.millis().into(), now.millis().into()],
                 )
                 .await?;
                 Ok(changed == 1)
@@ -85,14 +85,14 @@ macro_rules! impl_proxy_store {
             ) -> Result<bool, $crate::StoreError> {
                 let changed = self.unit_statement(
                     concat!(
-                    "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, ",
-                    "last_used_at = $3 WHERE id = $1 AND enabled = TRUE AND status <> 'error' AND period_start >= $2 ",
-                    "AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
-                    "AND (monthly_token_limit IS NULL OR NOT EXISTS (SELECT 1 FROM credential_tokens t ",
-                    "WHERE t.credential_id = credentials.id AND t.period_start >= $2 ",
-                    "AND t.tokens_period >= monthly_token_limit))"
+                        "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, ",
+                        "last_used_at = $3 WHERE id = $1 AND enabled = TRUE AND status <> 'error' AND period_start >= $2 ",
+                        "AND (monthly_limit IS NULL OR usage_period < monthly_limit) ",
+                        "AND (monthly_token_limit IS NULL OR NOT EXISTS (SELECT 1 FROM credential_tokens t ",
+                        "WHERE t.credential_id = credentials.id AND t.period_start >= $2 ",
+                        "AND t.tokens_period >= monthly_token_limit))"
                     ),
-                    vec![$crate::group_commit::Arg::Text(id.to_string()), $crate::group_commit::Arg::Int(period.millis()), $crate::group_commit::Arg::Int(now.millis())],
+                    vec![id.to_string().into(), period.millis().into(), now.millis().into()],
                 )
                 .await?;
                 Ok(changed == 1)
@@ -108,7 +108,7 @@ macro_rules! impl_proxy_store {
                         "UPDATE credentials SET usage_total = usage_total - 1, usage_period = usage_period - 1 ",
                         "WHERE id = $1 AND period_start = $2 AND usage_period > 0"
                     ),
-                    vec![$crate::group_commit::Arg::Text(id.to_string()), $crate::group_commit::Arg::Int(period.millis())],
+                    vec![id.to_string().into(), period.millis().into()],
                 )
                 .await?;
                 Ok(())
@@ -153,7 +153,7 @@ macro_rules! impl_proxy_store {
                         "UPDATE virtual_keys SET usage_total = usage_total - 1, usage_period = usage_period - 1 ",
                         "WHERE token_id = $1 AND period_start = $2 AND usage_period > 0"
                     ),
-                    vec![$crate::group_commit::Arg::Text(token_id.to_string()), $crate::group_commit::Arg::Int(period.millis())],
+                    vec![token_id.to_string().into(), period.millis().into()],
                 )
                 .await?;
                 Ok(())

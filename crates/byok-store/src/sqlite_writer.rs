@@ -130,9 +130,10 @@ fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path, take_
 fn run_statement(tx: &rusqlite::Transaction<'_>, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
     let mut stmt = tx.prepare_cached(sql)?;
     for (i, arg) in args.iter().enumerate() {
-        let Some(index) = stmt.parameter_index(&format!("${}", i + 1))? else {
-            continue;
-        };
+        let name = format!("${}", i + 1);
+        let index = stmt
+            .parameter_index(&name)?
+            .ok_or_else(|| StoreError::Metering(format!("a statement has no parameter {name}")))?;
         match arg {
             Arg::Text(text) => stmt.raw_bind_parameter(index, text)?,
             Arg::Int(n) => stmt.raw_bind_parameter(index, n)?,
