@@ -12,14 +12,14 @@ use byok_store::{Chainer, Change, Store, StoreError};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::ApiError;
-use crate::audit_spool::{Spool, SpoolDir, SpoolError};
+use crate::audit_spool::{Spool, SpoolDir, SpoolError, UseCounts};
 
 const MAX_BATCH: usize = 512;
 
 /// What a job asks of the writer.
 enum Work {
-    /// An entry on its own.
-    Entry(AuditEvent),
+    /// An entry on its own, with the requests it counts if any.
+    Entry(AuditEvent, Option<UseCounts>),
     /// A change with its entries and webhook events, committed in one transaction.
     Change(Change, Vec<AuditEvent>, Vec<WebhookEvent>),
     /// Nothing: wait for everything queued before it.
@@ -119,7 +119,7 @@ impl Auditor {
 
     /// Appends `event` and waits until it is durable.
     pub async fn record(&self, event: AuditEvent) -> Result<(), ApiError> {
-        self.wait_for(Work::Entry(event)).await.map(|_| ())
+        self.wait_for(Work::Entry(event, None)).await.map(|_| ())
     }
 
     /// Applies `change` and appends its `events` in one transaction, and waits until
@@ -149,15 +149,16 @@ impl Auditor {
         done.await.map_err(|_| ApiError::internal("audit", "the audit writer dropped an entry"))?
     }
 
-    /// Spools `event` for the next batch without waiting for it to be committed. For a
-    /// secret's use that does not hand the secret to the caller (the proxy sends it to
-    /// its provider only), where one commit per use would be most of the request's cost.
-    pub async fn submit(&self, event: AuditEvent) -> Result<(), ApiError> {
+    /// Spools `event`, with the requests it `counts`, for the next batch without waiting
+    /// for it to be committed. For a secret's use that does not hand the secret to the
+    /// caller (the proxy sends it to its provider only), where one commit per use would
+    /// be most of the request's cost.
+    pub(crate) async fn submit(&self, event: AuditEvent, counts: Option<UseCounts>) -> Result<(), ApiError> {
         let Some((spool, chainer)) = &self.spool else {
-            return self.record(event).await;
+            return self.wait_for(Work::Entry(event, counts)).await.map(|_| ());
         };
         spool
-            .append(event, |last, event| chainer.extend_one(last, event))
+            .append(event, counts, |last, event| chainer.extend_one(last, event))
             .map_err(|e| ApiError::internal("audit spool", e.to_string()))
     }
 
@@ -206,21 +207,25 @@ async fn write_loop(
                     }
                     let _ = job.reply.send(committed.map_err(ApiError::from));
                 }
-                Work::Entry(_) | Work::Flush => entries.push(job),
+                Work::Entry(..) | Work::Flush => entries.push(job),
             }
         }
         append(store.as_ref(), &chainer, &mut last, entries).await;
     }
 }
 
-/// Writes the entries of `jobs` in one transaction after `last`, and tells their waiters.
+/// Writes the entries of `jobs`, and what they count, in one transaction after `last`,
+/// and tells their waiters.
 async fn append(store: &dyn Store, chainer: &KeyChainer, last: &mut AuditRecord, jobs: Vec<Job>) {
-    let events = jobs.iter().filter_map(|job| match &job.work {
-        Work::Entry(event) => Some(event.clone()),
-        _ => None,
-    });
-    let records = chainer.extend(last, events.collect());
-    let written = if records.is_empty() { Ok(()) } else { store.append_audit(&records).await };
+    let (mut events, mut counts) = (Vec::new(), Vec::new());
+    for job in &jobs {
+        if let Work::Entry(event, counted) = &job.work {
+            events.push(event.clone());
+            counts.extend(*counted);
+        }
+    }
+    let records = chainer.extend(last, events);
+    let written = if records.is_empty() { Ok(()) } else { crate::audit_spool::commit(store, &records, &counts).await };
     if let Err(e) = &written {
         tracing::error!(error = %e, entries = records.len(), "audit entries could not be written");
     } else if let Some(newest) = records.last() {

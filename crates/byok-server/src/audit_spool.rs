@@ -2,11 +2,13 @@
 //! of credentials without a monthly limit, whose requests go out before their entries
 //! are committed). Each entry is placed at once in a chain of its own (the instance's
 //! "spool writer" chain) and appended to a local file with one write(2) before `submit`
-//! returns; a task commits the entries to the audit log in batches, off the request's
-//! path. Once written, the file is the kernel's: if byok's process dies, the next start
-//! that claims the same spool directory commits whatever the log lacks (an entry's chain
-//! and seq say whether it is there) before it serves. A power loss can lose what the
-//! kernel had not yet written back: the entries of the last batches not yet committed
+//! returns, with the requests the use counts (of the credential and of a virtual key
+//! without a limit); a task commits the entries to the audit log in batches, off the
+//! request's path, each batch with its counts in one transaction. Once written, the file
+//! is the kernel's: if byok's process dies, the next start that claims the same spool
+//! directory commits whatever the log lacks (an entry's chain and seq say whether it is
+//! there), with its counts, before it serves. A power loss can lose what the kernel had
+//! not yet written back: the entries and counts of the last batches not yet committed
 //! (about 10 ms of proxied uses).
 //!
 //! Spool directories are `<temp dir>/byok-audit-spool-<n>` (mode 0700, this user's: one
@@ -22,8 +24,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use byok_core::{AuditEvent, AuditRecord, Timestamp};
-use byok_store::Store;
+use byok_core::{AuditEvent, AuditRecord, CredentialId, Timestamp, TokenId};
+use byok_store::{ProxyUsage, Store, StoreError, VirtualKeyDelta};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
@@ -46,6 +48,25 @@ pub enum SpoolError {
     Store(#[from] byok_store::StoreError),
 }
 
+/// The requests one spooled use counts: of its credential and of its virtual key, each
+/// when it has no limit (a limit's unit was taken before the request went out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct UseCounts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtual_key: Option<TokenId>,
+    /// The start of the usage period of the use (milliseconds).
+    pub period: i64,
+}
+
+/// An entry in the spool: its chained record and what it counts.
+#[derive(Debug, Clone, PartialEq)]
+struct Spooled {
+    record: AuditRecord,
+    counts: Option<UseCounts>,
+}
+
 /// One line of a spool file, as read back: a chained record, its MAC in hex.
 #[derive(Deserialize)]
 struct Line {
@@ -54,6 +75,8 @@ struct Line {
     at: i64,
     event: AuditEvent,
     mac: String,
+    #[serde(default)]
+    counts: Option<UseCounts>,
 }
 
 /// [`Line`] as written, borrowing the record.
@@ -64,24 +87,27 @@ struct LineOut<'a> {
     at: i64,
     event: &'a AuditEvent,
     mac: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counts: Option<UseCounts>,
 }
 
-impl<'a> From<&'a AuditRecord> for LineOut<'a> {
-    fn from(r: &'a AuditRecord) -> Self {
-        Self { chain: &r.chain, seq: r.seq, at: r.at.millis(), event: &r.event, mac: hex::encode(&r.mac) }
+impl<'a> LineOut<'a> {
+    fn new(r: &'a AuditRecord, counts: Option<UseCounts>) -> Self {
+        Self { chain: &r.chain, seq: r.seq, at: r.at.millis(), event: &r.event, mac: hex::encode(&r.mac), counts }
     }
 }
 
 impl Line {
-    fn record(self) -> Option<AuditRecord> {
+    fn spooled(self) -> Option<Spooled> {
         let mac = hex::decode(&self.mac).ok()?;
-        Some(AuditRecord {
+        let record = AuditRecord {
             chain: self.chain,
             seq: self.seq,
             at: Timestamp::from_millis(self.at),
             event: self.event,
             mac,
-        })
+        };
+        Some(Spooled { record, counts: self.counts })
     }
 }
 
@@ -134,8 +160,8 @@ impl SpoolDir {
             if !chain.is_some_and(|c| known.contains(c)) {
                 continue;
             }
-            let records = read_records(&file).map_err(|e| SpoolError::Io(file.clone(), e))?;
-            recovered += commit_missing(store, records).await?;
+            let spooled = read_spooled(&file).map_err(|e| SpoolError::Io(file.clone(), e))?;
+            recovered += commit_missing(store, spooled).await?;
             std::fs::remove_file(&file).map_err(|e| SpoolError::Io(file.clone(), e))?;
         }
         Ok(recovered)
@@ -163,43 +189,81 @@ fn private_to_us(dir: &Path) -> bool {
     dir.uid() == me.uid() && dir.permissions().mode() & 0o077 == 0
 }
 
-/// The records of a spool file; a torn last line (a power loss mid-write) is skipped.
-fn read_records(path: &Path) -> std::io::Result<Vec<AuditRecord>> {
+/// The entries of a spool file; a torn last line (a power loss mid-write) is skipped.
+fn read_spooled(path: &Path) -> std::io::Result<Vec<Spooled>> {
     let file = File::open(path)?;
-    let mut records = Vec::new();
+    let mut spooled = Vec::new();
     for line in std::io::BufReader::new(file).lines() {
-        match serde_json::from_str::<Line>(&line?).ok().and_then(Line::record) {
-            Some(record) => records.push(record),
+        match serde_json::from_str::<Line>(&line?).ok().and_then(Line::spooled) {
+            Some(entry) => spooled.push(entry),
             None => tracing::warn!(file = %path.display(), "an unreadable audit spool line was skipped"),
         }
     }
-    Ok(records)
+    Ok(spooled)
 }
 
-/// Appends the records whose (chain, seq) the audit log does not hold yet.
-async fn commit_missing(store: &dyn Store, records: Vec<AuditRecord>) -> Result<usize, SpoolError> {
-    let mut by_chain: BTreeMap<String, Vec<AuditRecord>> = BTreeMap::new();
-    for record in records {
-        by_chain.entry(record.chain.clone()).or_default().push(record);
+/// Appends the entries whose (chain, seq) the audit log does not hold yet, with their
+/// counts (an entry already there was counted with it).
+async fn commit_missing(store: &dyn Store, spooled: Vec<Spooled>) -> Result<usize, SpoolError> {
+    let mut by_chain: BTreeMap<String, Vec<Spooled>> = BTreeMap::new();
+    for entry in spooled {
+        by_chain.entry(entry.record.chain.clone()).or_default().push(entry);
     }
     let mut committed = 0;
-    for (chain, mut records) in by_chain {
-        records.sort_by_key(|r| r.seq);
-        let first = records[0].seq;
-        let limit = u32::try_from(records.len()).unwrap_or(u32::MAX);
+    for (chain, mut entries) in by_chain {
+        entries.sort_by_key(|e| e.record.seq);
+        let first = entries[0].record.seq;
+        let limit = u32::try_from(entries.len()).unwrap_or(u32::MAX);
         let present: std::collections::HashSet<i64> =
             store.audit_chain_entries(&chain, first - 1, limit).await?.into_iter().map(|r| r.seq).collect();
-        records.retain(|r| !present.contains(&r.seq));
-        for part in records.chunks(MAX_BATCH) {
-            store.append_audit(part).await?;
+        entries.retain(|e| !present.contains(&e.record.seq));
+        for part in entries.chunks(MAX_BATCH) {
+            let records: Vec<AuditRecord> = part.iter().map(|e| e.record.clone()).collect();
+            let counts: Vec<UseCounts> = part.iter().filter_map(|e| e.counts).collect();
+            commit(store, &records, &counts).await?;
             committed += part.len();
         }
     }
     Ok(committed)
 }
 
+/// Appends `records` and adds the requests `counts` (theirs) count, in one transaction.
+pub(crate) async fn commit(store: &dyn Store, records: &[AuditRecord], counts: &[UseCounts]) -> Result<(), StoreError> {
+    // A batch that spans the start of a period is counted in the newer one, as the
+    // usage writer counts its batches.
+    match counts.iter().map(|c| c.period).max() {
+        None => store.append_audit(records).await,
+        Some(period) => {
+            let now = records.last().map_or(Timestamp::from_millis(period), |r| r.at);
+            store.append_counted_audit(records, &fold(counts), Timestamp::from_millis(period), now).await
+        }
+    }
+}
+
+/// Sums the requests of `counts` per credential and per virtual key.
+fn fold(counts: &[UseCounts]) -> ProxyUsage {
+    let mut credentials: BTreeMap<CredentialId, i64> = BTreeMap::new();
+    let mut keys: BTreeMap<TokenId, i64> = BTreeMap::new();
+    for c in counts {
+        if let Some(id) = c.credential {
+            *credentials.entry(id).or_default() += 1;
+        }
+        if let Some(id) = c.virtual_key {
+            *keys.entry(id).or_default() += 1;
+        }
+    }
+    ProxyUsage {
+        credential_requests: credentials.into_iter().collect(),
+        credential_tokens: Vec::new(),
+        virtual_keys: keys
+            .into_iter()
+            .map(|(token_id, requests)| VirtualKeyDelta { token_id, requests, tokens: 0 })
+            .collect(),
+    }
+}
+
 enum Message {
-    Record(Box<AuditRecord>),
+    Entry(Box<Spooled>),
     /// Say so once everything spooled before it is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -237,16 +301,18 @@ impl Spool {
         Ok(spool)
     }
 
-    /// Chains `event` with `chain`, writes it to the spool file and queues it for
-    /// commit, in that order, under one lock (so the file and the queue keep seq order).
+    /// Chains `event` with `chain`, writes it with `counts` to the spool file and queues
+    /// both for commit, in that order, under one lock (so the file and the queue keep
+    /// seq order).
     pub(crate) fn append(
         &self,
         event: AuditEvent,
+        counts: Option<UseCounts>,
         chain: impl FnOnce(&AuditRecord, AuditEvent) -> AuditRecord,
     ) -> std::io::Result<()> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let record = chain(&open.last, event);
-        let mut line = serde_json::to_vec(&LineOut::from(&record)).map_err(std::io::Error::other)?;
+        let mut line = serde_json::to_vec(&LineOut::new(&record, counts)).map_err(std::io::Error::other)?;
         line.push(b'\n');
         open.file.write_all(&line)?;
         open.bytes += line.len() as u64;
@@ -254,7 +320,7 @@ impl Spool {
         let (chain, mac) = (record.chain.clone(), record.mac.clone());
         open.last = AuditRecord { chain, seq: record.seq, at: record.at, event: AuditEvent::default(), mac };
         self.committer
-            .send(Message::Record(Box::new(record)))
+            .send(Message::Entry(Box::new(Spooled { record, counts })))
             .map_err(|_| std::io::Error::other("the audit spool's committer stopped"))?;
         if open.bytes >= SEGMENT_BYTES
             && let Err(e) = self.next_segment(&mut open)
@@ -324,31 +390,36 @@ fn open_append(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-/// Commits spooled records in batches, in order; a failed batch is tried again (its
-/// records stay in the spool file meanwhile) so that the chain keeps no gap.
+/// Commits spooled entries in batches, in order, each with its counts; a failed batch is
+/// tried again (its entries stay in the spool file meanwhile) so that the chain keeps no
+/// gap.
 async fn commit_loop(
     mut queue: mpsc::UnboundedReceiver<Message>,
     store: Arc<dyn Store>,
     spool: std::sync::Weak<Spool>,
 ) {
     while let Some(first) = queue.recv().await {
-        let (mut records, mut flushes) = (Vec::new(), Vec::new());
+        let (mut records, mut counts, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
         match first {
-            Message::Record(record) => {
-                records.push(*record);
+            Message::Entry(entry) => {
+                records.push(entry.record);
+                counts.extend(entry.counts);
                 tokio::time::sleep(GATHER).await;
             }
             Message::Flush(done) => flushes.push(done),
         }
         while records.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(Message::Record(record)) => records.push(*record),
+                Ok(Message::Entry(entry)) => {
+                    records.push(entry.record);
+                    counts.extend(entry.counts);
+                }
                 Ok(Message::Flush(done)) => flushes.push(done),
                 Err(_) => break,
             }
         }
         if let Some(last) = records.last().map(|r| r.seq) {
-            while let Err(e) = store.append_audit(&records).await {
+            while let Err(e) = commit(store.as_ref(), &records, &counts).await {
                 tracing::error!(error = %e, entries = records.len(), "spooled audit entries could not be committed; trying again");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -372,19 +443,38 @@ mod tests {
     }
 
     #[test]
-    fn a_spool_file_reads_back_its_records_and_skips_a_torn_last_line() {
+    fn a_spool_file_reads_back_its_entries_and_skips_a_torn_last_line() {
         let path = std::env::temp_dir().join(format!("byok-spool-test-{}.spool", uuid::Uuid::new_v4().simple()));
+        let counts = UseCounts { credential: Some(CredentialId::new()), virtual_key: Some(TokenId::new()), period: 7 };
+        let written =
+            [Spooled { record: record(2), counts: None }, Spooled { record: record(3), counts: Some(counts) }];
         let mut text = Vec::new();
-        for seq in [2, 3] {
-            text.extend(serde_json::to_vec(&LineOut::from(&record(seq))).unwrap());
+        for entry in &written {
+            text.extend(serde_json::to_vec(&LineOut::new(&entry.record, entry.counts)).unwrap());
             text.push(b'\n');
         }
-        let torn = serde_json::to_vec(&LineOut::from(&record(4))).unwrap();
+        let torn = serde_json::to_vec(&LineOut::new(&record(4), Some(counts))).unwrap();
         text.extend(&torn[..torn.len() / 2]);
         std::fs::write(&path, text).unwrap();
-        let records = read_records(&path).unwrap();
+        let spooled = read_spooled(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(records, vec![record(2), record(3)], "whole lines come back as written, MACs included");
+        assert_eq!(spooled, written, "whole lines come back as written, MACs and counts included");
+    }
+
+    #[test]
+    fn counts_are_summed_per_credential_and_key() {
+        let (a, b, key) = (CredentialId::new(), CredentialId::new(), TokenId::new());
+        let counts = [
+            UseCounts { credential: Some(a), virtual_key: Some(key), period: 1 },
+            UseCounts { credential: Some(a), virtual_key: None, period: 1 },
+            UseCounts { credential: Some(b), virtual_key: Some(key), period: 1 },
+        ];
+        let usage = fold(&counts);
+        let mut expected = vec![(a, 2), (b, 1)];
+        expected.sort();
+        assert_eq!(usage.credential_requests, expected);
+        assert_eq!(usage.virtual_keys, vec![VirtualKeyDelta { token_id: key, requests: 2, tokens: 0 }]);
+        assert!(usage.credential_tokens.is_empty(), "tokens are counted when answers end, not here");
     }
 
     #[test]

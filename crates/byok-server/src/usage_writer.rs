@@ -1,9 +1,11 @@
 //! Counts of resolves and finished proxied requests (requests of credentials and
-//! virtual keys that have no limit; tokens per credential and per virtual key),
-//! gathered in memory and written in one transaction per batch by a background task,
-//! so counting never delays an answer. Units of a limit are not counted here: they are
-//! taken, exactly, before a secret is handed out or a request is forwarded. Each use
-//! counted here is also in the audit log, durable before the secret left.
+//! virtual keys that have no limit, where the use's spooled audit entry does not carry
+//! them; tokens per credential and per virtual key), gathered in memory and written in
+//! one transaction per batch by a background task, so counting never delays an answer.
+//! Units of a limit are not counted here: they are taken, exactly, before a secret is
+//! handed out or a request is forwarded. Each use counted here is also in the audit
+//! log, durable before the secret left; a crash loses what this writer had not written
+//! yet (up to [`GATHER`] of counts).
 
 use std::collections::HashMap;
 use std::sync::Arc;

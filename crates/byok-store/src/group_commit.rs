@@ -31,15 +31,22 @@ pub(crate) struct TakeJob {
 /// One `append_audit` call waiting for its batch.
 pub(crate) struct AuditJob {
     pub records: Vec<byok_core::AuditRecord>,
+    /// Counts of the uses these entries record, written in the same transaction.
+    pub counts: Option<Box<Counts>>,
     pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Counts of uses without a limit: added in the period starting at `period` (ms), used at `now`.
+pub(crate) struct Counts {
+    pub usage: crate::ProxyUsage,
+    pub period: i64,
+    pub now: i64,
 }
 
 /// Counts of uses made without a limit, written in a batch's transaction (SQLite's
 /// writer takes them so that its database has one writer).
 pub(crate) struct UsageJob {
-    pub usage: crate::ProxyUsage,
-    pub period: i64,
-    pub now: i64,
+    pub counts: Counts,
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -188,7 +195,7 @@ impl GroupCommit {
     pub(crate) async fn record_usage(&self, usage: crate::ProxyUsage, period: i64, now: i64) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Usage(Box::new(UsageJob { usage, period, now, reply })))
+            .send(Job::Usage(Box::new(UsageJob { counts: Counts { usage, period, now }, reply })))
             .await
             .map_err(|_| StoreError::Metering("the write worker has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Metering("the write worker dropped a request".into()))?
@@ -204,10 +211,16 @@ impl GroupCommit {
         answer.await.map_err(|_| StoreError::Metering("the write worker dropped a request".into()))?
     }
 
-    pub(crate) async fn append_audit(&self, records: Vec<byok_core::AuditRecord>) -> Result<(), StoreError> {
+    /// Appends `records`, and adds `counts` in the same transaction if there are any.
+    pub(crate) async fn append_audit(
+        &self,
+        records: Vec<byok_core::AuditRecord>,
+        counts: Option<Counts>,
+    ) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
+        let counts = counts.map(Box::new);
         self.jobs
-            .send(Job::Audit(AuditJob { records, reply }))
+            .send(Job::Audit(AuditJob { records, counts, reply }))
             .await
             .map_err(|_| StoreError::Metering("the write worker has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Metering("the write worker dropped a request".into()))?

@@ -136,6 +136,12 @@ async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, target: Arc<T
     for statement in std::mem::take(&mut batch.statements) {
         Job::Statement(statement).fail("the PostgreSQL writer runs no statements of the pool's");
     }
+    let (counted, audits): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut batch.audits).into_iter().partition(|a| a.counts.is_some());
+    batch.audits = audits;
+    for audit in counted {
+        Job::Audit(audit).fail("the PostgreSQL writer writes no counts");
+    }
     let (rounds, audits) = (&batch.rounds, &batch.audits);
     let mut conn = worker.conn.take();
     let outcome = async {

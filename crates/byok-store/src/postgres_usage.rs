@@ -29,8 +29,38 @@ impl PgStore {
         now: byok_core::Timestamp,
     ) -> Result<(), crate::StoreError> {
         let mut tx = self.pool.begin().await?;
+        Self::add_counts(&mut tx, usage, period, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends spooled audit records with the requests they count, in one transaction
+    /// through the pool (see [`crate::ProxyStore::append_counted_audit`]).
+    pub(crate) async fn write_counted_audit(
+        &self,
+        records: &[byok_core::AuditRecord],
+        usage: &crate::ProxyUsage,
+        period: byok_core::Timestamp,
+        now: byok_core::Timestamp,
+    ) -> Result<(), crate::StoreError> {
+        let mut tx = self.pool.begin().await?;
+        Self::add_counts(&mut tx, usage, period, now).await?;
+        if !records.is_empty() {
+            crate::sql_store::audit_insert!(sqlx::Postgres, records).build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds `usage` in `tx`, the credentials locked first in the one order of every writer.
+    async fn add_counts(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        usage: &crate::ProxyUsage,
+        period: byok_core::Timestamp,
+        now: byok_core::Timestamp,
+    ) -> Result<(), crate::StoreError> {
         let credentials = usage.credential_requests.iter().chain(&usage.credential_tokens);
-        Self::lock_credentials(&mut tx, &credentials.map(|(id, _)| id.to_string()).collect::<Vec<_>>()).await?;
+        Self::lock_credentials(tx, &credentials.map(|(id, _)| id.to_string()).collect::<Vec<_>>()).await?;
         for (id, n) in &usage.credential_requests {
             sqlx::query(concat!(
                 "UPDATE credentials SET usage_total = usage_total + $2, usage_period = usage_period + $2, ",
@@ -39,7 +69,7 @@ impl PgStore {
             .bind(id.to_string())
             .bind(*n)
             .bind(now.millis())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         for (id, tokens) in &usage.credential_tokens {
@@ -58,7 +88,7 @@ impl PgStore {
             .bind(id.to_string())
             .bind(*tokens)
             .bind(period.millis())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         let mut keys = usage.virtual_keys.clone();
@@ -80,10 +110,9 @@ impl PgStore {
             .bind(d.tokens)
             .bind(period.millis())
             .bind(now.millis())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 }

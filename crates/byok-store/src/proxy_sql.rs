@@ -195,6 +195,16 @@ macro_rules! impl_proxy_store {
                 self.write_proxy_usage(usage, period, now).await
             }
 
+            async fn append_counted_audit(
+                &self,
+                records: &[byok_core::AuditRecord],
+                usage: &$crate::ProxyUsage,
+                period: byok_core::Timestamp,
+                now: byok_core::Timestamp,
+            ) -> Result<(), $crate::StoreError> {
+                self.write_counted_audit(records, usage, period, now).await
+            }
+
             async fn credential_tokens(
                 &self,
                 ids: &[byok_core::CredentialId],

@@ -3,7 +3,9 @@
 //! supertrait of [`crate::Store`]) so the proxy's storage stays in one place.
 
 use async_trait::async_trait;
-use byok_core::{Credential, CredentialId, Owner, ProviderId, Timestamp, TokenId, VirtualKey, VirtualKeyUsage};
+use byok_core::{
+    AuditRecord, Credential, CredentialId, Owner, ProviderId, Timestamp, TokenId, VirtualKey, VirtualKeyUsage,
+};
 
 use crate::StoreError;
 
@@ -85,6 +87,16 @@ pub trait ProxyStore: Send + Sync + 'static {
     /// start `period` afresh. Credentials or keys deleted meanwhile are skipped.
     async fn record_proxy_usage(&self, usage: &ProxyUsage, period: Timestamp, now: Timestamp)
     -> Result<(), StoreError>;
+    /// Appends `records` (entries of uses without a limit, in chain order) and adds the
+    /// requests they count in one transaction: the entries and their counts are written
+    /// together or not at all, so entries committed once after a crash are counted once.
+    async fn append_counted_audit(
+        &self,
+        records: &[AuditRecord],
+        usage: &ProxyUsage,
+        period: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
     /// The token counters of these credentials (those that have any).
     async fn credential_tokens(&self, ids: &[CredentialId]) -> Result<Vec<CredentialTokens>, StoreError>;
 }

@@ -567,7 +567,7 @@ macro_rules! impl_sql_store {
                 if records.is_empty() {
                     return Ok(());
                 }
-                self.meter.append_audit(records.to_vec()).await
+                self.meter.append_audit(records.to_vec(), None).await
             }
 
             async fn audit_chains(&self) -> Result<Vec<String>, $crate::StoreError> {

@@ -10,7 +10,7 @@ use crate::change_sql::{
     insert_token_rows, insert_virtual_key_rows, insert_webhook_rows, revoke_token_row, set_org_policy_row,
     update_credential_row,
 };
-use crate::group_commit::{Arg, GroupCommit};
+use crate::group_commit::{Arg, Counts, GroupCommit};
 use crate::proxy_sql::impl_proxy_store;
 use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_token, insert_version};
 use crate::webhook_sql::{delivery_columns, impl_webhook_store, insert_events, webhook_columns};
@@ -63,6 +63,19 @@ impl SqliteStore {
             self.meter.record_usage(part, period.millis(), now.millis()).await?;
         }
         Ok(())
+    }
+
+    /// Appends spooled audit records with the requests they count in the writer's next
+    /// batch (see [`crate::ProxyStore::append_counted_audit`]).
+    pub(crate) async fn write_counted_audit(
+        &self,
+        records: &[byok_core::AuditRecord],
+        usage: &crate::ProxyUsage,
+        period: byok_core::Timestamp,
+        now: byok_core::Timestamp,
+    ) -> Result<(), StoreError> {
+        let counts = Counts { usage: usage.clone(), period: period.millis(), now: now.millis() };
+        self.meter.append_audit(records.to_vec(), Some(counts)).await
     }
 
     /// Runs one statement that takes or gives back a unit by key in the writer's next

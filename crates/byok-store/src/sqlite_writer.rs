@@ -76,8 +76,10 @@ fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path, take_
         for round in rounds {
             answers.push(take_round(&tx, take_sql.for_jobs(round.len()), round)?);
         }
-        for usage in &batch.usages {
-            crate::sqlite_usage::write(&tx, &usage.usage, usage.period, usage.now)?;
+        let counts =
+            batch.usages.iter().map(|u| &u.counts).chain(batch.audits.iter().filter_map(|a| a.counts.as_deref()));
+        for c in counts {
+            crate::sqlite_usage::write(&tx, &c.usage, c.period, c.now)?;
         }
         let taken = group_commit::taken_events(rounds, &answers);
         let (genesis, mut records) = group_commit::chain_take_entries(&worker.chainer, worker.last.as_ref(), taken)

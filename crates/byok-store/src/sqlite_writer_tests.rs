@@ -34,7 +34,7 @@ fn take_job() -> (Job, oneshot::Receiver<Result<Option<CredentialRow>, StoreErro
 
 fn audit_job(record: &AuditRecord) -> (Job, oneshot::Receiver<Result<(), StoreError>>) {
     let (reply, answer) = oneshot::channel();
-    (Job::Audit(AuditJob { records: vec![record.clone()], reply }), answer)
+    (Job::Audit(AuditJob { records: vec![record.clone()], counts: None, reply }), answer)
 }
 
 fn count(path: &Path, sql: &str) -> i64 {

@@ -136,6 +136,8 @@ async fn forward(
         (RequestBody::Whole(bytes), Reach::Use) => Some(bytes.clone()),
         _ => None,
     };
+    // Counted with the first attempt's spooled use, the key's request is not counted again.
+    let key_counted = paid.key_counted;
     // The caller's URL and headers are kept for another attempt only when there can be one.
     let mut target = Some((url, headers));
     let mut body = Some(body);
@@ -157,6 +159,7 @@ async fn forward(
                 count_credential: paid.count_later,
                 virtual_key: caller.token_id(),
                 count_request: reach == Reach::Use
+                    && !key_counted
                     && caller.virtual_key.as_ref().is_some_and(|k| k.monthly_limit.is_none()),
                 tokens: 0,
             },

@@ -2,9 +2,9 @@
 //! unit from the first usable credential along the caller's chain, taken exactly as
 //! `resolve` takes it (an exhausted tier refuses rather than moving the bill on). A
 //! credential without a monthly limit has nothing to overrun: it comes from the
-//! instance's credential cache, its use is audited in the audit writer's next batch,
-//! and its request is counted when the answer is over, in a batch, which keeps the
-//! database off the request path. Per-minute limits (the key's, then the credential's)
+//! instance's credential cache, and its use is spooled for the audit log with the
+//! request it counts (of the credential, and of a virtual key without a limit), both
+//! committed in the spool's next batch, which keeps the database off the request path. Per-minute limits (the key's, then the credential's)
 //! spend units this instance leased (`crate::minute_limits`).
 
 use std::collections::BTreeMap;
@@ -18,6 +18,7 @@ use super::caller::Caller;
 use super::refusal::Refusal;
 use crate::AppState;
 use crate::audit::{RequestInfo, about_credential};
+use crate::audit_spool::UseCounts;
 use crate::credential_cache::Pick;
 use crate::minute_limits::{Limited, OverLimit};
 use crate::routes::{
@@ -30,6 +31,8 @@ pub(super) struct Paid<'a> {
     keys: Keys<'a>,
     /// Whether the request is still to be counted on the credential.
     pub count_later: bool,
+    /// Whether the request is counted on the virtual key already (with its spooled use).
+    pub key_counted: bool,
 }
 
 /// Where the request's keys come from: shared, never copied per request.
@@ -156,18 +159,21 @@ async fn credential<'a>(
 ) -> Result<Paid<'a>, Refusal> {
     for (tier, owner) in &caller.chain {
         let audit = use_event(caller, info, format!("source {tier}"));
-        // Without a limit nothing is taken now (the request is counted after the
-        // answer); the secret's use is queued for the audit log before it goes out.
+        // Without a limit nothing is taken: the secret's use is spooled for the audit
+        // log before it goes out, with the requests it counts.
         if let Some(pick) = unlimited_pick(state, owner, &spec.id, period).await? {
             if let Err(over) = admit_credential(state, &pick.credential).await? {
                 return past_minute_limit(state, spec, caller, info, (*tier, owner), pick.credential.id, over).await;
             }
+            let unlimited_key = caller.virtual_key.as_ref().filter(|k| k.monthly_limit.is_none()).map(|k| k.token_id);
+            let counts =
+                UseCounts { credential: Some(pick.credential.id), virtual_key: unlimited_key, period: period.millis() };
             state
                 .audit
-                .submit(about_credential(audit, &pick.credential))
+                .submit(about_credential(audit, &pick.credential), Some(counts))
                 .await
                 .map_err(|e| Refusal::internal("audit", e))?;
-            return Ok(paid(*tier, pick, true));
+            return Ok(Paid { key_counted: unlimited_key.is_some(), ..paid(*tier, pick, false) });
         }
         // Otherwise the use is audited in the transaction that takes its unit.
         match take_from_tier(state, owner, &spec.id, period, now, &audit).await? {
@@ -184,7 +190,7 @@ async fn credential<'a>(
                 if let Some(env) = state.platform_env.get(&spec.id) {
                     tracing::info!(provider = %spec.id, "platform credential from the environment used by the proxy");
                     state.audit.record(env_used(audit, &spec.id)).await.map_err(|e| Refusal::internal("audit", e))?;
-                    return Ok(Paid { keys: Keys::Env(env), count_later: false });
+                    return Ok(Paid { keys: Keys::Env(env), count_later: false, key_counted: false });
                 }
             }
             TierOutcome::Nothing => {}
@@ -219,7 +225,7 @@ pub(super) async fn for_poll<'a>(
         if let Some(pick) = pick {
             state
                 .audit
-                .submit(about_credential(audit, &pick.credential))
+                .submit(about_credential(audit, &pick.credential), None)
                 .await
                 .map_err(|e| Refusal::internal("audit", e))?;
             return Ok(paid(*tier, pick, false));
@@ -227,8 +233,8 @@ pub(super) async fn for_poll<'a>(
         if *tier == Tier::Platform
             && let Some(env) = state.platform_env.get(&spec.id)
         {
-            state.audit.submit(env_used(audit, &spec.id)).await.map_err(|e| Refusal::internal("audit", e))?;
-            return Ok(Paid { keys: Keys::Env(env), count_later: false });
+            state.audit.submit(env_used(audit, &spec.id), None).await.map_err(|e| Refusal::internal("audit", e))?;
+            return Ok(Paid { keys: Keys::Env(env), count_later: false, key_counted: false });
         }
     }
     Err(no_credential(&spec.id, caller))
@@ -329,5 +335,5 @@ fn use_event(caller: &Caller, info: &RequestInfo, detail: String) -> AuditEvent 
 fn paid(tier: Tier, pick: Arc<Pick>, count_later: bool) -> Paid<'static> {
     let c = &pick.credential;
     tracing::debug!(credential_id = %c.id, owner = %c.owner, provider = %c.provider, source = %tier, "credential used by the proxy");
-    Paid { keys: Keys::Stored(pick, tier), count_later }
+    Paid { keys: Keys::Stored(pick, tier), count_later, key_counted: false }
 }

@@ -74,7 +74,8 @@ fn spooled(dir: &std::path::Path) -> String {
 
 /// A process killed (SIGKILL) after answering proxied requests whose audit entries it
 /// could not commit yet (the test holds the database's write lock): the next start in
-/// the same spool commits every one of them, once, and the chain verifies.
+/// the same spool commits every one of them, once, with the requests they count on the
+/// credential and the virtual key (neither has a limit), and the chain verifies.
 async fn a_killed_process_loses_no_proxied_use(engine: Engine) {
     let spool = tempfile::tempdir().unwrap();
     let mut world = Processes::new(engine).await;
@@ -99,6 +100,11 @@ async fn a_killed_process_loses_no_proxied_use(engine: Engine) {
     assert!(!text.contains(&real_key("openai")) && !text.contains(&owned.vk), "no secret in the spool");
     let proxied = "SELECT count(*) FROM audit_log WHERE action = 'credential.proxy'";
     assert_eq!(world.db.count(proxied).await, 0, "nothing was committed before the kill");
+    let credential_count = format!("SELECT usage_total FROM credentials WHERE id = '{}'", owned.credential);
+    let key_count = "SELECT v.usage_total FROM virtual_keys v JOIN tokens t ON t.id = v.token_id \
+                     WHERE t.owner = 'user:frank'";
+    assert_eq!(world.db.count(&credential_count).await, 0, "a use is counted with its entry, not before");
+    assert_eq!(world.db.count(key_count).await, 0, "a use is counted with its entry, not before");
     byok.kill();
     held.release().await;
 
@@ -108,6 +114,8 @@ async fn a_killed_process_loses_no_proxied_use(engine: Engine) {
         assert_eq!(world.db.count(&sql).await, 1, "the use of request {id} is in the audit log once");
     }
     assert!(!spooled(spool.path()).contains(ids[0].as_str()), "the recovered spool file is removed");
+    assert_eq!(world.db.count(&credential_count).await, 12, "each use is counted on the credential once");
+    assert_eq!(world.db.count(key_count).await, 12, "each use is counted on the virtual key once");
     let verified = byok_on(&world.db.url, &["audit", "verify"]);
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
     drop(byok);
