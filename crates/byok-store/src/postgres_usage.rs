@@ -52,7 +52,9 @@ impl PgStore {
         Ok(())
     }
 
-    /// Adds `usage` in `tx`, the credentials locked first in the one order of every writer.
+    /// Adds `usage` in `tx` with one statement per kind of counter (a batch holds hundreds
+    /// of rows: one statement each was most of the server's time under resolve load; an id
+    /// given twice is summed), the rows locked first in the one order of every writer.
     async fn add_counts(
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         usage: &crate::ProxyUsage,
@@ -61,58 +63,74 @@ impl PgStore {
     ) -> Result<(), crate::StoreError> {
         let credentials = usage.credential_requests.iter().chain(&usage.credential_tokens);
         Self::lock_credentials(tx, &credentials.map(|(id, _)| id.to_string()).collect::<Vec<_>>()).await?;
-        for (id, n) in &usage.credential_requests {
-            sqlx::query(concat!(
-                "UPDATE credentials SET usage_total = usage_total + $2, usage_period = usage_period + $2, ",
-                "last_used_at = $3 WHERE id = $1"
-            ))
-            .bind(id.to_string())
-            .bind(*n)
-            .bind(now.millis())
-            .execute(&mut **tx)
-            .await?;
+        if !usage.credential_requests.is_empty() {
+            let (ids, counts) = columns(&usage.credential_requests);
+            sqlx::query(CREDENTIAL_REQUESTS).bind(ids).bind(counts).bind(now.millis()).execute(&mut **tx).await?;
         }
-        for (id, tokens) in &usage.credential_tokens {
-            sqlx::query(concat!(
-                "INSERT INTO credential_tokens (credential_id, tokens_total, tokens_period, period_start) ",
-                "SELECT id, CAST($2 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT) FROM credentials WHERE id = $1 ",
-                "ON CONFLICT (credential_id) DO UPDATE SET ",
-                "tokens_total = ",
-                crate::proxy_sql::saturating_add!("credential_tokens.tokens_total", "excluded.tokens_total"),
-                ", tokens_period = CASE WHEN credential_tokens.period_start >= excluded.period_start THEN ",
-                crate::proxy_sql::saturating_add!("credential_tokens.tokens_period", "excluded.tokens_period"),
-                " ELSE excluded.tokens_period END, ",
-                "period_start = CASE WHEN credential_tokens.period_start >= excluded.period_start ",
-                "THEN credential_tokens.period_start ELSE excluded.period_start END"
-            ))
-            .bind(id.to_string())
-            .bind(*tokens)
-            .bind(period.millis())
-            .execute(&mut **tx)
-            .await?;
+        if !usage.credential_tokens.is_empty() {
+            let (ids, tokens) = columns(&usage.credential_tokens);
+            sqlx::query(CREDENTIAL_TOKENS).bind(ids).bind(tokens).bind(period.millis()).execute(&mut **tx).await?;
         }
-        let mut keys = usage.virtual_keys.clone();
-        keys.sort_by_key(|d| d.token_id);
-        for d in keys {
-            sqlx::query(concat!(
-                "UPDATE virtual_keys SET usage_total = usage_total + $2, tokens_total = ",
-                crate::proxy_sql::saturating_add!("tokens_total", "$3"),
-                ", usage_period = CASE WHEN period_start >= $4 THEN usage_period + $2 ELSE $2 END, ",
-                "tokens_period = CASE WHEN period_start >= $4 THEN ",
-                crate::proxy_sql::saturating_add!("tokens_period", "$3"),
-                " ELSE $3 END, ",
-                "period_start = CASE WHEN period_start >= $4 THEN period_start ELSE $4 END, ",
-                "last_used_at = CASE WHEN $2 > 0 THEN $5 ELSE last_used_at END ",
-                "WHERE token_id = $1"
-            ))
-            .bind(d.token_id.to_string())
-            .bind(d.requests)
-            .bind(d.tokens)
-            .bind(period.millis())
-            .bind(now.millis())
-            .execute(&mut **tx)
-            .await?;
+        if !usage.virtual_keys.is_empty() {
+            let ids: Vec<String> = usage.virtual_keys.iter().map(|d| d.token_id.to_string()).collect();
+            if ids.len() > 1 {
+                sqlx::query(LOCK_VIRTUAL_KEYS).bind(&ids).execute(&mut **tx).await?;
+            }
+            let requests: Vec<i64> = usage.virtual_keys.iter().map(|d| d.requests).collect();
+            let tokens: Vec<i64> = usage.virtual_keys.iter().map(|d| d.tokens).collect();
+            sqlx::query(VIRTUAL_KEYS)
+                .bind(ids)
+                .bind(requests)
+                .bind(tokens)
+                .bind(period.millis())
+                .bind(now.millis())
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
     }
 }
+
+/// Ids and counts as two arrays, for `unnest`.
+fn columns(rows: &[(byok_core::CredentialId, i64)]) -> (Vec<String>, Vec<i64>) {
+    rows.iter().map(|(id, n)| (id.to_string(), *n)).unzip()
+}
+
+const CREDENTIAL_REQUESTS: &str = concat!(
+    "UPDATE credentials SET usage_total = usage_total + d.n, usage_period = usage_period + d.n, last_used_at = $3 ",
+    "FROM (SELECT id, CAST(sum(n) AS BIGINT) AS n FROM unnest($1::text[], $2::bigint[]) AS u(id, n) GROUP BY id) AS d ",
+    "WHERE credentials.id = d.id"
+);
+
+const CREDENTIAL_TOKENS: &str = concat!(
+    "INSERT INTO credential_tokens (credential_id, tokens_total, tokens_period, period_start) ",
+    "SELECT c.id, d.n, d.n, CAST($3 AS BIGINT) ",
+    "FROM (SELECT id, CAST(sum(n) AS BIGINT) AS n FROM unnest($1::text[], $2::bigint[]) AS u(id, n) GROUP BY id) AS d ",
+    "JOIN credentials c ON c.id = d.id ",
+    "ON CONFLICT (credential_id) DO UPDATE SET ",
+    "tokens_total = ",
+    crate::proxy_sql::saturating_add!("credential_tokens.tokens_total", "excluded.tokens_total"),
+    ", tokens_period = CASE WHEN credential_tokens.period_start >= excluded.period_start THEN ",
+    crate::proxy_sql::saturating_add!("credential_tokens.tokens_period", "excluded.tokens_period"),
+    " ELSE excluded.tokens_period END, ",
+    "period_start = CASE WHEN credential_tokens.period_start >= excluded.period_start ",
+    "THEN credential_tokens.period_start ELSE excluded.period_start END"
+);
+
+/// Virtual keys' rows in one order (their ids'), so two writers cannot deadlock.
+const LOCK_VIRTUAL_KEYS: &str =
+    "SELECT token_id FROM virtual_keys WHERE token_id = ANY($1) ORDER BY token_id COLLATE \"C\" FOR UPDATE";
+
+const VIRTUAL_KEYS: &str = concat!(
+    "UPDATE virtual_keys SET usage_total = usage_total + d.requests, tokens_total = ",
+    crate::proxy_sql::saturating_add!("tokens_total", "d.tokens"),
+    ", usage_period = CASE WHEN period_start >= $4 THEN usage_period + d.requests ELSE d.requests END, ",
+    "tokens_period = CASE WHEN period_start >= $4 THEN ",
+    crate::proxy_sql::saturating_add!("tokens_period", "d.tokens"),
+    " ELSE d.tokens END, ",
+    "period_start = CASE WHEN period_start >= $4 THEN period_start ELSE $4 END, ",
+    "last_used_at = CASE WHEN d.requests > 0 THEN $5 ELSE last_used_at END ",
+    "FROM (SELECT token_id, CAST(sum(requests) AS BIGINT) AS requests, CAST(sum(tokens) AS BIGINT) AS tokens ",
+    "FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(token_id, requests, tokens) GROUP BY token_id) AS d ",
+    "WHERE virtual_keys.token_id = d.token_id"
+);
