@@ -156,28 +156,10 @@ HCL
   echo "$result $audited $rss"
 }
 
-# A throwaway PostgreSQL cluster on the server's core (fsync on, as in production), unless
-# BENCH_PG_URL names a server; initdb and postgres refuse root, so as root it runs as the
-# `postgres` OS user.
-start_postgres() {
-  local port
-  PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  PG_DIR="$(mktemp -d /tmp/byok-bench-pg.XXXXXX)"
-  as_owner() { "$@"; }
-  if [ "$(id -u)" -eq 0 ]; then
-    chown postgres: "$PG_DIR"
-    as_owner() { runuser -u postgres -- "$@"; }
-  fi
-  as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
-  as_owner "${SERVER[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
-  stop_postgres() { as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true; rm -rf "$PG_DIR"; }
-  PG_URL="postgres://postgres@127.0.0.1:$port"
-}
-stop_postgres() { :; }
-[ -n "$PG_URL" ] || start_postgres
-trap 'cleanup; stop_postgres' EXIT
+# A throwaway PostgreSQL cluster on the server's core unless BENCH_PG_URL names a server.
+source bench/pg_cluster.sh
+[ -n "$PG_URL" ] || start_pg_cluster
+trap 'cleanup; stop_pg_cluster' EXIT
 
 check_clean() { [ "$1" = "0" ] || { echo "bench: $2 answered $1 non-2xx responses; the figures are not valid" >&2; exit 1; }; }
 

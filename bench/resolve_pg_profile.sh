@@ -19,27 +19,15 @@ PORT=18190
 [ -n "${BENCH_BYOK:-}" ] || cargo build --release --locked -q -p byok
 rm -rf "$WORK" && mkdir -p "$WORK"
 PIDS=()
-PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-PG_DIR="$(mktemp -d /tmp/byok-pg-profile.XXXXXX)"
-as_owner() { "$@"; }
-if [ "$(id -u)" -eq 0 ]; then
-  chown postgres: "$PG_DIR"
-  as_owner() { runuser -u postgres -- "$@"; }
-fi
+source bench/pg_cluster.sh
 cleanup() {
   for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done
-  as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$PG_DIR"
+  stop_pg_cluster
 }
 trap cleanup EXIT
 wait_http() { for _ in $(seq 1 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; return 1; }
 
-pg_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
-as_owner "${SERVER[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 -o "-p $pg_port -k $PG_DIR \
-  -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_preload_libraries=pg_stat_statements \
-  -c track_wal_io_timing=on -c track_io_timing=on" start >/dev/null
-PG_URL="postgres://postgres@127.0.0.1:$pg_port"
+start_pg_cluster shared_preload_libraries=pg_stat_statements track_wal_io_timing=on track_io_timing=on
 psql "$PG_URL/postgres" -qc "CREATE DATABASE byok_profile" >/dev/null
 psql "$PG_URL/byok_profile" -qc "CREATE EXTENSION pg_stat_statements" >/dev/null
 

@@ -28,14 +28,11 @@ impl PgStore {
         period: byok_core::Timestamp,
         now: byok_core::Timestamp,
     ) -> Result<(), crate::StoreError> {
-        let mut tx = self.pool.begin().await?;
-        Self::add_counts(&mut tx, usage, period, now).await?;
-        tx.commit().await?;
-        Ok(())
+        self.write_counted_audit(&[], usage, period, now).await
     }
 
-    /// Appends spooled audit records with the requests they count, in one transaction
-    /// through the pool (see [`crate::ProxyStore::append_counted_audit`]).
+    /// Appends spooled audit records (if any) with the requests they count, in one
+    /// transaction through the pool (see [`crate::ProxyStore::append_counted_audit`]).
     pub(crate) async fn write_counted_audit(
         &self,
         records: &[byok_core::AuditRecord],
