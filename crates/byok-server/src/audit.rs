@@ -162,20 +162,6 @@ impl Auditor {
             .map_err(|e| ApiError::internal("audit spool", e.to_string()))
     }
 
-    /// Spools what an answer's end `counts` (its tokens; requests not counted with its
-    /// entry) for the spool's next batch. False without a spool, or when the line could
-    /// not be written: then the caller counts them otherwise.
-    pub(crate) fn count(&self, counts: UseCounts) -> bool {
-        let Some((spool, _)) = &self.spool else { return false };
-        match spool.count(counts) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "an answer's counts could not be spooled; the usage writer counts them");
-                false
-            }
-        }
-    }
-
     /// Waits until every entry queued or spooled so far is written (at shutdown).
     pub async fn flush(&self) {
         if let Some((spool, _)) = &self.spool {
@@ -239,8 +225,7 @@ async fn append(store: &dyn Store, chainer: &KeyChainer, last: &mut AuditRecord,
         }
     }
     let records = chainer.extend(last, events);
-    let written =
-        if records.is_empty() { Ok(()) } else { crate::audit_spool::commit(store, &records, &counts, None).await };
+    let written = if records.is_empty() { Ok(()) } else { crate::audit_spool::commit(store, &records, &counts).await };
     if let Err(e) = &written {
         tracing::error!(error = %e, entries = records.len(), "audit entries could not be written");
     } else if let Some(newest) = records.last() {

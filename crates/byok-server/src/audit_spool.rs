@@ -24,12 +24,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use byok_core::{AuditEvent, AuditRecord, Timestamp};
-use byok_store::{Store, StoreError};
+use byok_core::{AuditEvent, AuditRecord, CredentialId, Timestamp, TokenId};
+use byok_store::{ProxyUsage, Store, StoreError, VirtualKeyDelta};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
-
-use crate::usage_writer::UsageEvent;
 
 /// How long spooled entries wait for company before they are committed.
 const GATHER: Duration = Duration::from_millis(10);
@@ -50,35 +48,33 @@ pub enum SpoolError {
     Store(#[from] byok_store::StoreError),
 }
 
-/// What one spooled line counts: a use's requests and tokens, as the usage writer would
-/// count them, at `at` in the usage period starting at `period` (milliseconds).
+/// The requests one spooled use counts: of its credential and of its virtual key, each
+/// when it has no limit (a limit's unit was taken before the request went out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct UseCounts {
-    pub event: UsageEvent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtual_key: Option<TokenId>,
+    /// The start of the usage period of the use (milliseconds).
     pub period: i64,
-    pub at: i64,
 }
 
-/// A line of the spool: a chained audit record with what its use counts, or counts alone
-/// (an answer's tokens); `line` numbers a chain's lines from 1 (0: written by a build
-/// that did not number them).
+/// An entry in the spool: its chained record and what it counts.
 #[derive(Debug, Clone, PartialEq)]
 struct Spooled {
-    line: i64,
-    record: Option<AuditRecord>,
+    record: AuditRecord,
     counts: Option<UseCounts>,
 }
 
-/// One line of a spool file, as read back (a record's MAC in hex).
+/// One line of a spool file, as read back: a chained record, its MAC in hex.
 #[derive(Deserialize)]
 struct Line {
     chain: String,
-    #[serde(default)]
-    line: i64,
-    seq: Option<i64>,
-    at: Option<i64>,
-    event: Option<AuditEvent>,
-    mac: Option<String>,
+    seq: i64,
+    at: i64,
+    event: AuditEvent,
+    mac: String,
     #[serde(default)]
     counts: Option<UseCounts>,
 }
@@ -87,51 +83,31 @@ struct Line {
 #[derive(Serialize)]
 struct LineOut<'a> {
     chain: &'a str,
-    line: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seq: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    at: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event: Option<&'a AuditEvent>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mac: Option<String>,
+    seq: i64,
+    at: i64,
+    event: &'a AuditEvent,
+    mac: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     counts: Option<UseCounts>,
 }
 
 impl<'a> LineOut<'a> {
-    fn entry(line: i64, r: &'a AuditRecord, counts: Option<UseCounts>) -> Self {
-        Self {
-            chain: &r.chain,
-            line,
-            seq: Some(r.seq),
-            at: Some(r.at.millis()),
-            event: Some(&r.event),
-            mac: Some(hex::encode(&r.mac)),
-            counts,
-        }
-    }
-
-    fn counts(chain: &'a str, line: i64, counts: UseCounts) -> Self {
-        Self { chain, line, seq: None, at: None, event: None, mac: None, counts: Some(counts) }
+    fn new(r: &'a AuditRecord, counts: Option<UseCounts>) -> Self {
+        Self { chain: &r.chain, seq: r.seq, at: r.at.millis(), event: &r.event, mac: hex::encode(&r.mac), counts }
     }
 }
 
 impl Line {
-    fn spooled(self) -> Option<(String, Spooled)> {
-        let record = match (self.seq, self.at, self.event, self.mac) {
-            (Some(seq), Some(at), Some(event), Some(mac)) => Some(AuditRecord {
-                chain: self.chain.clone(),
-                seq,
-                at: Timestamp::from_millis(at),
-                event,
-                mac: hex::decode(mac).ok()?,
-            }),
-            (None, None, None, None) if self.counts.is_some() => None,
-            _ => return None,
+    fn spooled(self) -> Option<Spooled> {
+        let mac = hex::decode(&self.mac).ok()?;
+        let record = AuditRecord {
+            chain: self.chain,
+            seq: self.seq,
+            at: Timestamp::from_millis(self.at),
+            event: self.event,
+            mac,
         };
-        Some((self.chain, Spooled { line: self.line, record, counts: self.counts }))
+        Some(Spooled { record, counts: self.counts })
     }
 }
 
@@ -213,9 +189,8 @@ fn private_to_us(dir: &Path) -> bool {
     dir.uid() == me.uid() && dir.permissions().mode() & 0o077 == 0
 }
 
-/// The lines of a spool file with their chains; a torn last line (a power loss
-/// mid-write) is skipped.
-fn read_spooled(path: &Path) -> std::io::Result<Vec<(String, Spooled)>> {
+/// The entries of a spool file; a torn last line (a power loss mid-write) is skipped.
+fn read_spooled(path: &Path) -> std::io::Result<Vec<Spooled>> {
     let file = File::open(path)?;
     let mut spooled = Vec::new();
     for line in std::io::BufReader::new(file).lines() {
@@ -227,89 +202,68 @@ fn read_spooled(path: &Path) -> std::io::Result<Vec<(String, Spooled)>> {
     Ok(spooled)
 }
 
-/// Commits the lines the database lacks: entries whose (chain, seq) the audit log does
-/// not hold, with their counts (an entry there was counted with it), and counts-only
-/// lines past the chain's mark.
-async fn commit_missing(store: &dyn Store, spooled: Vec<(String, Spooled)>) -> Result<usize, SpoolError> {
+/// Appends the entries whose (chain, seq) the audit log does not hold yet, with their
+/// counts (an entry already there was counted with it).
+async fn commit_missing(store: &dyn Store, spooled: Vec<Spooled>) -> Result<usize, SpoolError> {
     let mut by_chain: BTreeMap<String, Vec<Spooled>> = BTreeMap::new();
-    for (chain, line) in spooled {
-        by_chain.entry(chain).or_default().push(line);
+    for entry in spooled {
+        by_chain.entry(entry.record.chain.clone()).or_default().push(entry);
     }
     let mut committed = 0;
-    for (chain, lines) in by_chain {
-        let mark = store.spool_mark(&chain).await?.unwrap_or(0);
-        let seqs: Vec<i64> = lines.iter().filter_map(|l| l.record.as_ref().map(|r| r.seq)).collect();
-        let present: std::collections::HashSet<i64> = match seqs.iter().min() {
-            Some(first) => {
-                let limit = u32::try_from(seqs.len()).unwrap_or(u32::MAX);
-                store.audit_chain_entries(&chain, first - 1, limit).await?.into_iter().map(|r| r.seq).collect()
-            }
-            None => Default::default(),
-        };
-        let missing: Vec<Spooled> = lines
-            .into_iter()
-            .filter(|l| match &l.record {
-                Some(record) => !present.contains(&record.seq),
-                None => l.line > mark,
-            })
-            .collect();
-        for part in missing.chunks(MAX_BATCH) {
-            let mut batch = Batch::default();
-            for line in part {
-                batch.add(line.clone());
-            }
-            batch.commit(store, &chain).await?;
+    for (chain, mut entries) in by_chain {
+        entries.sort_by_key(|e| e.record.seq);
+        let first = entries[0].record.seq;
+        let limit = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+        let present: std::collections::HashSet<i64> =
+            store.audit_chain_entries(&chain, first - 1, limit).await?.into_iter().map(|r| r.seq).collect();
+        entries.retain(|e| !present.contains(&e.record.seq));
+        for part in entries.chunks(MAX_BATCH) {
+            let records: Vec<AuditRecord> = part.iter().map(|e| e.record.clone()).collect();
+            let counts: Vec<UseCounts> = part.iter().filter_map(|e| e.counts).collect();
+            commit(store, &records, &counts).await?;
             committed += part.len();
         }
     }
     Ok(committed)
 }
 
-/// Lines gathered for one transaction.
-#[derive(Default)]
-struct Batch {
-    records: Vec<AuditRecord>,
-    counts: Vec<UseCounts>,
-    /// The number of the batch's last line.
-    line: i64,
-}
-
-impl Batch {
-    fn add(&mut self, spooled: Spooled) {
-        self.records.extend(spooled.record);
-        self.counts.extend(spooled.counts);
-        self.line = self.line.max(spooled.line);
-    }
-
-    /// Appends the records, adds what the lines count and marks `chain`'s spool
-    /// committed through the last line, in one transaction.
-    async fn commit(&self, store: &dyn Store, chain: &str) -> Result<(), StoreError> {
-        commit(store, &self.records, &self.counts, Some((chain, self.line))).await
-    }
-}
-
-/// Appends `records` and adds what `counts` count, in one transaction, with a spool's
-/// `mark` if they come from one.
-pub(crate) async fn commit(
-    store: &dyn Store,
-    records: &[AuditRecord],
-    counts: &[UseCounts],
-    mark: Option<(&str, i64)>,
-) -> Result<(), StoreError> {
-    if counts.is_empty() && mark.is_none() {
-        return store.append_audit(records).await;
-    }
+/// Appends `records` and adds the requests `counts` (theirs) count, in one transaction.
+pub(crate) async fn commit(store: &dyn Store, records: &[AuditRecord], counts: &[UseCounts]) -> Result<(), StoreError> {
     // A batch that spans the start of a period is counted in the newer one, as the
     // usage writer counts its batches.
-    let period = counts.iter().map(|c| c.period).max().unwrap_or_default();
-    let at = counts.iter().map(|c| c.at).chain(records.iter().map(|r| r.at.millis())).max().unwrap_or_default();
-    let events: Vec<UsageEvent> = counts.iter().map(|c| c.event).collect();
-    let usage = crate::usage_writer::fold(&events);
-    store.append_counted_audit(records, &usage, Timestamp::from_millis(period), Timestamp::from_millis(at), mark).await
+    match counts.iter().map(|c| c.period).max() {
+        None => store.append_audit(records).await,
+        Some(period) => {
+            let now = records.last().map_or(Timestamp::from_millis(period), |r| r.at);
+            store.append_counted_audit(records, &fold(counts), Timestamp::from_millis(period), now).await
+        }
+    }
+}
+
+/// Sums the requests of `counts` per credential and per virtual key.
+fn fold(counts: &[UseCounts]) -> ProxyUsage {
+    let mut credentials: BTreeMap<CredentialId, i64> = BTreeMap::new();
+    let mut keys: BTreeMap<TokenId, i64> = BTreeMap::new();
+    for c in counts {
+        if let Some(id) = c.credential {
+            *credentials.entry(id).or_default() += 1;
+        }
+        if let Some(id) = c.virtual_key {
+            *keys.entry(id).or_default() += 1;
+        }
+    }
+    ProxyUsage {
+        credential_requests: credentials.into_iter().collect(),
+        credential_tokens: Vec::new(),
+        virtual_keys: keys
+            .into_iter()
+            .map(|(token_id, requests)| VirtualKeyDelta { token_id, requests, tokens: 0 })
+            .collect(),
+    }
 }
 
 enum Message {
-    Line(Box<Spooled>),
+    Entry(Box<Spooled>),
     /// Say so once everything spooled before it is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -317,13 +271,11 @@ enum Message {
 struct Open {
     /// The chain's newest record, spooled or committed.
     last: AuditRecord,
-    /// The number of the newest line written.
-    line: i64,
     file: File,
     path: PathBuf,
     bytes: u64,
     segment: u64,
-    /// Closed files and the last line each holds, removed once that line is committed.
+    /// Closed files and the last seq each holds, removed once that seq is committed.
     closed: Vec<(PathBuf, i64)>,
 }
 
@@ -338,21 +290,20 @@ impl Spool {
     /// Starts a spool in `dir` after `genesis` (already committed) and its committing task.
     pub(crate) fn start(dir: SpoolDir, genesis: AuditRecord, store: Arc<dyn Store>) -> Result<Arc<Spool>, SpoolError> {
         let path = segment_path(dir.path(), &genesis.chain, 0);
-        let chain = genesis.chain.clone();
         let file = open_append(&path).map_err(|e| SpoolError::Io(path.clone(), e))?;
         let (committer, queue) = mpsc::unbounded_channel();
         let spool = Arc::new(Spool {
             dir,
-            open: Mutex::new(Open { last: genesis, line: 0, file, path, bytes: 0, segment: 0, closed: Vec::new() }),
+            open: Mutex::new(Open { last: genesis, file, path, bytes: 0, segment: 0, closed: Vec::new() }),
             committer,
         });
-        tokio::spawn(commit_loop(queue, store, Arc::downgrade(&spool), chain));
+        tokio::spawn(commit_loop(queue, store, Arc::downgrade(&spool)));
         Ok(spool)
     }
 
     /// Chains `event` with `chain`, writes it with `counts` to the spool file and queues
     /// both for commit, in that order, under one lock (so the file and the queue keep
-    /// line order).
+    /// seq order).
     pub(crate) fn append(
         &self,
         event: AuditEvent,
@@ -361,42 +312,18 @@ impl Spool {
     ) -> std::io::Result<()> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let record = chain(&open.last, event);
-        let line = open.line + 1;
-        self.write(&mut open, &LineOut::entry(line, &record, counts))?;
+        let mut line = serde_json::to_vec(&LineOut::new(&record, counts)).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        open.file.write_all(&line)?;
+        open.bytes += line.len() as u64;
         // What the next record chains from: the chain, seq and MAC (not the event).
         let (chain, mac) = (record.chain.clone(), record.mac.clone());
         open.last = AuditRecord { chain, seq: record.seq, at: record.at, event: AuditEvent::default(), mac };
-        self.queue(&mut open, Spooled { line, record: Some(record), counts })
-    }
-
-    /// Writes `counts` alone (an answer's tokens) to the spool file and queues them for
-    /// commit, under the same lock.
-    pub(crate) fn count(&self, counts: UseCounts) -> std::io::Result<()> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let line = open.line + 1;
-        let chain = open.last.chain.clone();
-        self.write(&mut open, &LineOut::counts(&chain, line, counts))?;
-        self.queue(&mut open, Spooled { line, record: None, counts: Some(counts) })
-    }
-
-    /// Appends one line to the spool file with one write(2).
-    fn write(&self, open: &mut Open, line: &LineOut<'_>) -> std::io::Result<()> {
-        let mut bytes = serde_json::to_vec(line).map_err(std::io::Error::other)?;
-        bytes.push(b'\n');
-        open.file.write_all(&bytes)?;
-        open.bytes += bytes.len() as u64;
-        open.line = line.line;
-        Ok(())
-    }
-
-    /// Hands a written line to the committer; past the segment size, the next line goes
-    /// to a new file.
-    fn queue(&self, open: &mut Open, spooled: Spooled) -> std::io::Result<()> {
         self.committer
-            .send(Message::Line(Box::new(spooled)))
+            .send(Message::Entry(Box::new(Spooled { record, counts })))
             .map_err(|_| std::io::Error::other("the audit spool's committer stopped"))?;
         if open.bytes >= SEGMENT_BYTES
-            && let Err(e) = self.next_segment(open)
+            && let Err(e) = self.next_segment(&mut open)
         {
             tracing::warn!(error = %e, "a new audit spool file could not be opened; the current one grows");
         }
@@ -408,19 +335,19 @@ impl Spool {
         let path = segment_path(self.dir.path(), &open.last.chain, segment);
         let file = open_append(&path)?;
         let closed = std::mem::replace(&mut open.path, path);
-        open.closed.push((closed, open.line));
+        open.closed.push((closed, open.last.seq));
         open.file = file;
         open.bytes = 0;
         open.segment = segment;
         Ok(())
     }
 
-    /// Every line up to `line` is committed: closed files it covers go, and the open one
+    /// Everything up to `seq` is committed: closed files it covers go, and the open one
     /// starts over when nothing in it waits.
-    fn committed(&self, line: i64) {
+    fn committed(&self, seq: i64) {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         open.closed.retain(|(path, last)| {
-            if *last > line {
+            if *last > seq {
                 return true;
             }
             if let Err(e) = std::fs::remove_file(path) {
@@ -428,7 +355,7 @@ impl Spool {
             }
             false
         });
-        if open.line == line && open.bytes > 0 {
+        if open.last.seq == seq && open.bytes > 0 {
             match open.file.set_len(0) {
                 Ok(()) => open.bytes = 0,
                 Err(e) => tracing::warn!(error = %e, "the audit spool file could not start over"),
@@ -463,42 +390,41 @@ fn open_append(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-/// Commits spooled lines in batches, in order, each batch's records, counts and mark in
-/// one transaction; a failed batch is tried again (its lines stay in the spool file
-/// meanwhile) so that the chain keeps no gap.
+/// Commits spooled entries in batches, in order, each with its counts; a failed batch is
+/// tried again (its entries stay in the spool file meanwhile) so that the chain keeps no
+/// gap.
 async fn commit_loop(
     mut queue: mpsc::UnboundedReceiver<Message>,
     store: Arc<dyn Store>,
     spool: std::sync::Weak<Spool>,
-    chain: String,
 ) {
     while let Some(first) = queue.recv().await {
-        let (mut batch, mut lines, mut flushes) = (Batch::default(), 0, Vec::new());
+        let (mut records, mut counts, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
         match first {
-            Message::Line(spooled) => {
-                batch.add(*spooled);
-                lines += 1;
+            Message::Entry(entry) => {
+                records.push(entry.record);
+                counts.extend(entry.counts);
                 tokio::time::sleep(GATHER).await;
             }
             Message::Flush(done) => flushes.push(done),
         }
-        while lines < MAX_BATCH {
+        while records.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(Message::Line(spooled)) => {
-                    batch.add(*spooled);
-                    lines += 1;
+                Ok(Message::Entry(entry)) => {
+                    records.push(entry.record);
+                    counts.extend(entry.counts);
                 }
                 Ok(Message::Flush(done)) => flushes.push(done),
                 Err(_) => break,
             }
         }
-        if lines > 0 {
-            while let Err(e) = batch.commit(store.as_ref(), &chain).await {
-                tracing::error!(error = %e, lines, "spooled audit entries and counts could not be committed; trying again");
+        if let Some(last) = records.last().map(|r| r.seq) {
+            while let Err(e) = commit(store.as_ref(), &records, &counts).await {
+                tracing::error!(error = %e, entries = records.len(), "spooled audit entries could not be committed; trying again");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             if let Some(spool) = spool.upgrade() {
-                spool.committed(batch.line);
+                spool.committed(last);
             }
         }
         for done in flushes {
@@ -517,45 +443,38 @@ mod tests {
     }
 
     #[test]
-    fn a_spool_file_reads_back_its_lines_and_skips_a_torn_last_line() {
+    fn a_spool_file_reads_back_its_entries_and_skips_a_torn_last_line() {
         let path = std::env::temp_dir().join(format!("byok-spool-test-{}.spool", uuid::Uuid::new_v4().simple()));
-        let event = UsageEvent {
-            credential: Some(byok_core::CredentialId::new()),
-            count_credential: true,
-            virtual_key: Some(byok_core::TokenId::new()),
-            count_request: false,
-            tokens: 42,
-        };
-        let counts = UseCounts { event, period: 7, at: 9 };
-        let written = [
-            Spooled { line: 1, record: Some(record(2)), counts: None },
-            Spooled { line: 2, record: Some(record(3)), counts: Some(counts) },
-            Spooled { line: 3, record: None, counts: Some(counts) },
-        ];
+        let counts = UseCounts { credential: Some(CredentialId::new()), virtual_key: Some(TokenId::new()), period: 7 };
+        let written =
+            [Spooled { record: record(2), counts: None }, Spooled { record: record(3), counts: Some(counts) }];
         let mut text = Vec::new();
-        for spooled in &written {
-            let line = match &spooled.record {
-                Some(record) => LineOut::entry(spooled.line, record, spooled.counts),
-                None => LineOut::counts("c", spooled.line, counts),
-            };
-            text.extend(serde_json::to_vec(&line).unwrap());
+        for entry in &written {
+            text.extend(serde_json::to_vec(&LineOut::new(&entry.record, entry.counts)).unwrap());
             text.push(b'\n');
         }
-        let torn = serde_json::to_vec(&LineOut::entry(4, &record(4), Some(counts))).unwrap();
+        let torn = serde_json::to_vec(&LineOut::new(&record(4), Some(counts))).unwrap();
         text.extend(&torn[..torn.len() / 2]);
         std::fs::write(&path, text).unwrap();
         let spooled = read_spooled(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let expected: Vec<(String, Spooled)> = written.iter().map(|s| ("c".to_owned(), s.clone())).collect();
-        assert_eq!(spooled, expected, "whole lines come back as written, MACs and counts included");
+        assert_eq!(spooled, written, "whole lines come back as written, MACs and counts included");
     }
 
     #[test]
-    fn a_line_of_a_build_that_did_not_number_lines_reads_as_line_0() {
-        let old = r#"{"chain":"c","seq":5,"at":5,"event":{"actor_role":"virtual","action":"credential.proxy","outcome":"ok"},"mac":"0505"}"#;
-        let (chain, spooled) = serde_json::from_str::<Line>(old).unwrap().spooled().unwrap();
-        assert_eq!((chain.as_str(), spooled.line, spooled.counts), ("c", 0, None));
-        assert_eq!(spooled.record.map(|r| (r.seq, r.mac)), Some((5, vec![5, 5])));
+    fn counts_are_summed_per_credential_and_key() {
+        let (a, b, key) = (CredentialId::new(), CredentialId::new(), TokenId::new());
+        let counts = [
+            UseCounts { credential: Some(a), virtual_key: Some(key), period: 1 },
+            UseCounts { credential: Some(a), virtual_key: None, period: 1 },
+            UseCounts { credential: Some(b), virtual_key: Some(key), period: 1 },
+        ];
+        let usage = fold(&counts);
+        let mut expected = vec![(a, 2), (b, 1)];
+        expected.sort();
+        assert_eq!(usage.credential_requests, expected);
+        assert_eq!(usage.virtual_keys, vec![VirtualKeyDelta { token_id: key, requests: 2, tokens: 0 }]);
+        assert!(usage.credential_tokens.is_empty(), "tokens are counted when answers end, not here");
     }
 
     #[test]

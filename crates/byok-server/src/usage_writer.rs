@@ -1,11 +1,11 @@
-//! Counts of resolves of credentials without a limit, and of finished proxied requests
-//! where the audit spool does not count them (answers under a token budget, which end
-//! only once their tokens are written; a process without a spool), gathered in memory
-//! and written in one transaction per batch by a background task, so counting never
-//! delays an answer. Units of a limit are not counted here: they are taken, exactly,
-//! before a secret is handed out or a request is forwarded. Each use counted here is
-//! also in the audit log, durable before the secret left; a crash loses what this
-//! writer had not written yet (up to [`GATHER`] of counts).
+//! Counts of resolves and finished proxied requests (requests of credentials and
+//! virtual keys that have no limit, where the use's spooled audit entry does not carry
+//! them; tokens per credential and per virtual key), gathered in memory and written in
+//! one transaction per batch by a background task, so counting never delays an answer.
+//! Units of a limit are not counted here: they are taken, exactly, before a secret is
+//! handed out or a request is forwarded. Each use counted here is also in the audit
+//! log, durable before the secret left; a crash loses what this writer had not written
+//! yet (up to [`GATHER`] of counts).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +22,7 @@ const MAX_BATCH: usize = 10_000;
 const GATHER: Duration = Duration::from_millis(100);
 
 /// What one resolve or finished request adds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct UsageEvent {
     pub credential: Option<CredentialId>,
     /// Whether the credential's request is still to be counted (no limit).
@@ -34,13 +34,6 @@ pub(crate) struct UsageEvent {
 }
 
 impl UsageEvent {
-    /// Whether the event adds to any counter.
-    pub(crate) fn counts_anything(&self) -> bool {
-        self.tokens > 0
-            || (self.count_request && self.virtual_key.is_some())
-            || (self.count_credential && self.credential.is_some())
-    }
-
     /// A resolve of a credential without a monthly limit.
     pub(crate) fn resolve(credential: CredentialId) -> Self {
         Self {
@@ -112,7 +105,10 @@ impl UsageWriter {
     }
 
     pub(crate) fn record(&self, event: UsageEvent) {
-        if event.counts_anything() && self.events.send(Message::Event(event)).is_err() {
+        let counts = event.tokens > 0
+            || (event.count_request && event.virtual_key.is_some())
+            || (event.count_credential && event.credential.is_some());
+        if counts && self.events.send(Message::Event(event)).is_err() {
             tracing::warn!("proxy usage writer has stopped; a request's usage was not recorded");
         }
     }
@@ -137,7 +133,7 @@ impl UsageWriter {
 }
 
 /// Sums a batch per credential and per virtual key.
-pub(crate) fn fold(batch: &[UsageEvent]) -> ProxyUsage {
+fn fold(batch: &[UsageEvent]) -> ProxyUsage {
     let mut requests: HashMap<CredentialId, i64> = HashMap::new();
     let mut credentials: HashMap<CredentialId, i64> = HashMap::new();
     let mut keys: HashMap<TokenId, (i64, i64)> = HashMap::new();

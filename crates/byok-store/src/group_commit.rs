@@ -36,13 +36,11 @@ pub(crate) struct AuditJob {
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// Counts of uses without a limit: added in the period starting at `period` (ms), used at
-/// `now`; with an audit spool's chain and the last line they commit, if they come from one.
+/// Counts of uses without a limit: added in the period starting at `period` (ms), used at `now`.
 pub(crate) struct Counts {
     pub usage: crate::ProxyUsage,
     pub period: i64,
     pub now: i64,
-    pub mark: Option<(String, i64)>,
 }
 
 /// Counts of uses made without a limit, written in a batch's transaction (SQLite's
@@ -197,7 +195,7 @@ impl GroupCommit {
     pub(crate) async fn record_usage(&self, usage: crate::ProxyUsage, period: i64, now: i64) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Usage(Box::new(UsageJob { counts: Counts { usage, period, now, mark: None }, reply })))
+            .send(Job::Usage(Box::new(UsageJob { counts: Counts { usage, period, now }, reply })))
             .await
             .map_err(|_| StoreError::Metering("the write worker has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Metering("the write worker dropped a request".into()))?

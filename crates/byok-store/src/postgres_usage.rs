@@ -28,27 +28,22 @@ impl PgStore {
         period: byok_core::Timestamp,
         now: byok_core::Timestamp,
     ) -> Result<(), crate::StoreError> {
-        self.write_counted_audit(&[], usage, period, now, None).await
+        self.write_counted_audit(&[], usage, period, now).await
     }
 
-    /// Appends audit records (if any) with what they count, and a spool's mark (if from
-    /// one), in one transaction through the pool (see
-    /// [`crate::ProxyStore::append_counted_audit`]).
+    /// Appends spooled audit records (if any) with the requests they count, in one
+    /// transaction through the pool (see [`crate::ProxyStore::append_counted_audit`]).
     pub(crate) async fn write_counted_audit(
         &self,
         records: &[byok_core::AuditRecord],
         usage: &crate::ProxyUsage,
         period: byok_core::Timestamp,
         now: byok_core::Timestamp,
-        mark: Option<(&str, i64)>,
     ) -> Result<(), crate::StoreError> {
         let mut tx = self.pool.begin().await?;
         Self::add_counts(&mut tx, usage, period, now).await?;
         if !records.is_empty() {
             crate::sql_store::audit_insert!(sqlx::Postgres, records).build().execute(&mut *tx).await?;
-        }
-        if let Some((chain, line)) = mark {
-            sqlx::query(SPOOL_MARK).bind(chain).bind(line).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -92,9 +87,6 @@ impl PgStore {
         Ok(())
     }
 }
-
-const SPOOL_MARK: &str = "INSERT INTO audit_spool_marks (chain, line) VALUES ($1, $2) \
-     ON CONFLICT (chain) DO UPDATE SET line = GREATEST(audit_spool_marks.line, excluded.line)";
 
 /// Ids and counts as two arrays, for `unnest`.
 fn columns(rows: &[(byok_core::CredentialId, i64)]) -> (Vec<String>, Vec<i64>) {

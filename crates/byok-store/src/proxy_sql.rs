@@ -201,16 +201,8 @@ macro_rules! impl_proxy_store {
                 usage: &$crate::ProxyUsage,
                 period: byok_core::Timestamp,
                 now: byok_core::Timestamp,
-                mark: Option<(&str, i64)>,
             ) -> Result<(), $crate::StoreError> {
-                self.write_counted_audit(records, usage, period, now, mark).await
-            }
-
-            async fn spool_mark(&self, chain: &str) -> Result<Option<i64>, $crate::StoreError> {
-                Ok(sqlx::query_scalar("SELECT line FROM audit_spool_marks WHERE chain = $1")
-                    .bind(chain)
-                    .fetch_optional(&self.pool)
-                    .await?)
+                self.write_counted_audit(records, usage, period, now).await
             }
 
             async fn credential_tokens(

@@ -87,19 +87,16 @@ pub trait ProxyStore: Send + Sync + 'static {
     /// start `period` afresh. Credentials or keys deleted meanwhile are skipped.
     async fn record_proxy_usage(&self, usage: &ProxyUsage, period: Timestamp, now: Timestamp)
     -> Result<(), StoreError>;
-    /// Appends `records` (in chain order) and adds `usage` (what they count), and for a
-    /// batch of an audit spool marks the spool's chain committed through its last line
-    /// (`mark`), in one transaction, so that after a crash each line is committed once.
+    /// Appends `records` (entries of uses without a limit, in chain order) and adds the
+    /// requests they count in one transaction: the entries and their counts are written
+    /// together or not at all, so entries committed once after a crash are counted once.
     async fn append_counted_audit(
         &self,
         records: &[AuditRecord],
         usage: &ProxyUsage,
         period: Timestamp,
         now: Timestamp,
-        mark: Option<(&str, i64)>,
     ) -> Result<(), StoreError>;
-    /// The last line of `chain`'s audit spool committed, if any.
-    async fn spool_mark(&self, chain: &str) -> Result<Option<i64>, StoreError>;
     /// The token counters of these credentials (those that have any).
     async fn credential_tokens(&self, ids: &[CredentialId]) -> Result<Vec<CredentialTokens>, StoreError>;
 }

@@ -65,18 +65,16 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Appends spooled audit records with what their spool's lines count, and the spool's
-    /// mark, in the writer's next batch (see [`crate::ProxyStore::append_counted_audit`]).
+    /// Appends spooled audit records with the requests they count in the writer's next
+    /// batch (see [`crate::ProxyStore::append_counted_audit`]).
     pub(crate) async fn write_counted_audit(
         &self,
         records: &[byok_core::AuditRecord],
         usage: &crate::ProxyUsage,
         period: byok_core::Timestamp,
         now: byok_core::Timestamp,
-        mark: Option<(&str, i64)>,
     ) -> Result<(), StoreError> {
-        let mark = mark.map(|(chain, line)| (chain.to_owned(), line));
-        let counts = Counts { usage: usage.clone(), period: period.millis(), now: now.millis(), mark };
+        let counts = Counts { usage: usage.clone(), period: period.millis(), now: now.millis() };
         self.meter.append_audit(records.to_vec(), Some(counts)).await
     }
 

@@ -35,11 +35,6 @@ const VIRTUAL_KEY: &str = concat!(
     "WHERE token_id = ?1"
 );
 
-/// Records that `chain`'s spool is committed through `line`, in the batch that commits it.
-pub(crate) const SPOOL_MARK: &str = "INSERT INTO audit_spool_marks (chain, line) VALUES ($1, $2) \
-     ON CONFLICT (chain) DO UPDATE SET line = CASE WHEN excluded.line > audit_spool_marks.line \
-     THEN excluded.line ELSE audit_spool_marks.line END";
-
 /// Adds `usage` (counters of an older period start `period` afresh), ids in order: one
 /// lock order for every writer. Credentials or keys deleted meanwhile are skipped.
 pub(crate) fn write(tx: &Transaction<'_>, usage: &ProxyUsage, period: i64, now: i64) -> rusqlite::Result<()> {

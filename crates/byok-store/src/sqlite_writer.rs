@@ -80,9 +80,6 @@ fn run_batch(jobs: Vec<Job>, worker: &mut Worker<Connection>, path: &Path, take_
             batch.usages.iter().map(|u| &u.counts).chain(batch.audits.iter().filter_map(|a| a.counts.as_deref()));
         for c in counts {
             crate::sqlite_usage::write(&tx, &c.usage, c.period, c.now)?;
-            if let Some((chain, line)) = &c.mark {
-                tx.prepare_cached(crate::sqlite_usage::SPOOL_MARK)?.execute(params![chain, line])?;
-            }
         }
         let taken = group_commit::taken_events(rounds, &answers);
         let (genesis, mut records) = group_commit::chain_take_entries(&worker.chainer, worker.last.as_ref(), taken)

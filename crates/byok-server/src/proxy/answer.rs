@@ -18,8 +18,6 @@ use futures::Stream;
 use tokio::sync::oneshot;
 
 use super::forward::response_headers;
-use crate::audit::Auditor;
-use crate::audit_spool::UseCounts;
 use crate::usage_writer::{UsageEvent, UsageWriter};
 
 /// How many times the request went out (more than once when a refused key's request
@@ -29,12 +27,7 @@ const ATTEMPTS: HeaderName = HeaderName::from_static("x-byok-attempts");
 /// What to record once the answer is over.
 pub(super) struct Settlement {
     pub writer: UsageWriter,
-    /// Spools the counts of an answer without a token budget (see [`Settlement::settle`]).
-    pub audit: Auditor,
     pub event: UsageEvent,
-    /// The request's usage period and time (milliseconds).
-    pub period: i64,
-    pub at: i64,
     pub provider: ProviderId,
     pub status: u16,
     pub started: Instant,
@@ -57,24 +50,19 @@ impl Settlement {
         self.settle(None, "failed; sent again with the next key");
     }
 
-    /// Counts the request's use: spooled, so that a crash loses none of it, else by
-    /// the usage writer.
-    fn settle(mut self, tokens: Option<u64>, ending: &'static str) {
-        self.log(tokens, ending);
-        let (event, period, at) = (self.event, self.period, self.at);
-        if event.counts_anything() && !self.audit.count(UseCounts { event, period, at }) {
-            self.writer.record(event);
-        }
+    fn settle(self, tokens: Option<u64>, ending: &'static str) {
+        let (writer, event) = self.logged(tokens, ending);
+        writer.record(event);
     }
 
-    /// Counts the request's use through the usage writer without its gathering pause:
-    /// the receiver hears when the counts are written.
-    fn settle_durably(mut self, tokens: Option<u64>, ending: &'static str) -> oneshot::Receiver<()> {
-        self.log(tokens, ending);
-        self.writer.record_durably(self.event)
+    /// [`Self::settle`] without the writer's gathering pause: the receiver hears when
+    /// the counts are written.
+    fn settle_durably(self, tokens: Option<u64>, ending: &'static str) -> oneshot::Receiver<()> {
+        let (writer, event) = self.logged(tokens, ending);
+        writer.record_durably(event)
     }
 
-    fn log(&mut self, tokens: Option<u64>, ending: &'static str) {
+    fn logged(mut self, tokens: Option<u64>, ending: &'static str) -> (UsageWriter, UsageEvent) {
         self.event.tokens = tokens.unwrap_or(0);
         tracing::info!(
             provider = %self.provider,
@@ -86,6 +74,7 @@ impl Settlement {
             elapsed_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "proxied request finished"
         );
+        (self.writer, self.event)
     }
 }
 

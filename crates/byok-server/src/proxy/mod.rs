@@ -138,9 +138,6 @@ async fn forward(
     };
     // Counted with the first attempt's spooled use, the key's request is not counted again.
     let key_counted = paid.key_counted;
-    let started_at = state.clock.now();
-    let period = state.settings.period_anchor.period_start(started_at).millis();
-    let started_at = started_at.millis();
     // The caller's URL and headers are kept for another attempt only when there can be one.
     let mut target = Some((url, headers));
     let mut body = Some(body);
@@ -157,9 +154,6 @@ async fn forward(
             outbound::prepare(state, spec, &paid, &parts.method, named, this_target, this_body).await?;
         let mut settlement = Settlement {
             writer: state.usage.clone(),
-            audit: state.audit.clone(),
-            period,
-            at: started_at,
             event: UsageEvent {
                 credential: paid.credential(),
                 count_credential: paid.count_later,

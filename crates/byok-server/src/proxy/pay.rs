@@ -25,7 +25,6 @@ use crate::routes::{
     TierOutcome, admit_credential, exhausted_error, minute_limit_error, next_usable, open_secrets, take_from_tier,
     undo_take, unlimited_pick, usable_in_order,
 };
-use crate::usage_writer::UsageEvent;
 
 /// The credential a request goes out with.
 pub(super) struct Paid<'a> {
@@ -167,14 +166,8 @@ async fn credential<'a>(
                 return past_minute_limit(state, spec, caller, info, (*tier, owner), pick.credential.id, over).await;
             }
             let unlimited_key = caller.virtual_key.as_ref().filter(|k| k.monthly_limit.is_none()).map(|k| k.token_id);
-            let event = UsageEvent {
-                credential: Some(pick.credential.id),
-                count_credential: true,
-                virtual_key: unlimited_key,
-                count_request: unlimited_key.is_some(),
-                tokens: 0,
-            };
-            let counts = UseCounts { event, period: period.millis(), at: now.millis() };
+            let counts =
+                UseCounts { credential: Some(pick.credential.id), virtual_key: unlimited_key, period: period.millis() };
             state
                 .audit
                 .submit(about_credential(audit, &pick.credential), Some(counts))
