@@ -25,9 +25,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use byok_core::{AuditEvent, AuditRecord, CredentialId, Timestamp, TokenId};
-use byok_store::{ProxyUsage, Store, StoreError, VirtualKeyDelta};
+use byok_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::usage_writer::UsageEvent;
 
 /// How long spooled entries wait for company before they are committed.
 const GATHER: Duration = Duration::from_millis(10);
@@ -58,6 +60,19 @@ pub(crate) struct UseCounts {
     pub virtual_key: Option<TokenId>,
     /// The start of the usage period of the use (milliseconds).
     pub period: i64,
+}
+
+impl UseCounts {
+    /// The requests counted, as the usage writer counts a use.
+    fn event(&self) -> UsageEvent {
+        UsageEvent {
+            credential: self.credential,
+            count_credential: self.credential.is_some(),
+            virtual_key: self.virtual_key,
+            count_request: self.virtual_key.is_some(),
+            tokens: 0,
+        }
+    }
 }
 
 /// An entry in the spool: its chained record and what it counts.
@@ -235,30 +250,10 @@ pub(crate) async fn commit(store: &dyn Store, records: &[AuditRecord], counts: &
         None => store.append_audit(records).await,
         Some(period) => {
             let now = records.last().map_or(Timestamp::from_millis(period), |r| r.at);
-            store.append_counted_audit(records, &fold(counts), Timestamp::from_millis(period), now).await
+            let events: Vec<UsageEvent> = counts.iter().map(UseCounts::event).collect();
+            let usage = crate::usage_writer::fold(&events);
+            store.append_counted_audit(records, &usage, Timestamp::from_millis(period), now).await
         }
-    }
-}
-
-/// Sums the requests of `counts` per credential and per virtual key.
-fn fold(counts: &[UseCounts]) -> ProxyUsage {
-    let mut credentials: BTreeMap<CredentialId, i64> = BTreeMap::new();
-    let mut keys: BTreeMap<TokenId, i64> = BTreeMap::new();
-    for c in counts {
-        if let Some(id) = c.credential {
-            *credentials.entry(id).or_default() += 1;
-        }
-        if let Some(id) = c.virtual_key {
-            *keys.entry(id).or_default() += 1;
-        }
-    }
-    ProxyUsage {
-        credential_requests: credentials.into_iter().collect(),
-        credential_tokens: Vec::new(),
-        virtual_keys: keys
-            .into_iter()
-            .map(|(token_id, requests)| VirtualKeyDelta { token_id, requests, tokens: 0 })
-            .collect(),
     }
 }
 
@@ -459,22 +454,6 @@ mod tests {
         let spooled = read_spooled(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(spooled, written, "whole lines come back as written, MACs and counts included");
-    }
-
-    #[test]
-    fn counts_are_summed_per_credential_and_key() {
-        let (a, b, key) = (CredentialId::new(), CredentialId::new(), TokenId::new());
-        let counts = [
-            UseCounts { credential: Some(a), virtual_key: Some(key), period: 1 },
-            UseCounts { credential: Some(a), virtual_key: None, period: 1 },
-            UseCounts { credential: Some(b), virtual_key: Some(key), period: 1 },
-        ];
-        let usage = fold(&counts);
-        let mut expected = vec![(a, 2), (b, 1)];
-        expected.sort();
-        assert_eq!(usage.credential_requests, expected);
-        assert_eq!(usage.virtual_keys, vec![VirtualKeyDelta { token_id: key, requests: 2, tokens: 0 }]);
-        assert!(usage.credential_tokens.is_empty(), "tokens are counted when answers end, not here");
     }
 
     #[test]

@@ -133,7 +133,7 @@ impl UsageWriter {
 }
 
 /// Sums a batch per credential and per virtual key.
-fn fold(batch: &[UsageEvent]) -> ProxyUsage {
+pub(crate) fn fold(batch: &[UsageEvent]) -> ProxyUsage {
     let mut requests: HashMap<CredentialId, i64> = HashMap::new();
     let mut credentials: HashMap<CredentialId, i64> = HashMap::new();
     let mut keys: HashMap<TokenId, (i64, i64)> = HashMap::new();

@@ -4,8 +4,9 @@
 //! credential without a monthly limit has nothing to overrun: it comes from the
 //! instance's credential cache, and its use is spooled for the audit log with the
 //! request it counts (of the credential, and of a virtual key without a limit), both
-//! committed in the spool's next batch, which keeps the database off the request path. Per-minute limits (the key's, then the credential's)
-//! spend units this instance leased (`crate::minute_limits`).
+//! committed in the spool's next batch, which keeps the database off the request path.
+//! Per-minute limits (the key's, then the credential's) spend units this instance
+//! leased (`crate::minute_limits`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
