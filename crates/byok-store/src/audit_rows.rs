@@ -2,7 +2,6 @@
 
 use byok_core::{AuditEvent, AuditRecord, Timestamp};
 
-#[derive(sqlx::FromRow)]
 pub(crate) struct AuditRow {
     pub chain: String,
     pub seq: i64,

@@ -5,35 +5,32 @@
 //! The source is opened as it is: never created, never migrated, so a newer binary's
 //! backup taken before an upgrade is still the previous release's database.
 
-use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
-
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use std::path::{Path, PathBuf};
 
 use crate::StoreError;
+use crate::sqlite::open;
 
 /// Copies the SQLite database `url` names into `dest`, which must not exist (it is
 /// never overwritten); returns the copy's size in bytes. A failed copy leaves no file.
 pub async fn backup(url: &str, dest: &Path) -> Result<u64, StoreError> {
     match crate::engine_of(url)? {
         crate::Engine::Postgres => Err(StoreError::BackupUnsupported),
-        crate::Engine::Sqlite => sqlite_backup(url, dest).await,
+        crate::Engine::Sqlite => {
+            let (source, dest) = (open::path_of(url)?, dest.to_owned());
+            tokio::task::spawn_blocking(move || sqlite_backup(&source, &dest))
+                .await
+                .map_err(|e| StoreError::Worker(format!("the backup stopped: {e}")))?
+        }
     }
 }
 
-async fn sqlite_backup(url: &str, dest: &Path) -> Result<u64, StoreError> {
+fn sqlite_backup(source: &Path, dest: &PathBuf) -> Result<u64, StoreError> {
     let name = dest.display().to_string();
     let dest_text = dest.to_str().ok_or_else(|| StoreError::BackupFile {
         path: name.clone(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path is not valid UTF-8"),
     })?;
-    let mut source = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(10))
-        .connect()
-        .await?;
+    let source = open::connection(source, false)?;
     // Claimed atomically, so nothing that appears meanwhile is overwritten or removed;
     // VACUUM INTO accepts an empty file.
     std::fs::OpenOptions::new().write(true).create_new(true).open(dest).map_err(|source| {
@@ -43,15 +40,13 @@ async fn sqlite_backup(url: &str, dest: &Path) -> Result<u64, StoreError> {
             StoreError::BackupFile { path: name.clone(), source }
         }
     })?;
-    let copied = async {
-        sqlx::query("VACUUM INTO ?1").bind(dest_text).execute(&mut source).await?;
+    let copied = (|| {
+        source.execute("VACUUM INTO ?1", [dest_text])?;
         let file = std::fs::File::open(dest).map_err(|source| StoreError::BackupFile { path: name.clone(), source })?;
         file.sync_all().map_err(|source| StoreError::BackupFile { path: name.clone(), source })?;
         let size = file.metadata().map_err(|source| StoreError::BackupFile { path: name.clone(), source })?.len();
         Ok::<u64, StoreError>(size)
-    }
-    .await;
-    let _ = source.close().await;
+    })();
     if copied.is_err() {
         let _ = std::fs::remove_file(dest);
     }

@@ -10,20 +10,26 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database URL scheme `{0}`: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
+    /// No connection to PostgreSQL could be had from the pool in time.
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Pool(String),
     /// The TLS settings of a PostgreSQL URL (`sslmode`, `sslrootcert`) are unusable.
     #[error("DATABASE_URL: {0}")]
     PgTlsSettings(String),
     /// A TLS connection to PostgreSQL could not be made as `sslmode` demands.
     #[error("PostgreSQL over TLS (sslmode={mode}): {detail}")]
     PgTls { mode: &'static str, detail: String },
-    /// From the SQLite writer's own connection (see `sqlite_writer`).
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// From a PostgreSQL metering writer's own connection (see `pg_writer`).
+    Sqlite(#[source] rusqlite::Error),
+    /// A `sqlite://` URL that names no file byok can open.
+    #[error("DATABASE_URL: {0}")]
+    SqliteUrl(String),
+    /// A job on a database thread did not come back (the thread panicked or the
+    /// runtime is shutting down).
+    #[error("{0}")]
+    Worker(String),
     #[error("database error: {0}")]
-    Postgres(#[from] tokio_postgres::Error),
+    Postgres(#[source] tokio_postgres::Error),
     /// A batch of metering updates failed; none of its units was granted.
     #[error("metering failed: {0}")]
     Metering(String),
@@ -36,16 +42,30 @@ pub enum StoreError {
     #[error("cannot write the backup {path}: {source}")]
     BackupFile { path: String, source: std::io::Error },
     #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(String),
 }
 
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
         match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
+            rusqlite::Error::SqliteFailure(failure, message)
+                if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                StoreError::Conflict(conflict_reason(message.as_deref().unwrap_or_default()))
+            }
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            Some(db) if *db.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
                 StoreError::Conflict(conflict_reason(db.message()))
             }
-            _ => StoreError::Database(e),
+            _ => StoreError::Postgres(e),
         }
     }
 }

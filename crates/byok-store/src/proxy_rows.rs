@@ -50,14 +50,13 @@ pub(crate) fn credential_tokens(
     })
 }
 
-#[derive(sqlx::FromRow)]
 pub(crate) struct UsageRow {
-    usage_total: i64,
-    usage_period: i64,
-    period_start: i64,
-    tokens_total: i64,
-    tokens_period: i64,
-    last_used_at: Option<i64>,
+    pub(crate) usage_total: i64,
+    pub(crate) usage_period: i64,
+    pub(crate) period_start: i64,
+    pub(crate) tokens_total: i64,
+    pub(crate) tokens_period: i64,
+    pub(crate) last_used_at: Option<i64>,
 }
 
 impl UsageRow {

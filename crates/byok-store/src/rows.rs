@@ -1,5 +1,6 @@
 //! Rows as both engines return them (text ids, integer milliseconds, JSON text) and
-//! their conversion to and from domain values.
+//! their conversion to and from domain values; each engine reads its rows into these
+//! (`sqlite/rows.rs`, `postgres/rows.rs`).
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,11 @@ use byok_core::{Credential, Label, OrgId, Owner, ProviderId, Timestamp, Token};
 
 use crate::StoreError;
 
-#[derive(sqlx::FromRow)]
+/// The columns of [`CredentialRow`], in its order.
+pub(crate) const CREDENTIAL_COLUMNS: &str = "id, owner, provider, label, config, secret_hints, key_id, sealed, status, \
+     status_message, last_tested_at, last_used_at, enabled, priority, monthly_limit, usage_total, usage_period, \
+     period_start, version, revision, created_at, updated_at, verifying_since, monthly_token_limit, rate_limit_per_minute";
+
 pub(crate) struct CredentialRow {
     pub id: String,
     pub owner: String,
@@ -36,7 +41,6 @@ pub(crate) struct CredentialRow {
     pub rate_limit_per_minute: Option<i64>,
 }
 
-#[derive(sqlx::FromRow)]
 pub(crate) struct TokenRow {
     pub id: String,
     pub hash: Vec<u8>,
@@ -124,8 +128,10 @@ impl TryFrom<TokenRow> for Token {
 }
 
 /// A `credential_versions` row as (credential_id, version, key_id, sealed, hints, created_at).
+pub(crate) type VersionRow = (String, i64, String, Vec<u8>, String, i64);
+
 pub(crate) fn version_from_row(
-    (id, version, key_id, sealed, hints, created_at): (String, i64, String, Vec<u8>, String, i64),
+    (id, version, key_id, sealed, hints, created_at): VersionRow,
 ) -> Result<crate::SecretVersion, StoreError> {
     Ok(crate::SecretVersion {
         credential_id: id

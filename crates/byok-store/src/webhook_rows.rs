@@ -6,7 +6,14 @@ use byok_core::{EventType, Timestamp};
 
 use crate::{Delivery, DeliveryState, StoreError, Webhook};
 
-#[derive(sqlx::FromRow)]
+/// The columns of [`WebhookRow`], in its order.
+pub(crate) const WEBHOOK_COLUMNS: &str =
+    "id, url, description, key_id, sealed, enabled, failing_since, disabled_at, created_at";
+
+/// The columns of [`DeliveryRow`], in its order.
+pub(crate) const DELIVERY_COLUMNS: &str = "seq, webhook_id, event_id, event_type, state, attempts, next_attempt_at, \
+     last_status, last_error, created_at, finished_at, body";
+
 pub(crate) struct WebhookRow {
     pub id: String,
     pub url: String,
@@ -50,7 +57,6 @@ pub(crate) fn webhooks(
         .collect())
 }
 
-#[derive(sqlx::FromRow)]
 pub(crate) struct DeliveryRow {
     pub seq: i64,
     pub webhook_id: String,

@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use sqlx::Connection;
-
 /// A certificate authority made with `openssl` in `dir`: `ca.pem` and `ca.key`.
 pub fn make_ca(dir: &Path) -> PathBuf {
     openssl(
@@ -123,15 +121,15 @@ impl PgCluster {
     }
 
     /// A connection to the `postgres` database, without TLS, to watch what byok does.
-    pub async fn observer(&self) -> sqlx::PgConnection {
+    pub async fn observer(&self) -> tokio_postgres::Client {
         let url = self.url("postgres", "127.0.0.1", "postgres", "?sslmode=disable");
-        sqlx::PgConnection::connect(&url).await.expect("the observer connects")
+        crate::support::postgres(&url).await.expect("the observer connects")
     }
 
     /// Creates `name` and answers the observer connection.
-    pub async fn create_database(&self, name: &str) -> sqlx::PgConnection {
-        let mut conn = self.observer().await;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    pub async fn create_database(&self, name: &str) -> tokio_postgres::Client {
+        let conn = self.observer().await;
+        conn.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
         conn
     }
 

@@ -14,15 +14,10 @@ use crate::support::{ServeProcess, TEST_KEY, canary};
 const DB: &str = "byok_tls";
 
 /// byok's connections to `DB`: (application_name, encrypted), the observer's left out.
-async fn byok_backends(observer: &mut sqlx::PgConnection) -> Vec<(String, bool)> {
-    sqlx::query_as(
-        "SELECT a.application_name::text, s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
-         WHERE a.datname = $1 AND a.pid <> pg_backend_pid() ORDER BY 1",
-    )
-    .bind(DB)
-    .fetch_all(observer)
-    .await
-    .unwrap()
+async fn byok_backends(observer: &tokio_postgres::Client) -> Vec<(String, bool)> {
+    let sql = "SELECT a.application_name::text, s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+               WHERE a.datname = $1 AND a.pid <> pg_backend_pid() ORDER BY 1";
+    observer.query(sql, &[&DB]).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect()
 }
 
 /// Starts `byok serve` on `url`, stores a credential through it and resolves it (so
@@ -81,10 +76,10 @@ fn refused_start(url: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_full_encrypts_every_connection_byok_opens() {
     let cluster = PgCluster::with_tls("DNS:localhost,IP:127.0.0.1");
-    let mut observer = cluster.create_database(DB).await;
+    let observer = cluster.create_database(DB).await;
     let query = format!("?sslmode=verify-full&sslrootcert={}", cluster.ca().display());
     let byok = serve_and_resolve(&cluster.url("postgres", "localhost", DB, &query)).await;
-    let backends = byok_backends(&mut observer).await;
+    let backends = byok_backends(&observer).await;
     assert!(backends.len() > 1, "the pool and the metering writer are connected: {backends:?}");
     for name in ["byok", "byok-metering"] {
         assert!(backends.iter().any(|(n, _)| n == name), "no {name} connection: {backends:?}");
@@ -96,7 +91,7 @@ async fn verify_full_encrypts_every_connection_byok_opens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_full_refuses_a_certificate_for_another_host() {
     let cluster = PgCluster::with_tls("DNS:db.elsewhere.example");
-    let mut observer = cluster.create_database(DB).await;
+    let observer = cluster.create_database(DB).await;
     let password = canary("pw");
     let user_info = format!("postgres:{password}");
     let ca = cluster.ca().display().to_string();
@@ -110,7 +105,7 @@ async fn verify_full_refuses_a_certificate_for_another_host() {
 
     // The chain is sound: verify-ca, which does not check the name, takes it on every connection.
     let byok = serve_and_resolve(&url("verify-ca", &ca)).await;
-    let backends = byok_backends(&mut observer).await;
+    let backends = byok_backends(&observer).await;
     assert!(backends.iter().any(|(n, _)| n == "byok-metering"), "{backends:?}");
     assert!(backends.iter().all(|(_, ssl)| *ssl), "{backends:?}");
     drop(byok);
@@ -136,9 +131,9 @@ async fn require_against_a_server_without_tls_fails_with_one_clear_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disable_still_works_against_a_server_without_tls() {
     let cluster = PgCluster::plain();
-    let mut observer = cluster.create_database(DB).await;
+    let observer = cluster.create_database(DB).await;
     let byok = serve_and_resolve(&cluster.url("postgres", "localhost", DB, "?sslmode=disable")).await;
-    let backends = byok_backends(&mut observer).await;
+    let backends = byok_backends(&observer).await;
     assert!(backends.iter().any(|(n, _)| n == "byok-metering"), "{backends:?}");
     assert!(backends.iter().all(|(_, ssl)| !*ssl), "{backends:?}");
     drop(byok);

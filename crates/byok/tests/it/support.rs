@@ -12,7 +12,6 @@ use byok_core::{Clock, SystemClock};
 use byok_crypto::generate_token;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use tokio::sync::oneshot;
 
 pub const TEST_KEY: &str = "5f4dcc3b5aa765d61d8327deb882cf992b95990a9151374abd8ff8c5a7a0fe08";
@@ -72,13 +71,10 @@ impl TestDb {
                     "BYOK_TEST_DATABASE_URL is not set: the PostgreSQL tests need it (see README; `bash .ci/run` sets it)",
                 );
                 let name = format!("byok_t_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = sqlx::PgConnection::connect(&base)
+                let conn = postgres(&base)
                     .await
                     .unwrap_or_else(|e| panic!("BYOK_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create test database");
+                conn.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
                 let url = with_database(&base, &name);
                 TestDb { url, engine, sqlite_path: None, _dir: None, pg: Some((base, name)) }
             }
@@ -100,19 +96,19 @@ impl TestDb {
                 bytes
             }
             Engine::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                let tables: Vec<(String,)> = sqlx::query_as(
-                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
-                )
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
+                let conn = postgres(&self.url).await.unwrap();
+                let tables: Vec<String> = conn
+                    .query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'", &[])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
                 assert!(tables.len() >= 3, "expected byok's tables, found {tables:?}");
                 let mut out = Vec::new();
-                for (table,) in tables {
+                for table in tables {
                     let sql = format!("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t");
-                    let (text,): (String,) =
-                        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap();
+                    let text: String = conn.query_one(&sql, &[]).await.unwrap().get(0);
                     out.extend(text.into_bytes());
                 }
                 out
@@ -125,39 +121,28 @@ impl TestDb {
     /// Runs one statement with text parameters, outside byok (to play the attacker
     /// who holds the database).
     pub async fn execute(&self, sql: &str, binds: &[&str]) -> u64 {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
         match self.engine {
             Engine::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                let mut q = sqlx::query(sql);
-                for b in binds {
-                    q = q.bind(*b);
-                }
-                q.execute(&mut conn).await.unwrap().rows_affected()
+                let changed = sqlite(&self.url).execute(&numbered(sql, binds.len()), rusqlite::params_from_iter(binds));
+                changed.unwrap() as u64
             }
             Engine::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                let mut q = sqlx::query(sql);
-                for b in binds {
-                    q = q.bind(*b);
-                }
-                q.execute(&mut conn).await.unwrap().rows_affected()
+                let conn = postgres(&self.url).await.unwrap();
+                // Every parameter is text, as the caller gave it; the SQL casts where it must.
+                let statement =
+                    conn.prepare_typed(sql, &vec![tokio_postgres::types::Type::TEXT; binds.len()]).await.unwrap();
+                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    binds.iter().map(|b| b as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+                conn.execute(&statement, &params).await.unwrap()
             }
         }
     }
 
     /// One integer from a query such as `SELECT count(*) …`.
     pub async fn count(&self, sql: &str) -> i64 {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
         match self.engine {
-            Engine::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut conn).await.unwrap()
-            }
-            Engine::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut conn).await.unwrap()
-            }
+            Engine::Sqlite => sqlite(&self.url).query_row(sql, [], |r| r.get(0)).unwrap(),
+            Engine::Postgres => postgres(&self.url).await.unwrap().query_one(sql, &[]).await.unwrap().get(0),
         }
     }
 }
@@ -165,21 +150,21 @@ impl TestDb {
 /// A transaction outside byok that keeps byok from committing audit entries: SQLite's
 /// write lock, or an `EXCLUSIVE` lock on PostgreSQL's `audit_log` (reads go on).
 pub enum AuditWritesHeld {
-    Sqlite(sqlx::SqliteConnection),
-    Postgres(sqlx::PgConnection),
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
 }
 
 impl TestDb {
     pub async fn hold_audit_writes(&self) -> AuditWritesHeld {
         match self.engine {
             Engine::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut conn).await.unwrap();
+                let conn = sqlite(&self.url);
+                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
                 AuditWritesHeld::Sqlite(conn)
             }
             Engine::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::raw_sql("BEGIN; LOCK TABLE audit_log IN EXCLUSIVE MODE").execute(&mut conn).await.unwrap();
+                let conn = postgres(&self.url).await.unwrap();
+                conn.batch_execute("BEGIN; LOCK TABLE audit_log IN EXCLUSIVE MODE").await.unwrap();
                 AuditWritesHeld::Postgres(conn)
             }
         }
@@ -191,14 +176,12 @@ impl AuditWritesHeld {
     /// a killed byok's statements still waiting for the lock must not run after it.
     pub async fn release(self) {
         match self {
-            AuditWritesHeld::Sqlite(mut conn) => {
-                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
-            }
-            AuditWritesHeld::Postgres(mut conn) => {
+            AuditWritesHeld::Sqlite(conn) => conn.execute_batch("ROLLBACK").unwrap(),
+            AuditWritesHeld::Postgres(conn) => {
                 let others = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                               WHERE datname = current_database() AND pid <> pg_backend_pid()";
-                sqlx::raw_sql(others).execute(&mut conn).await.unwrap();
-                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+                conn.batch_execute(others).await.unwrap();
+                conn.batch_execute("ROLLBACK").await.unwrap();
             }
         }
     }
@@ -211,9 +194,8 @@ impl Drop for TestDb {
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
-                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                    if let Ok(conn) = postgres(&base).await {
+                        let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
                     }
                 });
             })
@@ -671,13 +653,35 @@ impl TestDb {
                    UNION ALL SELECT key_id, sealed FROM audit_key UNION ALL SELECT key_id, sealed FROM webhooks";
         match self.engine {
             Engine::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+                let conn = sqlite(&self.url);
+                let mut stmt = conn.prepare(sql).unwrap();
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
             }
             Engine::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+                let rows = postgres(&self.url).await.unwrap().query(sql, &[]).await.unwrap();
+                rows.iter().map(|r| (r.get(0), r.get(1))).collect()
             }
         }
     }
+}
+
+/// A connection of the test's own to a SQLite store, outside byok (waits out byok's
+/// writes for up to 10 s).
+pub fn sqlite(url: &str) -> rusqlite::Connection {
+    let path = url.strip_prefix("sqlite://").expect("a sqlite:// URL");
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn
+}
+
+/// `sql` with PostgreSQL's `$1` … `$n` written as SQLite's `?1` … `?n`, which bind by number.
+fn numbered(sql: &str, params: usize) -> String {
+    (1..=params).rev().fold(sql.to_owned(), |sql, n| sql.replace(&format!("${n}"), &format!("?{n}")))
+}
+
+/// A connection of the test's own to PostgreSQL, without TLS, outside byok.
+pub async fn postgres(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
 }

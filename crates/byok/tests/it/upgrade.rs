@@ -5,13 +5,11 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::str::FromStr;
 
 use byok::config::Layer;
 use byok_crypto::hash_token;
 use byok_fakes::FakeProviders;
 use serde_json::{Value, json};
-use sqlx::ConnectOptions;
 
 use crate::both_engines;
 use crate::support::{AppOptions, Engine, TEST_KEY, TestApp, TestDb, spawn_with};
@@ -56,11 +54,7 @@ impl Fixture {
     async fn load_into(&self, db: &TestDb) {
         let dump = self.dir.join("byok.sql");
         match db.engine {
-            Engine::Sqlite => {
-                let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url).unwrap().create_if_missing(true);
-                let mut conn = options.connect().await.unwrap();
-                sqlx::raw_sql(sqlx::AssertSqlSafe(self.text("byok.sql"))).execute(&mut conn).await.unwrap();
-            }
+            Engine::Sqlite => crate::support::sqlite(&db.url).execute_batch(&self.text("byok.sql")).unwrap(),
             Engine::Postgres => {
                 let out = Command::new("psql")
                     .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-f"])

@@ -74,11 +74,11 @@ async fn a_failed_batch_is_undone_whole_and_the_next_one_works() {
 }
 
 #[tokio::test]
-async fn a_statement_binds_its_numbered_parameters_by_name_in_the_batch() {
+async fn a_statement_binds_its_numbered_parameters_by_number_in_the_batch() {
     let (_dir, path) = migrated_db().await;
     let mut worker = Worker { chainer: Arc::new(OnceLock::new()), last: None, conn: Some(open(&path).unwrap()) };
-    // `$2` comes first in the text: bound by position it would take the id's place.
-    let sql = "UPDATE credentials SET usage_total = usage_total + $2, last_used_at = $3 WHERE id = $1";
+    // `?2` comes first in the text: bound in order of appearance it would take the id's place.
+    let sql = "UPDATE credentials SET usage_total = usage_total + ?2, last_used_at = ?3 WHERE id = ?1";
     let statement = |id: &str, reply| {
         let args = vec![Arg::Text(id.into()), Arg::Int(4), Arg::Int(9)];
         Job::Statement(crate::group_commit::StatementJob { sql, args, changed: 0, reply })
@@ -89,7 +89,7 @@ async fn a_statement_binds_its_numbered_parameters_by_name_in_the_batch() {
     let jobs =
         vec![statement("00000000-0000-4000-8000-000000000001", reply), statement("no-such-id", missing_reply), take];
     run_batch(jobs, &mut worker, &path, &mut TakeSql::default());
-    assert_eq!(changed.await.unwrap().expect("ran"), 1, "the row named by $1 changed");
+    assert_eq!(changed.await.unwrap().expect("ran"), 1, "the row named by ?1 changed");
     assert_eq!(missing.await.unwrap().expect("ran"), 0, "no row has that id");
     assert_eq!(taken.await.unwrap().expect("the batch's take").expect("a unit").usage_total, 5);
     assert_eq!(count(&path, "SELECT usage_total FROM credentials"), 5, "4 by the statement, 1 by the take");

@@ -1,49 +1,56 @@
-use std::str::FromStr;
-use std::time::Duration;
+//! SQLite, through rusqlite only: one writer thread runs the hot writes in group-commit
+//! batches (`writer.rs`), a few connections on blocking threads serve the reads and the
+//! changes made with their audit entries (`readers.rs`). In WAL mode readers never block
+//! the writer, and every commit is synced.
+//!
+//! `store.rs` implements [`crate::Store`], `proxy.rs` and `webhooks.rs` the other two
+//! traits; the statements live by subject in `credentials.rs`, `change.rs`, `audit.rs`,
+//! `keys.rs` and `tokens.rs`.
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+mod audit;
+mod change;
+mod credentials;
+mod keys;
+mod migrate;
+pub(crate) mod open;
+mod proxy;
+mod query;
+mod readers;
+mod rows;
+mod store;
+mod tokens;
+mod usage_counts;
+mod webhooks;
+mod writer;
 
 use crate::StoreError;
-use crate::change_sql::{
-    apply_change, delete_credential_rows, delete_webhook_rows, disable_webhook_row, insert_credential_rows,
-    insert_token_rows, insert_virtual_key_rows, insert_webhook_rows, revoke_token_row, set_org_policy_row,
-    update_credential_row,
-};
-use crate::group_commit::{Arg, Counts, GroupCommit};
-use crate::proxy_sql::impl_proxy_store;
-use crate::sql_store::{audit_insert, credential_columns, impl_sql_store, insert_token, insert_version};
-use crate::webhook_sql::{delivery_columns, impl_webhook_store, insert_events, webhook_columns};
+use crate::group_commit::{Counts, GroupCommit};
 
-/// SQLite in WAL mode: readers never block the writer, and every commit is synced.
 pub(crate) struct SqliteStore {
-    pool: SqlitePool,
+    readers: readers::Readers,
     meter: GroupCommit,
     /// Committed changes to credentials and org policies (see `local_credential_changes`).
     changes: std::sync::atomic::AtomicU64,
 }
 
 impl SqliteStore {
+    /// Opens (creating it if missing) and migrates the database file `url` names.
     pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-            // Statement journals and sorts stay in memory (no temp file per UPDATE).
-            .pragma("temp_store", "memory")
-            .pragma("mmap_size", "0");
-        // Checking a connection before each use would be one more hand-off to its
-        // thread per query; a broken SQLite connection fails its next query anyway.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let meter = crate::sqlite_writer::start(options.get_filename().to_owned())?;
-        Ok(Self { pool, meter, changes: Default::default() })
+        let path = open::path_of(url)?;
+        let migrated = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = open::connection(&migrated, true)?;
+            migrate::run(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Worker(format!("the migration stopped: {e}")))??;
+        let meter = writer::start(path.clone())?;
+        Ok(Self { readers: readers::Readers::new(path), meter, changes: Default::default() })
+    }
+
+    /// Counts a committed change that the credential epoch also records.
+    fn note_credential_change(&self) {
+        self.changes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -77,22 +84,6 @@ impl SqliteStore {
         let counts = Counts { usage: usage.clone(), period: period.millis(), now: now.millis() };
         self.meter.append_audit(records.to_vec(), Some(counts)).await
     }
-
-    /// Runs one statement that takes or gives back a unit by key in the writer's next
-    /// batch: a second writer beside the writer thread waited for the write lock (p99
-    /// 0.5 s at 32 connections on one virtual key); answers the rows it changed.
-    pub(crate) async fn unit_statement(&self, sql: &'static str, args: Vec<Arg>) -> Result<u64, StoreError> {
-        self.meter.statement(sql, args).await
-    }
-
-    /// Nothing to do: a SQLite write transaction holds the whole database, so there is
-    /// no order of rows to keep (PostgreSQL's: `postgres_locks.rs`).
-    pub(crate) async fn lock_credentials(
-        _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        _ids: &[String],
-    ) -> Result<(), StoreError> {
-        Ok(())
-    }
 }
 
 /// Most rows of counts written in one batch of the writer.
@@ -124,10 +115,6 @@ fn usage_parts(usage: &crate::ProxyUsage) -> Vec<crate::ProxyUsage> {
     parts.retain(|p| rows(p) > 0);
     parts
 }
-
-impl_sql_store!(SqliteStore, sqlx::Sqlite);
-impl_proxy_store!(SqliteStore, sqlx::Sqlite);
-impl_webhook_store!(SqliteStore, sqlx::Sqlite, "", "");
 
 #[cfg(test)]
 mod tests {

@@ -1,19 +1,18 @@
 //! TLS to PostgreSQL. `sslmode` and `sslrootcert` are read once, from `DATABASE_URL`
 //! (or, as libpq does, from `PGSSLMODE` / `PGSSLROOTCERT`), into one [`PgTls`] that
-//! configures the pool (sqlx) and the metering writer (tokio-postgres) alike.
+//! configures the pool and the metering writer alike.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use percent_encoding::percent_decode_str;
-use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
+use tokio_rustls::rustls::RootCertStore;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::{self, RootCertStore};
 
+use super::tls_verify;
 use crate::StoreError;
-use crate::pg_tls_verify;
 
 /// libpq's `sslmode`, less `allow` (TLS only when the server insists), which neither
 /// driver implements.
@@ -86,7 +85,7 @@ pub(crate) struct PgUrl {
 
 impl PgUrl {
     /// Reads `sslmode` and `sslrootcert` from `url`, each falling back to its libpq
-    /// environment variable (which sqlx would read on its own).
+    /// environment variable.
     pub(crate) fn parse(url: &str) -> Result<Self, StoreError> {
         Self::parse_with(url, |name| std::env::var(name).ok())
     }
@@ -149,23 +148,6 @@ impl PgTls {
         }
     }
 
-    /// The pool's options: sqlx's modes say what they check, so `require` with a
-    /// root certificate is its `verify-ca`. sqlx trusts the public CAs and the given roots.
-    pub(crate) fn sqlx(&self, options: PgConnectOptions) -> PgConnectOptions {
-        let mode = match (self.mode, self.check()) {
-            (SslMode::Disable, _) => PgSslMode::Disable,
-            (SslMode::Prefer, _) => PgSslMode::Prefer,
-            (_, Check::Nothing) => PgSslMode::Require,
-            (_, Check::Chain) => PgSslMode::VerifyCa,
-            (_, Check::ChainAndHost) => PgSslMode::VerifyFull,
-        };
-        let options = options.ssl_mode(mode);
-        match &self.root_pem {
-            Some(pem) => options.ssl_root_cert_from_pem(pem.clone()),
-            None => options,
-        }
-    }
-
     /// Sets the writer's `config` to this mode and answers the TLS connector that makes
     /// the same checks as the pool (tokio-postgres's `require` does not check, the
     /// connector does).
@@ -175,21 +157,20 @@ impl PgTls {
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
         });
-        Ok(MakeRustlsConnect::new(pg_tls_verify::client_config(self.check(), self.roots.clone())?))
+        Ok(MakeRustlsConnect::new(tls_verify::client_config(self.check(), self.roots.clone())?))
     }
 
-    /// A pool's connection error, told as a TLS failure when it is one: sqlx reports
-    /// a missing TLS as its own, and a refused certificate as an I/O error.
-    pub(crate) fn explain(&self, e: sqlx::Error) -> StoreError {
-        let detail = match &e {
-            sqlx::Error::Tls(detail) => detail.to_string(),
-            sqlx::Error::Io(io) => match io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-                Some(tls) => tls.to_string(),
-                None => return e.into(),
-            },
-            _ => return e.into(),
-        };
-        StoreError::PgTls { mode: self.mode.name(), detail }
+    /// The pool's first connection's error, told as a TLS failure when it is one.
+    pub(crate) fn explain(&self, e: deadpool_postgres::PoolError) -> StoreError {
+        match e {
+            // tokio-postgres tells a failed handshake (a refused certificate, a server
+            // without TLS) only in its message, with the cause after it.
+            deadpool_postgres::PoolError::Backend(e) if e.to_string().starts_with("error performing TLS handshake") => {
+                let detail = std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
+                StoreError::PgTls { mode: self.mode.name(), detail }
+            }
+            other => super::pool::pool_error(other),
+        }
     }
 }
 
@@ -206,5 +187,5 @@ fn read_root_cert(path: &Path) -> Result<Vec<u8>, StoreError> {
 }
 
 #[cfg(test)]
-#[path = "pg_tls_tests.rs"]
+#[path = "tls_tests.rs"]
 mod tests;

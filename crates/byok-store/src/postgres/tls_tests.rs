@@ -1,7 +1,4 @@
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-
-use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 use super::{Check, PgUrl, SslMode};
 use crate::StoreError;
@@ -83,24 +80,7 @@ fn require_checks_the_chain_only_when_a_root_certificate_is_given() {
 }
 
 #[test]
-fn the_pool_is_configured_to_check_what_the_writer_checks() {
-    let (_dir, ca) = ca_pem();
-    for (url, expected) in [
-        (format!("{BASE}?sslmode=disable"), PgSslMode::Disable),
-        (BASE.to_owned(), PgSslMode::Prefer),
-        (format!("{BASE}?sslmode=require"), PgSslMode::Require),
-        (with_root("require", &ca), PgSslMode::VerifyCa),
-        (with_root("verify-ca", &ca), PgSslMode::VerifyCa),
-        (with_root("verify-full", &ca), PgSslMode::VerifyFull),
-    ] {
-        let url = parse(&url).unwrap();
-        let options = url.tls.sqlx(PgConnectOptions::from_str(&url.rest).unwrap());
-        assert_eq!(format!("{:?}", options.get_ssl_mode()), format!("{expected:?}"), "{:?}", url.tls.mode);
-    }
-}
-
-#[test]
-fn the_writer_always_asks_for_tls_unless_disabled_or_preferred() {
+fn the_pool_and_the_writer_always_ask_for_tls_unless_disabled_or_preferred() {
     use tokio_postgres::config::SslMode as Tp;
     for (mode, expected) in [
         ("disable", Tp::Disable),

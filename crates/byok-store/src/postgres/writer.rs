@@ -1,5 +1,5 @@
 //! PostgreSQL's group-commit writer, on tokio-postgres. A batch is one statement, and
-//! one round trip, when its picks are predicted (see `pg_predicted`); else it is two
+//! one round trip, when its picks are predicted (see `predicted.rs`); else it is two
 //! pipelined round trips (`BEGIN` sent with the take, then the audit `INSERT` sent with
 //! `COMMIT`), where sqlx, which cannot pipeline, needed four. Each worker drives its
 //! connection itself, in its own task, so no reply waits for another task. The
@@ -7,21 +7,22 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::task::Poll;
 
 use byok_core::AuditRecord;
 use tokio_postgres::tls::MakeTlsConnect;
-use tokio_postgres::{Client, Config, Connection, Row, Socket, Statement};
+use tokio_postgres::{Client, Config, Connection, Socket, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use tokio_postgres::types::ToSql;
 
+use super::predicted::{self, Predictions};
+use super::rows;
+use super::tls::PgUrl;
 use crate::StoreError;
 use crate::group_commit::{self, AuditJob, GroupCommit, Job, TakeJob, Worker};
-use crate::pg_predicted::{self, Predictions};
-use crate::pg_tls::PgUrl;
-use crate::rows::CredentialRow;
+use crate::rows::{CREDENTIAL_COLUMNS, CredentialRow};
 
 /// One unit for each (owner, provider) of a round: each picks its best usable credential
 /// and locks it. `unnest` yields the jobs in their (owner, provider) order and each
@@ -32,27 +33,22 @@ use crate::rows::CredentialRow;
 /// past it. A job with no usable row left is answered "nothing" and its caller looks why.
 /// The picks are gathered into an array that the `UPDATE` looks up by primary key: a
 /// join of the picks with the table let the planner scan the whole table instead.
-macro_rules! take_sql {
-    () => {
-        concat!(
-        "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 ",
-        "WHERE id = ANY(ARRAY(SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.owner AND c.provider = j.provider ",
-        "AND c.enabled = TRUE AND c.status <> 'error' AND c.period_start >= j.period ",
-        "AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) ",
-        "AND (c.monthly_token_limit IS NULL OR NOT EXISTS (SELECT 1 FROM credential_tokens t ",
-        "WHERE t.credential_id = c.id AND t.period_start >= j.period AND t.tokens_period >= c.monthly_token_limit)) ",
-        "ORDER BY c.priority, c.id LIMIT 1 FOR UPDATE) ",
-        "FROM unnest($2::text[], $3::text[], $4::bigint[]) AS j(owner, provider, period))) ",
-        "AND enabled = TRUE AND status <> 'error' AND (monthly_limit IS NULL OR usage_period < monthly_limit) RETURNING ",
-        crate::sql_store::credential_columns!()
-        )
-    };
-}
-pub(crate) use take_sql;
+pub(crate) static TAKE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE credentials SET usage_total = usage_total + 1, usage_period = usage_period + 1, last_used_at = $1 \
+         WHERE id = ANY(ARRAY(SELECT (SELECT c.id FROM credentials c WHERE c.owner = j.owner AND c.provider = j.provider \
+         AND c.enabled = TRUE AND c.status <> 'error' AND c.period_start >= j.period \
+         AND (c.monthly_limit IS NULL OR c.usage_period < c.monthly_limit) \
+         AND (c.monthly_token_limit IS NULL OR NOT EXISTS (SELECT 1 FROM credential_tokens t \
+         WHERE t.credential_id = c.id AND t.period_start >= j.period AND t.tokens_period >= c.monthly_token_limit)) \
+         ORDER BY c.priority, c.id LIMIT 1 FOR UPDATE) \
+         FROM unnest($2::text[], $3::text[], $4::bigint[]) AS j(owner, provider, period))) \
+         AND enabled = TRUE AND status <> 'error' AND (monthly_limit IS NULL OR usage_period < monthly_limit) \
+         RETURNING {CREDENTIAL_COLUMNS}"
+    )
+});
 
-const TAKE: &str = take_sql!();
-
-const INSERT_AUDIT: &str = concat!(
+pub(crate) const INSERT_AUDIT: &str = concat!(
     "INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, credential_id, provider, ",
     "outcome, request_id, client_addr, detail, mac) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], ",
     "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], ",
@@ -112,10 +108,10 @@ impl WriterConn {
         let (client, mut connection) = target.config.connect(target.tls.clone()).await?;
         let prepare = async {
             tokio::try_join!(
-                client.prepare(TAKE),
+                client.prepare(&TAKE),
                 client.prepare(INSERT_AUDIT),
                 client.prepare(NEW_CHAIN),
-                client.prepare(pg_predicted::PREDICTED_BATCH)
+                client.prepare(&predicted::PREDICTED_BATCH)
             )
         };
         let (take, insert, new_chain, predicted) = drive(&mut connection, async { Ok(prepare.await?) }).await?;
@@ -153,7 +149,7 @@ async fn run_batch(jobs: Vec<Job>, mut worker: Worker<WriterConn>, target: Arc<T
         let chain = (&*worker.chainer, worker.last.as_ref());
         let done = drive(connection, async {
             let statements = (&*client, &*predicted);
-            match pg_predicted::batch(statements, predictions, rounds, audits, chain).await? {
+            match predicted::batch(statements, predictions, rounds, audits, chain).await? {
                 Some(done) => Ok(done),
                 None => two_trips(client, take, insert, new_chain, rounds, audits, chain).await,
             }
@@ -192,7 +188,7 @@ async fn two_trips(
         let params = arrays.params();
         let taking = client.query(take, &params);
         let rows = if i == 0 { tokio::try_join!(client.batch_execute("BEGIN"), taking)?.1 } else { taking.await? };
-        answers.push(rows.iter().map(credential_row).collect::<Result<Vec<_>, _>>()?);
+        answers.push(rows.iter().map(rows::credential).collect::<Result<Vec<_>, _>>()?);
     }
     if rounds.is_empty() {
         client.batch_execute("BEGIN").await?;
@@ -327,35 +323,4 @@ async fn drive<T>(
         }
     })
     .await
-}
-
-/// A row in `credential_columns!()` order.
-pub(crate) fn credential_row(r: &Row) -> Result<CredentialRow, tokio_postgres::Error> {
-    Ok(CredentialRow {
-        id: r.try_get(0)?,
-        owner: r.try_get(1)?,
-        provider: r.try_get(2)?,
-        label: r.try_get(3)?,
-        config: r.try_get(4)?,
-        secret_hints: r.try_get(5)?,
-        key_id: r.try_get(6)?,
-        sealed: r.try_get(7)?,
-        status: r.try_get(8)?,
-        status_message: r.try_get(9)?,
-        last_tested_at: r.try_get(10)?,
-        last_used_at: r.try_get(11)?,
-        enabled: r.try_get(12)?,
-        priority: r.try_get(13)?,
-        monthly_limit: r.try_get(14)?,
-        usage_total: r.try_get(15)?,
-        usage_period: r.try_get(16)?,
-        period_start: r.try_get(17)?,
-        version: r.try_get(18)?,
-        revision: r.try_get(19)?,
-        created_at: r.try_get(20)?,
-        updated_at: r.try_get(21)?,
-        verifying_since: r.try_get(22)?,
-        monthly_token_limit: r.try_get(23)?,
-        rate_limit_per_minute: r.try_get(24)?,
-    })
 }

@@ -1,5 +1,6 @@
-//! The metering writer's rustls configuration: the same three checks sqlx makes for
-//! the pool (none, the chain, the chain and the name), on the aws-lc-rs provider.
+//! The rustls configuration of the pool's and the metering writer's connections: the
+//! three checks of libpq's modes (none, the chain, the chain and the name), on the
+//! aws-lc-rs provider.
 
 use std::sync::Arc;
 
@@ -11,8 +12,8 @@ use tokio_rustls::rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
 };
 
+use super::tls::Check;
 use crate::StoreError;
-use crate::pg_tls::Check;
 
 /// A client configuration that checks what `check` says against `roots`.
 pub(crate) fn client_config(check: Check, roots: Arc<RootCertStore>) -> Result<ClientConfig, StoreError> {

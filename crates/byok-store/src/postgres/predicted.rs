@@ -11,32 +11,35 @@
 //! which teaches the writer the new picks.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
+use super::rows;
+use super::writer::{AuditArrays, Batched, Chain, TakeArrays};
 use crate::StoreError;
 use crate::group_commit::{self, AuditJob, TakeJob, TakenFrom};
-use crate::pg_writer::{AuditArrays, Batched, Chain, TakeArrays, credential_row, take_sql};
 use crate::rows::CredentialRow;
 
 /// The take of a round (`$1`–`$4`, as `TAKE`) and the batch's audit entries (`$5`–`$18`,
 /// as `INSERT_AUDIT`), in one statement and so one transaction; `$19` names, per
 /// entry, the credential the take must have taken for the entry to be written (NULL:
 /// none).
-pub(crate) const PREDICTED_BATCH: &str = concat!(
-    "WITH taken AS (",
-    take_sql!(),
-    "), written AS (INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, credential_id, ",
-    "provider, outcome, request_id, client_addr, detail, mac) SELECT a.chain, a.seq, a.at, a.actor_token, ",
-    "a.actor_role, a.action, a.owner, a.credential_id, a.provider, a.outcome, a.request_id, a.client_addr, ",
-    "a.detail, CASE WHEN a.expect IS NULL OR EXISTS (SELECT 1 FROM taken t WHERE t.id = a.expect) THEN a.mac END ",
-    "FROM unnest($5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], ",
-    "$12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::text[]) ",
-    "AS a(chain, seq, at, actor_token, actor_role, action, owner, credential_id, provider, outcome, request_id, ",
-    "client_addr, detail, mac, expect)) SELECT * FROM taken"
-);
+pub(crate) static PREDICTED_BATCH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH taken AS ({}), written AS (INSERT INTO audit_log (chain, seq, at, actor_token, actor_role, action, owner, \
+         credential_id, provider, outcome, request_id, client_addr, detail, mac) SELECT a.chain, a.seq, a.at, \
+         a.actor_token, a.actor_role, a.action, a.owner, a.credential_id, a.provider, a.outcome, a.request_id, \
+         a.client_addr, a.detail, CASE WHEN a.expect IS NULL OR EXISTS (SELECT 1 FROM taken t WHERE t.id = a.expect) \
+         THEN a.mac END FROM unnest($5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[], \
+         $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bytea[], \
+         $19::text[]) AS a(chain, seq, at, actor_token, actor_role, action, owner, credential_id, provider, outcome, \
+         request_id, client_addr, detail, mac, expect)) SELECT * FROM taken",
+        *super::writer::TAKE
+    )
+});
 
 /// Most owners remembered; past it the writer starts afresh, so the
 /// memory stays bounded whatever the number of owners.
@@ -133,7 +136,7 @@ pub(crate) async fn batch(
     let answers = if rounds.is_empty() {
         Vec::new()
     } else {
-        vec![rows.iter().map(credential_row).collect::<Result<Vec<_>, _>>()?]
+        vec![rows.iter().map(rows::credential).collect::<Result<Vec<_>, _>>()?]
     };
     Ok(Some((answers, records.last().cloned())))
 }
@@ -146,5 +149,5 @@ fn is_misprediction(e: &tokio_postgres::Error) -> bool {
 }
 
 #[cfg(test)]
-#[path = "pg_predicted_tests.rs"]
+#[path = "predicted_tests.rs"]
 mod tests;

@@ -1,0 +1,40 @@
+//! What both engines' migrations share. Each engine's folder (`migrations/sqlite`,
+//! `migrations/postgres`) is embedded and applied by refinery. Databases made before
+//! refinery recorded their migrations in sqlx's `_sqlx_migrations`: the first start on
+//! such a database records those same migrations in refinery's history, without running
+//! them again, and then applies the ones that follow.
+
+use refinery::Runner;
+
+use crate::StoreError;
+
+/// The last version of a sqlx history (`(version, success)` rows, by version) that
+/// refinery should record as applied, after checking that it is exactly this build's
+/// migrations up to that version, each finished.
+pub(crate) fn adopted_version(sqlx_history: &[(i64, bool)], runner: &Runner) -> Result<Option<i32>, StoreError> {
+    let Some(&(last, _)) = sqlx_history.last() else { return Ok(None) };
+    if let Some((version, _)) = sqlx_history.iter().find(|(_, success)| !success) {
+        return Err(StoreError::Migrate(format!(
+            "migration {version} of the previous runner did not finish; restore the database from a backup"
+        )));
+    }
+    let mut known: Vec<i64> =
+        runner.get_migrations().iter().map(|m| i64::from(m.version())).filter(|v| *v <= last).collect();
+    known.sort_unstable();
+    let applied: Vec<i64> = sqlx_history.iter().map(|(v, _)| *v).collect();
+    if known != applied {
+        return Err(StoreError::Migrate(format!(
+            "the database records migrations {applied:?} and this byok knows {known:?} up to {last}: \
+             a newer byok wrote it, or it is not byok's"
+        )));
+    }
+    let last =
+        i32::try_from(last).map_err(|_| StoreError::Migrate(format!("migration version {last} is out of range")))?;
+    Ok(Some(last))
+}
+
+impl From<refinery::Error> for StoreError {
+    fn from(e: refinery::Error) -> Self {
+        StoreError::Migrate(e.to_string())
+    }
+}
