@@ -70,6 +70,21 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => StoreError::Pool(other.to_string()),
+        }
+    }
+}
+
+impl From<refinery::Error> for StoreError {
+    fn from(e: refinery::Error) -> Self {
+        StoreError::Migrate(e.to_string())
+    }
+}
+
 /// Names the constraint in words a caller understands, without echoing values.
 fn conflict_reason(message: &str) -> &'static str {
     if message.contains("label") {

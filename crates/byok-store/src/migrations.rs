@@ -33,8 +33,34 @@ pub(crate) fn adopted_version(sqlx_history: &[(i64, bool)], runner: &Runner) -> 
     Ok(Some(last))
 }
 
-impl From<refinery::Error> for StoreError {
-    fn from(e: refinery::Error) -> Self {
-        StoreError::Migrate(e.to_string())
+#[cfg(test)]
+mod tests {
+    use refinery::Migration;
+
+    use super::*;
+
+    fn runner(versions: &[i32]) -> Runner {
+        let migrations: Vec<Migration> =
+            versions.iter().map(|v| Migration::unapplied(&format!("V{v}__m{v}"), "SELECT 1").unwrap()).collect();
+        Runner::new(&migrations)
+    }
+
+    #[test]
+    fn a_finished_history_of_this_builds_migrations_is_adopted_up_to_its_last() {
+        let known = runner(&[10, 11, 1, 2, 3, 4, 12]);
+        let history = [(1, true), (2, true), (3, true), (4, true), (10, true), (11, true)];
+        assert_eq!(adopted_version(&history, &known).unwrap(), Some(11));
+        assert_eq!(adopted_version(&[], &known).unwrap(), None, "nothing to adopt");
+    }
+
+    #[test]
+    fn an_unfinished_or_foreign_history_is_refused_with_its_reason() {
+        let known = runner(&[1, 2, 3]);
+        let unfinished = adopted_version(&[(1, true), (2, false)], &known).unwrap_err().to_string();
+        assert!(unfinished.contains("migration 2 of the previous runner did not finish"), "{unfinished}");
+        let newer = adopted_version(&[(1, true), (2, true), (3, true), (4, true)], &known).unwrap_err().to_string();
+        assert!(newer.contains("records migrations [1, 2, 3, 4] and this byok knows [1, 2, 3]"), "{newer}");
+        let gap = adopted_version(&[(1, true), (3, true)], &known).unwrap_err().to_string();
+        assert!(gap.contains("a newer byok wrote it, or it is not byok's"), "{gap}");
     }
 }

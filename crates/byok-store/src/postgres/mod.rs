@@ -51,7 +51,7 @@ impl PgStore {
     }
 
     async fn client(&self) -> Result<Client, StoreError> {
-        self.pool.get().await.map_err(pool::pool_error)
+        Ok(self.pool.get().await?)
     }
 
     /// Counts a committed change that the credential epoch also records.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
 use super::tls::PgUrl;
 use crate::StoreError;
@@ -39,12 +39,4 @@ pub(crate) async fn open(url: &PgUrl) -> Result<Pool, StoreError> {
         .map_err(|e| StoreError::Pool(e.to_string()))?;
     drop(pool.get().await.map_err(|e| url.tls.explain(e))?);
     Ok(pool)
-}
-
-/// A connection from the pool's error, as the store tells it.
-pub(crate) fn pool_error(e: PoolError) -> StoreError {
-    match e {
-        PoolError::Backend(e) => e.into(),
-        other => StoreError::Pool(other.to_string()),
-    }
 }

@@ -169,7 +169,7 @@ impl PgTls {
                 let detail = std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
                 StoreError::PgTls { mode: self.mode.name(), detail }
             }
-            other => super::pool::pool_error(other),
+            other => other.into(),
         }
     }
 }
