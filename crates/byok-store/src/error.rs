@@ -28,7 +28,9 @@ pub enum StoreError {
     /// runtime is shutting down).
     #[error("{0}")]
     Worker(String),
-    #[error("database error: {0}")]
+    /// From PostgreSQL; told by the server's message and code, which the driver's own
+    /// text ("db error") leaves out, and without its DETAIL (see [`postgres_message`]).
+    #[error("database error: {}", postgres_message(.0))]
     Postgres(#[source] tokio_postgres::Error),
     /// A batch of metering updates failed; none of its units was granted.
     #[error("metering failed: {0}")]
@@ -91,5 +93,36 @@ fn conflict_reason(message: &str) -> &'static str {
         "this owner already has a credential with that provider and label"
     } else {
         "a record with the same unique key already exists"
+    }
+}
+
+/// A PostgreSQL error as a log line may show it: the server's message and code, but
+/// not its DETAIL, which can quote a row's values ("Failing row contains …").
+fn postgres_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_postgres_error_is_told_without_the_row_it_quotes() {
+        let url = std::env::var("BYOK_TEST_DATABASE_URL")
+            .expect("BYOK_TEST_DATABASE_URL is not set: the PostgreSQL tests need it (see README)");
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connects");
+        tokio::spawn(connection);
+        let failed = client
+            .batch_execute("CREATE TEMP TABLE t (a text, b text NOT NULL); INSERT INTO t VALUES ('canary-4711', NULL)")
+            .await
+            .expect_err("the NULL is refused");
+        let detail = failed.as_db_error().and_then(|db| db.detail()).unwrap_or_default().to_owned();
+        assert!(detail.contains("canary-4711"), "the server's DETAIL quotes the row: {detail}");
+        let told = StoreError::from(failed).to_string();
+        assert!(told.contains("null value in column") && told.contains("23502"), "{told}");
+        assert!(!told.contains("canary-4711"), "a stored value reached the error's text: {told}");
     }
 }

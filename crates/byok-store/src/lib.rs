@@ -5,6 +5,7 @@ mod audit_rows;
 mod backup;
 mod change;
 mod error;
+mod filters;
 mod group_commit;
 mod migrations;
 mod postgres;

@@ -41,6 +41,9 @@ pub(crate) struct CredentialRow {
     pub rate_limit_per_minute: Option<i64>,
 }
 
+/// The columns of [`TokenRow`], in its order.
+pub(crate) const TOKEN_COLUMNS: &str = "id, hash, role, owner, manage_orgs, name, created_at, expires_at, revoked_at";
+
 pub(crate) struct TokenRow {
     pub id: String,
     pub hash: Vec<u8>,
@@ -129,6 +132,9 @@ impl TryFrom<TokenRow> for Token {
 
 /// A `credential_versions` row as (credential_id, version, key_id, sealed, hints, created_at).
 pub(crate) type VersionRow = (String, i64, String, Vec<u8>, String, i64);
+
+/// The columns of a [`VersionRow`], in its order.
+pub(crate) const VERSION_COLUMNS: &str = "credential_id, version, key_id, sealed, secret_hints, created_at";
 
 pub(crate) fn version_from_row(
     (id, version, key_id, sealed, hints, created_at): VersionRow,

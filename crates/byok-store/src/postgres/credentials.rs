@@ -5,6 +5,7 @@ use deadpool_postgres::GenericClient;
 
 use super::query::Query;
 use super::{Client, change, rows};
+use crate::filters;
 use crate::rows::CREDENTIAL_COLUMNS;
 use crate::{CredentialFilter, SecretVersion, StoreError, TierState, UsagePeriod};
 
@@ -19,29 +20,16 @@ pub(crate) async fn get(c: &impl GenericClient, id: &str) -> Result<Option<Crede
 
 pub(crate) async fn list(c: &impl GenericClient, filter: &CredentialFilter) -> Result<Vec<Credential>, StoreError> {
     let mut q = Query::new(format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE true"));
-    if let Some(owners) = &filter.owners {
-        if owners.is_empty() {
-            return Ok(Vec::new());
-        }
-        q.push(" AND owner = ANY(").bind(owners.iter().map(Owner::to_string).collect::<Vec<_>>()).push(")");
+    if !filters::credentials(&mut q, filter) {
+        return Ok(Vec::new());
     }
-    if let Some(provider) = &filter.provider {
-        q.push(" AND provider = ").bind(provider.as_str().to_owned());
-    }
-    if filter.exclude_platform {
-        q.push(" AND owner <> 'platform'");
-    }
-    if let Some(after) = &filter.after {
-        q.push(" AND id > ").bind(after.to_string());
-    }
-    q.push(" ORDER BY id LIMIT ").bind(i64::from(filter.limit));
     q.rows(c).await?.iter().map(|r| rows::credential(r)?.try_into()).collect()
 }
 
 pub(crate) async fn versions(c: &impl GenericClient, id: &str) -> Result<Vec<SecretVersion>, StoreError> {
     let sql = format!(
         "SELECT {} FROM credential_versions WHERE credential_id = $1 ORDER BY version DESC",
-        rows::VERSION_COLUMNS
+        crate::rows::VERSION_COLUMNS
     );
     let found = c.query(&c.prepare_cached(&sql).await?, &[&id]).await?;
     found.iter().map(|r| crate::rows::version_from_row(rows::version(r)?)).collect()
@@ -103,7 +91,7 @@ pub(crate) async fn usage_history(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = ids.iter().map(CredentialId::to_string).collect();
+    let ids = filters::ids(ids);
     let sql = "SELECT credential_id, period_start, requests FROM usage_history WHERE credential_id = ANY($1) \
                ORDER BY credential_id, period_start DESC";
     let found = c.query(&c.prepare_cached(sql).await?, &[&ids]).await?;

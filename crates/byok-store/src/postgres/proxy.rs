@@ -8,6 +8,7 @@ use byok_core::{
 };
 
 use super::{PgStore, rows};
+use crate::filters;
 use crate::proxy_rows::{UsageRow, credential_tokens, virtual_key};
 use crate::rows::CREDENTIAL_COLUMNS;
 use crate::{CredentialTokens, ProxyStore, ProxyUsage, StoreError};
@@ -183,7 +184,7 @@ impl ProxyStore for PgStore {
             return Ok(Vec::new());
         }
         let client = self.client().await?;
-        let ids: Vec<String> = ids.iter().map(CredentialId::to_string).collect();
+        let ids = filters::ids(ids);
         let sql = "SELECT credential_id, tokens_total, tokens_period, period_start FROM credential_tokens \
                    WHERE credential_id = ANY($1)";
         let found = client.query(&client.prepare_cached(sql).await?, &[&ids]).await?;

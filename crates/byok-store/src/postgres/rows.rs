@@ -38,8 +38,7 @@ pub(crate) fn credential(r: &Row) -> Result<CredentialRow, tokio_postgres::Error
     })
 }
 
-pub(crate) const TOKEN_COLUMNS: &str = "id, hash, role, owner, manage_orgs, name, created_at, expires_at, revoked_at";
-
+/// In `crate::rows::TOKEN_COLUMNS` order.
 pub(crate) fn token(r: &Row) -> Result<TokenRow, tokio_postgres::Error> {
     Ok(TokenRow {
         id: r.try_get(0)?,
@@ -107,9 +106,7 @@ pub(crate) fn delivery(r: &Row) -> Result<DeliveryRow, tokio_postgres::Error> {
     })
 }
 
-/// A `credential_versions` row as `crate::rows::version_from_row` takes it.
+/// A `credential_versions` row in `crate::rows::VERSION_COLUMNS` order.
 pub(crate) fn version(r: &Row) -> Result<VersionRow, tokio_postgres::Error> {
     Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?))
 }
-
-pub(crate) const VERSION_COLUMNS: &str = "credential_id, version, key_id, sealed, secret_hints, created_at";

@@ -4,7 +4,9 @@ use byok_core::{OrgId, Timestamp, Token};
 use deadpool_postgres::GenericClient;
 
 use super::query::Query;
-use super::rows::{self, TOKEN_COLUMNS};
+use super::rows;
+use crate::filters;
+use crate::rows::TOKEN_COLUMNS;
 use crate::shared_sql::Epoch;
 use crate::{StoreError, TokenFilter};
 
@@ -31,16 +33,7 @@ pub(crate) async fn by_id(c: &impl GenericClient, id: &str) -> Result<Option<Tok
 
 pub(crate) async fn list(c: &impl GenericClient, filter: &TokenFilter) -> Result<Vec<Token>, StoreError> {
     let mut q = Query::new(format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE true"));
-    if let Some(role) = filter.role {
-        q.push(" AND role = ").bind(role.as_str().to_owned());
-    }
-    if let Some(owner) = &filter.owner {
-        q.push(" AND owner = ").bind(owner.to_string());
-    }
-    if let Some(after) = &filter.after {
-        q.push(" AND id > ").bind(after.to_string());
-    }
-    q.push(" ORDER BY id LIMIT ").bind(i64::from(filter.limit));
+    filters::tokens(&mut q, filter);
     q.rows(c).await?.iter().map(|r| rows::token(r)?.try_into()).collect()
 }
 

@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::query::Query;
 use super::{change, rows};
 use crate::audit_rows::AUDIT_COLUMNS;
+use crate::filters;
 use crate::shared_sql::{AUDIT_CHAINS, AUDIT_KEY, PRUNED_HEADS};
 use crate::{AuditFilter, PrunedHead, StoreError};
 
@@ -49,29 +50,8 @@ pub(crate) fn chain_entries(
 }
 
 pub(crate) fn list(conn: &Connection, f: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
-    let mut q = Query::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE 1 = 1"));
-    if let Some(owner) = &f.owner {
-        q.push(" AND owner = ").bind(owner.clone());
-    }
-    if let Some(id) = &f.credential_id {
-        q.push(" AND credential_id = ").bind(id.clone());
-    }
-    if let Some(action) = &f.action {
-        q.push(" AND action = ").bind(action.clone());
-    }
-    if let Some(since) = f.since {
-        q.push(" AND at >= ").bind(since.millis());
-    }
-    if let Some(until) = f.until {
-        q.push(" AND at < ").bind(until.millis());
-    }
-    if let Some((at, chain, seq)) = &f.after {
-        q.push(" AND (at > ").bind(*at);
-        q.push(" OR (at = ").bind(*at).push(" AND chain > ").bind(chain.clone());
-        q.push(") OR (at = ").bind(*at).push(" AND chain = ").bind(chain.clone());
-        q.push(" AND seq > ").bind(*seq).push("))");
-    }
-    q.push(" ORDER BY at, chain, seq LIMIT ").bind(i64::from(f.limit));
+    let mut q = Query::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE true"));
+    filters::audit(&mut q, f);
     Ok(q.rows(conn, rows::audit)?.into_iter().map(Into::into).collect())
 }
 

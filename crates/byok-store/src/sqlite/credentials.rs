@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::query::Query;
 use super::{change, rows};
+use crate::filters::{self, Statement};
 use crate::rows::CREDENTIAL_COLUMNS;
 use crate::{CredentialFilter, SecretVersion, StoreError, TierState, UsagePeriod};
 
@@ -18,30 +19,17 @@ pub(crate) fn get(conn: &Connection, id: &str) -> Result<Option<Credential>, Sto
 }
 
 pub(crate) fn list(conn: &Connection, filter: &CredentialFilter) -> Result<Vec<Credential>, StoreError> {
-    let mut q = Query::new(format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE 1 = 1"));
-    if let Some(owners) = &filter.owners {
-        if owners.is_empty() {
-            return Ok(Vec::new());
-        }
-        q.push(" AND owner IN ").bind_list(owners.iter().map(Owner::to_string));
+    let mut q = Query::new(format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE true"));
+    if !filters::credentials(&mut q, filter) {
+        return Ok(Vec::new());
     }
-    if let Some(provider) = &filter.provider {
-        q.push(" AND provider = ").bind(provider.as_str().to_owned());
-    }
-    if filter.exclude_platform {
-        q.push(" AND owner <> 'platform'");
-    }
-    if let Some(after) = &filter.after {
-        q.push(" AND id > ").bind(after.to_string());
-    }
-    q.push(" ORDER BY id LIMIT ").bind(i64::from(filter.limit));
     q.rows(conn, rows::credential)?.into_iter().map(TryInto::try_into).collect()
 }
 
 pub(crate) fn versions(conn: &Connection, id: &str) -> Result<Vec<SecretVersion>, StoreError> {
     let sql = format!(
         "SELECT {} FROM credential_versions WHERE credential_id = ?1 ORDER BY version DESC",
-        rows::VERSION_COLUMNS
+        crate::rows::VERSION_COLUMNS
     );
     let found = conn.prepare_cached(&sql)?.query_map([id], rows::version)?.collect::<Result<Vec<_>, _>>()?;
     found.into_iter().map(crate::rows::version_from_row).collect()
@@ -98,8 +86,8 @@ pub(crate) fn usage_history(conn: &Connection, ids: &[CredentialId]) -> Result<V
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = Query::new("SELECT credential_id, period_start, requests FROM usage_history WHERE credential_id IN ");
-    q.bind_list(ids.iter().map(CredentialId::to_string)).push(" ORDER BY credential_id, period_start DESC");
+    let mut q = Query::new("SELECT credential_id, period_start, requests FROM usage_history WHERE credential_id");
+    q.one_of(filters::ids(ids)).push(" ORDER BY credential_id, period_start DESC");
     let found = q.rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
     found
         .into_iter()

@@ -52,8 +52,10 @@ pub(crate) fn sealed_elsewhere(conn: &Connection, primary: &str, limit: u32) -> 
             items.push(SealedItem::Credential(row?.try_into()?));
         }
     }
-    let sql =
-        format!("SELECT {} FROM credential_versions WHERE key_id = ?1 ORDER BY key_id LIMIT ?2", rows::VERSION_COLUMNS);
+    let sql = format!(
+        "SELECT {} FROM credential_versions WHERE key_id = ?1 ORDER BY key_id LIMIT ?2",
+        crate::rows::VERSION_COLUMNS
+    );
     for key_id in &older {
         let room = i64::from(limit) - items.len() as i64;
         if room <= 0 {

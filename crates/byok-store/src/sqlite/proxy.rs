@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use super::query::Query;
+use crate::filters::{self, Statement};
 use crate::proxy_rows::{UsageRow, credential_tokens, virtual_key};
 use crate::rows::CREDENTIAL_COLUMNS;
 use crate::{CredentialTokens, ProxyStore, ProxyUsage, StoreError};
@@ -209,9 +210,9 @@ impl ProxyStore for SqliteStore {
             return Ok(Vec::new());
         }
         let mut q = Query::new(
-            "SELECT credential_id, tokens_total, tokens_period, period_start FROM credential_tokens WHERE credential_id IN ",
+            "SELECT credential_id, tokens_total, tokens_period, period_start FROM credential_tokens WHERE credential_id",
         );
-        q.bind_list(ids.iter().map(CredentialId::to_string));
+        q.one_of(filters::ids(ids));
         let rows = self
             .readers
             .run(move |conn| Ok(q.rows(conn, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?))

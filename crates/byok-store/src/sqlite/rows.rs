@@ -38,8 +38,7 @@ pub(crate) fn credential(r: &Row<'_>) -> rusqlite::Result<CredentialRow> {
     })
 }
 
-pub(crate) const TOKEN_COLUMNS: &str = "id, hash, role, owner, manage_orgs, name, created_at, expires_at, revoked_at";
-
+/// In `crate::rows::TOKEN_COLUMNS` order.
 pub(crate) fn token(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
         id: r.get(0)?,
@@ -107,9 +106,7 @@ pub(crate) fn delivery(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
     })
 }
 
-/// A `credential_versions` row as `crate::rows::version_from_row` takes it.
+/// A `credential_versions` row in `crate::rows::VERSION_COLUMNS` order.
 pub(crate) fn version(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
 }
-
-pub(crate) const VERSION_COLUMNS: &str = "credential_id, version, key_id, sealed, secret_hints, created_at";

@@ -4,7 +4,9 @@ use byok_core::{OrgId, Timestamp, Token};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::query::Query;
-use super::rows::{self, TOKEN_COLUMNS};
+use super::rows;
+use crate::filters;
+use crate::rows::TOKEN_COLUMNS;
 use crate::shared_sql::Epoch;
 use crate::{StoreError, TokenFilter};
 
@@ -28,17 +30,8 @@ pub(crate) fn by_id(conn: &Connection, id: &str) -> Result<Option<Token>, StoreE
 }
 
 pub(crate) fn list(conn: &Connection, filter: &TokenFilter) -> Result<Vec<Token>, StoreError> {
-    let mut q = Query::new(format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE 1 = 1"));
-    if let Some(role) = filter.role {
-        q.push(" AND role = ").bind(role.as_str().to_owned());
-    }
-    if let Some(owner) = &filter.owner {
-        q.push(" AND owner = ").bind(owner.to_string());
-    }
-    if let Some(after) = &filter.after {
-        q.push(" AND id > ").bind(after.to_string());
-    }
-    q.push(" ORDER BY id LIMIT ").bind(i64::from(filter.limit));
+    let mut q = Query::new(format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE true"));
+    filters::tokens(&mut q, filter);
     q.rows(conn, rows::token)?.into_iter().map(TryInto::try_into).collect()
 }
 

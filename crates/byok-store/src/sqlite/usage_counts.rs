@@ -1,7 +1,7 @@
 //! Counts of uses made without a limit, written by SQLite's group-commit writer in a
 //! batch's transaction: the database keeps one writer, so counts never wait for (or
 //! hold) the write lock beside it. The same statements as PostgreSQL's
-//! (`postgres_usage.rs`), in rusqlite's numbered parameters.
+//! (`postgres/usage_counts.rs`), in rusqlite's numbered parameters.
 
 use rusqlite::{Transaction, params};
 

@@ -85,8 +85,9 @@ async fn reads_changes_and_refusals_are_audited(engine: Engine) {
 }
 
 /// PostgreSQL's writer writes a resolve's entry with its take, from the credential it
-/// took last time for that owner (`pg_predicted`): when the pick changes, the entry
-/// and the unit must still go to the credential really taken, and the chain stay whole.
+/// took last time for that owner (`byok-store/src/postgres/predicted.rs`): when the
+/// pick changes, the entry and the unit must still go to the credential really taken,
+/// and the chain stay whole.
 async fn resolve_entries_name_the_credential_really_taken(engine: Engine) {
     let app = &spawn_app(engine).await;
     let svc = &app.service_token().await;

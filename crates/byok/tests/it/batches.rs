@@ -12,7 +12,7 @@ use crate::support::{Engine, TEST_KEY, TestDb, open_state, test_config};
 // A current-thread runtime: jobs sent before the test's task yields are all queued when
 // the batch worker (a task on the same runtime) first runs, so they share one batch.
 // SQLite's writer is a thread of its own, which could take the first job alone: its
-// batches are tested directly, in `byok-store`'s `sqlite_writer` tests.
+// batches are tested directly, in `byok-store`'s `sqlite/writer_tests.rs`.
 #[tokio::test]
 async fn a_failed_batch_is_undone_whole_on_postgres() {
     a_failed_batch_is_undone_whole(Engine::Postgres).await;
